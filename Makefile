@@ -1,0 +1,39 @@
+# CodeHearth developer entry points. Everything installs into .venv; nothing global.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: a real LSP session over examples/ (uses Ollama if it runs, else the fake, and says so)
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+## test: the whole test suite (unit, golden, end-to-end over stdio)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## test-fast: skip the slow end-to-end suites for quick local loops
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not model and not editors" --ignore=tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check server tests bench examples
+	$(VENV)/bin/mypy
+
+## bench: performance budgets from the issues, printed as JSON
+bench: $(STAMP)
+	$(PY) bench/latency.py
+	$(PY) bench/typing.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""Typing simulation: how many generations reach the model while the user types.
+
+Types 30 characters at 60 ms intervals into a Python file, sending ``didChange`` and an
+automatic inline completion request per keystroke and cancelling the previous request,
+as VS Code does. The fake Ollama takes about 300 ms per generation. Prints JSON with the
+generations that reached the backend and the streams left open afterwards.
+
+Target (issue 2): <= 2 generations, 0 open streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+from tests.fakes.fake_ollama import FakeOllama  # noqa: E402
+
+from codehearth.client import ScriptedClient  # noqa: E402
+
+TYPED = "total = compute_sum(values, 1)"
+INTERVAL = 0.06
+MODEL_SECONDS = 0.3
+PREFIX = "def report(values):\n    "
+
+
+async def main() -> None:
+    assert len(TYPED) == 30
+    with tempfile.TemporaryDirectory() as folder, FakeOllama() as fake:
+        root = Path(folder)
+        fake.set_text("\n    return total\n")
+        fake.first_token_delay = MODEL_SECONDS / 2
+        fake.token_delay = MODEL_SECONDS / 8
+        options = {"ollama": {"host": fake.url, "warmUp": False}}
+        async with ScriptedClient(root=root, initialization_options=options) as session:
+            uri = session.open(root / "report.py", PREFIX + "\n", "python")
+            pending: asyncio.Future | None = None
+            started = time.perf_counter()
+            for index in range(1, len(TYPED) + 1):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                session.replace_text(uri, PREFIX + TYPED[:index] + "\n")
+                pending = asyncio.ensure_future(
+                    session.inline_completion(uri, 1, 4 + index, invoked=False)
+                )
+                await asyncio.sleep(INTERVAL)
+            with contextlib.suppress(asyncio.CancelledError):
+                final = await pending  # type: ignore[misc]
+            typing_seconds = time.perf_counter() - started
+            await asyncio.sleep(1.0)
+            generations = fake.generations()
+            result = {
+                "benchmark": "typing-30-chars-at-60ms",
+                "model_seconds": MODEL_SECONDS,
+                "generations_reaching_backend": len(generations),
+                "streams_cancelled_by_server": sum(g.client_disconnected for g in generations),
+                "open_streams_after": fake.open_streams,
+                "final_suggestion": [
+                    item.insert_text
+                    if isinstance(item.insert_text, str)
+                    else item.insert_text.value
+                    for item in final
+                ],
+                "seconds_typing_to_answer": round(typing_seconds, 3),
+                "target_generations_max": 2,
+                "target_open_streams": 0,
+            }
+            result["meets_target"] = (
+                result["generations_reaching_backend"] <= 2 and result["open_streams_after"] == 0
+            )
+            print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

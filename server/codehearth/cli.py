@@ -1,0 +1,291 @@
+"""The ``codehearth`` command: ``serve``, ``complete``, ``doctor``.
+
+* ``codehearth serve`` runs the language server on stdio (``--tcp HOST:PORT`` for TCP).
+* ``codehearth complete FILE:LINE:COL`` (1-based) starts the server as a subprocess, opens
+  the file and prints the inline completion the server offers: the same pipeline an
+  editor gets.
+* ``codehearth doctor`` checks the Ollama endpoint, models, grammars and cache directory
+  and prints a table with a fix for each problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codehearth import __version__
+from codehearth.logs import configure_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    result: int = args.run(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codehearth",
+        description="Local-first AI language server (completions from your own models).",
+    )
+    parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.add_argument("--log-file", help="write the log to this file instead of stderr")
+    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    serve.set_defaults(run=_serve)
+
+    complete = commands.add_parser(
+        "complete", help="print the completion offered at FILE:LINE:COL (1-based)"
+    )
+    complete.add_argument("location", metavar="FILE:LINE:COL")
+    complete.add_argument("--language", help="LSP language id (default: from the extension)")
+    complete.add_argument("--all", action="store_true", help="print every alternative")
+    complete.add_argument("--json", action="store_true", help="print JSON")
+    _add_model_flags(complete)
+    complete.set_defaults(run=_complete)
+
+    doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    _add_model_flags(doctor)
+    doctor.set_defaults(run=_doctor)
+    return parser
+
+
+def _add_model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="Ollama URL (default: setting, $OLLAMA_HOST, loopback)")
+    parser.add_argument("--model", help="completion model (default: from settings)")
+    parser.add_argument("--family", help="force the FIM template family")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.host:
+        overrides.setdefault("ollama", {})["host"] = args.host
+    if args.model:
+        overrides.setdefault("completion", {})["model"] = args.model
+    if args.family:
+        overrides.setdefault("completion", {})["family"] = args.family
+    return overrides
+
+
+# -- serve ----------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from codehearth.server import create_server
+
+    configure_logging(args.log_level, args.log_file)
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            print("--tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+# -- complete -------------------------------------------------------------------------
+
+
+def _parse_location(location: str) -> tuple[Path, int, int]:
+    path_text, _, rest = location.rpartition(":")
+    path_text, _, line_text = path_text.rpartition(":")
+    if not (path_text and line_text.isdigit() and rest.isdigit()):
+        raise ValueError(f"expected FILE:LINE:COL (1-based), got {location!r}")
+    line, column = int(line_text), int(rest)
+    if line < 1 or column < 1:
+        raise ValueError("LINE and COL are 1-based")
+    return Path(path_text), line - 1, column - 1
+
+
+def workspace_root_for(path: Path) -> Path:
+    """The nearest folder holding .git or codehearth.toml, else the file's folder."""
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists() or (folder / "codehearth.toml").exists():
+            return folder
+    return path.resolve().parent
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from codehearth.languages import LanguageRegistry
+
+    try:
+        path, line, column = _parse_location(args.location)
+        text = path.read_text(encoding="utf-8")
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        print(f"codehearth complete: {error}", file=sys.stderr)
+        return 2
+    lines = text.split("\n")
+    if line >= len(lines) or column > len(lines[line]):
+        print(
+            f"codehearth complete: {path} has no line {line + 1} column {column + 1}",
+            file=sys.stderr,
+        )
+        return 2
+    spec = LanguageRegistry.load().by_path(str(path))
+    language_id = args.language or (spec.language_id if spec else "plaintext")
+    character = len(lines[line][:column].encode("utf-16-le")) // 2
+    texts, messages = asyncio.run(
+        _complete_through_server(path, text, language_id, line, character, _overrides(args))
+    )
+    for message in messages:
+        print(message, file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(path), "line": line + 1, "column": column + 1, "completions": texts},
+                indent=2,
+            )
+        )
+    elif texts:
+        print("\n---\n".join(texts if args.all else texts[:1]))
+    else:
+        print("(no completion)", file=sys.stderr)
+    return 0 if texts else 1
+
+
+async def _complete_through_server(
+    path: Path,
+    text: str,
+    language_id: str,
+    line: int,
+    character: int,
+    overrides: dict[str, Any],
+) -> tuple[list[str], list[str]]:
+    from codehearth.client import ScriptedClient, insert_text
+
+    options = {"ollama": {"warmUp": False}, **overrides}
+    async with ScriptedClient(
+        root=workspace_root_for(path), initialization_options=options
+    ) as session:
+        uri = session.open(path, text, language_id)
+        items = await session.inline_completion(uri, line, character, invoked=True)
+        return [insert_text(item) for item in items], list(session.messages)
+
+
+# -- doctor ---------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codehearth"
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_doctor_rows(_overrides(args)))
+    if args.json:
+        print(
+            json.dumps(
+                [{"check": c, "status": s, "detail": d, "fix": f} for c, s, d, f in rows], indent=2
+            )
+        )
+    else:
+        _print_table(rows)
+    return 1 if any(status == "FAIL" for _, status, _, _ in rows) else 0
+
+
+async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    from codehearth.languages import LanguageRegistry
+    from codehearth.models.errors import BackendError
+    from codehearth.models.ollama_backend import OllamaBackend, is_loopback, resolve_host
+    from codehearth.prompts.family import detect_family
+    from codehearth.settings import build_settings, read_toml_settings
+
+    rows: list[tuple[str, str, str, str]] = []
+    toml_values, toml_warnings = read_toml_settings(Path.cwd())
+    loaded = build_settings(toml_values, overrides)
+    for warning in (*toml_warnings, *loaded.warnings):
+        rows.append(("settings", "WARN", warning, "fix codehearth.toml"))
+    settings = loaded.settings
+    host = resolve_host(settings.ollama.host)
+    where = "this machine" if is_loopback(host) else "ANOTHER machine (you configured it)"
+    backend = OllamaBackend(host, connect_timeout=settings.ollama.connect_timeout)
+    try:
+        version = await backend.version()
+        rows.append(("ollama", "OK", f"{host} ({where}), version {version}", ""))
+        models = await backend.list_models()
+        model = settings.completion.model
+        if model in models or f"{model}:latest" in models:
+            show = await backend.show(model)
+            detection = detect_family(show, override=settings.completion.family)
+            rows.append(
+                (
+                    "completion model",
+                    "OK",
+                    f"{model}: template {detection.family} ({detection.reason})",
+                    "",
+                )
+            )
+        else:
+            rows.append(
+                ("completion model", "FAIL", f"{model} is not pulled", f"ollama pull {model}")
+            )
+        rows.append(("models available", "OK", ", ".join(models) or "(none)", ""))
+    except BackendError as error:
+        rows.append(("ollama", "FAIL", error.message, "start Ollama: `ollama serve`"))
+    finally:
+        await backend.aclose()
+    registry = LanguageRegistry.load()
+    for spec in registry.specs:
+        parser = registry.parser(spec.language_id)
+        if parser is not None:
+            rows.append((f"grammar {spec.language_id}", "OK", spec.grammar, ""))
+        elif spec.optional:
+            rows.append(
+                (
+                    f"grammar {spec.language_id}",
+                    "INFO",
+                    f"{spec.grammar} not installed",
+                    f"pip install {spec.grammar.replace('_', '-')}",
+                )
+            )
+        else:
+            rows.append(
+                (
+                    f"grammar {spec.language_id}",
+                    "FAIL",
+                    f"{spec.grammar} not installed",
+                    f"pip install {spec.grammar.replace('_', '-')}",
+                )
+            )
+    rows.append(_cache_row())
+    return rows
+
+
+def _cache_row() -> tuple[str, str, str, str]:
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".doctor-probe"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as error:
+        return ("cache dir", "FAIL", f"{folder}: {error}", "make it writable or set XDG_CACHE_HOME")
+    return ("cache dir", "OK", str(folder), "")
+
+
+def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    widths = [
+        max(len(row[i]) for row in [("CHECK", "STATUS", "DETAIL", "FIX"), *rows]) for i in range(2)
+    ]
+    print(f"{'CHECK':<{widths[0]}}  {'STATUS':<{widths[1]}}  DETAIL")
+    for check, status, detail, fix in rows:
+        print(f"{check:<{widths[0]}}  {status:<{widths[1]}}  {detail}")
+        if fix:
+            print(f"{'':<{widths[0]}}  {'':<{widths[1]}}  fix: {fix}")

@@ -1,0 +1,151 @@
+"""A scripted LSP client that runs ``codehearth serve`` as a subprocess.
+
+Used by ``codehearth complete`` and the benchmarks, so they exercise exactly the pipeline
+an editor does: initialize, open a document, ask for an inline completion, shut down.
+The server's stderr is drained into a file (or discarded) so it can never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from codehearth import __version__
+
+INLINE_CLIENT_CAPABILITIES = types.ClientCapabilities(
+    text_document=types.TextDocumentClientCapabilities(
+        inline_completion=types.InlineCompletionClientCapabilities(),
+        completion=types.CompletionClientCapabilities(),
+        synchronization=types.TextDocumentSyncClientCapabilities(),
+    ),
+    window=types.WindowClientCapabilities(work_done_progress=True),
+    general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
+)
+
+
+class ScriptedClient:
+    """Start a server, talk to it, stop it. Use as ``async with``."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        initialization_options: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        stderr_path: Path | None = None,
+        server_command: list[str] | None = None,
+    ) -> None:
+        self.root = root
+        self.initialization_options = dict(initialization_options or {})
+        self.env = dict(env) if env is not None else None
+        self.stderr_path = stderr_path
+        self.server_command = server_command or [sys.executable, "-m", "codehearth", "serve"]
+        self.client = LanguageClient("codehearth-scripted-client", __version__)
+        self.messages: list[str] = []
+        self._drain: asyncio.Task[None] | None = None
+        self._versions: dict[str, int] = {}
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        def _show(params: types.ShowMessageParams) -> None:
+            self.messages.append(params.message)
+
+        @self.client.feature(types.WINDOW_LOG_MESSAGE)
+        def _log(params: types.LogMessageParams) -> None:
+            return None
+
+    async def __aenter__(self) -> ScriptedClient:
+        await self.client.start_io(*self.server_command, env=self.env)
+        process = self.client._server
+        if process is not None and process.stderr is not None:
+            sink = self.stderr_path.open("ab") if self.stderr_path else None
+            self._drain = asyncio.create_task(_drain(process.stderr, sink))
+        await self.client.initialize_async(
+            types.InitializeParams(
+                process_id=None,
+                root_uri=self.root.as_uri(),
+                workspace_folders=[
+                    types.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)
+                ],
+                capabilities=INLINE_CLIENT_CAPABILITIES,
+                initialization_options=self.initialization_options,
+                client_info=types.ClientInfo(name="codehearth-scripted-client"),
+            )
+        )
+        self.client.initialized(types.InitializedParams())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await asyncio.wait_for(self.client.shutdown_async(None), 5)
+            self.client.exit(None)
+        except Exception:  # the server may already be gone; stopping is best effort
+            pass
+        await self.client.stop()
+        if self._drain is not None:
+            await asyncio.gather(self._drain, return_exceptions=True)
+
+    def open(self, path: Path, text: str, language_id: str) -> str:
+        uri = path.resolve().as_uri()
+        self._versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=language_id, version=1, text=text
+                )
+            )
+        )
+        return uri
+
+    def replace_text(self, uri: str, text: str) -> None:
+        """Send the whole new text as one change (used to script typing)."""
+        self._versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self._versions[uri]
+                ),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+
+    async def inline_completion(
+        self, uri: str, line: int, character: int, *, invoked: bool = True
+    ) -> list[types.InlineCompletionItem]:
+        result = await self.client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line, character=character),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                    if invoked
+                    else types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        if result is None:
+            return []
+        if isinstance(result, types.InlineCompletionList):
+            return list(result.items)
+        return list(result)
+
+
+async def _drain(stream: asyncio.StreamReader, sink: BinaryIO | None) -> None:
+    try:
+        while chunk := await stream.read(65536):
+            if sink is not None:
+                sink.write(chunk)
+                sink.flush()
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+def insert_text(item: types.InlineCompletionItem) -> str:
+    text = item.insert_text
+    return text if isinstance(text, str) else text.value

@@ -1,0 +1,1 @@
+"""Completion pipeline: cursor analysis, output filters, caching, debounce and the engine."""

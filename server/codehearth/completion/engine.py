@@ -1,0 +1,454 @@
+"""The inline completion pipeline, independent of the LSP layer.
+
+``CompletionEngine.complete(query)`` turns a cursor in a document into suggestions:
+
+1. tree-sitter decides whether a completion makes sense here and whether it may span
+   several lines (no request at all mid-identifier or before other text);
+2. a generation the user is typing along (in flight or finished) answers at once;
+3. otherwise any other stream for the document is cancelled, the request waits out the
+   adaptive debounce (automatic triggers only; a newer request supersedes it), and a new
+   generation streams from the model with a FIM prompt in the model family's template,
+   inside the prompt token budget;
+4. the raw text goes through the output filters.
+
+Backend failures never raise out of ``complete``: they are reported once through the
+``report`` callback and the answer is empty. Cancelling the calling task stops waiting; a
+stream nobody waits for is cancelled after a short grace period (long enough for the next
+keystroke's request to adopt it), which closes its HTTP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import PurePath
+
+import attrs
+
+from codehearth.completion.cursor import analyse_cursor
+from codehearth.completion.debounce import AdaptiveDebounce
+from codehearth.completion.filters import FilterContext, apply_filters
+from codehearth.completion.generations import Anchor, Generation, GenerationStore
+from codehearth.languages import LanguageRegistry
+from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
+from codehearth.prompts.budget import EstimatingCounter, split_budget
+from codehearth.prompts.family import FamilyDetection, detect_family
+from codehearth.prompts.fim import FimRequest, FimTemplate, get_template
+from codehearth.settings import CompletionSettings
+
+log = logging.getLogger(__name__)
+
+ORPHAN_GRACE_SECONDS = 0.25
+"""How long a stream nobody waits for may live, for the next keystroke to adopt it."""
+
+ALTERNATIVE_TEMPERATURE = 0.8
+"""Sampling temperature for the extra alternatives of an invoked completion."""
+
+
+@attrs.frozen
+class CompletionQuery:
+    """A cursor in a document, in server units (code points)."""
+
+    uri: str
+    version: int | None
+    text: str
+    offset: int
+    line: int
+    column: int
+    language_id: str
+    invoked: bool = False
+    file_path: str | None = None
+    repo_name: str | None = None
+
+
+@attrs.frozen
+class Suggestion:
+    text: str
+    multiline: bool
+
+
+@attrs.frozen
+class ModelProfile:
+    """What the engine needs to know about a model to prompt it."""
+
+    model: str
+    detection: FamilyDetection
+    template: FimTemplate
+
+
+Reporter = Callable[[BackendError], None]
+
+
+class CompletionEngine:
+    """Owns generations, debounce and model profiles; one per server."""
+
+    def __init__(
+        self,
+        backend: OllamaBackend,
+        settings: CompletionSettings,
+        registry: LanguageRegistry,
+        report: Reporter,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.registry = registry
+        self.report = report
+        self.counter = EstimatingCounter()
+        self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
+        self.generations = GenerationStore(settings.cache_size)
+        self.stats = EngineStats()
+        self._profiles: dict[tuple[str, str | None], ModelProfile] = {}
+        self._waiting: dict[str, asyncio.Event] = {}
+        self._alternatives: set[asyncio.Task[None]] = set()
+
+    # -- configuration ---------------------------------------------------------------
+
+    def configure(self, settings: CompletionSettings, backend: OllamaBackend | None = None) -> None:
+        """Apply new settings (and possibly a new backend); cached answers are dropped."""
+        self.settings = settings
+        self.debounce.configure(settings.debounce_min_ms, settings.debounce_max_ms)
+        if backend is not None and backend is not self.backend:
+            self.backend = backend
+            self._profiles.clear()
+        self._profiles = {key: p for key, p in self._profiles.items() if key[1] == settings.family}
+        self.generations.resize(settings.cache_size)
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """Settings that change what the model would say; part of every cache key."""
+        s = self.settings
+        return (
+            self.backend.host,
+            s.model,
+            s.family,
+            s.num_ctx,
+            s.max_tokens,
+            s.temperature,
+            s.prompt_tokens,
+            s.prefix_share,
+            s.suffix_share,
+        )
+
+    async def profile(self) -> ModelProfile:
+        """Family and template of the completion model (``/api/show``, cached)."""
+        key = (self.settings.model, self.settings.family)
+        cached = self._profiles.get(key)
+        if cached is not None:
+            return cached
+        show = {} if self.settings.family else await self.backend.show(self.settings.model)
+        detection = detect_family(show, override=self.settings.family)
+        profile = ModelProfile(
+            model=self.settings.model, detection=detection, template=get_template(detection.family)
+        )
+        log.info("completion model %s: %s (%s)", profile.model, detection.family, detection.reason)
+        self._profiles[key] = profile
+        return profile
+
+    # -- document events -------------------------------------------------------------
+
+    def document_changed(self, uri: str, text: str) -> None:
+        """A keystroke: feed the debounce; cancel streams the new text contradicts."""
+        self.debounce.note_keystroke(uri)
+        for generation in self.generations.in_flight(uri):
+            if not _still_typing_along(generation, text):
+                generation.cancel()
+
+    def document_closed(self, uri: str) -> None:
+        self.debounce.forget(uri)
+        self.generations.forget_document(uri)
+        waiting = self._waiting.pop(uri, None)
+        if waiting is not None:
+            waiting.set()
+
+    async def aclose(self) -> None:
+        """Cancel every stream and alternative (at shutdown)."""
+        tasks = [t for t in self._alternatives if not t.done()]
+        for generation in list(self.generations._by_anchor.values()):
+            generation.cancel()
+            if generation.task is not None:
+                tasks.append(generation.task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    async def complete(
+        self, query: CompletionQuery, still_current: Callable[[], bool] = lambda: True
+    ) -> list[Suggestion]:
+        """Suggestions at the cursor; ``still_current`` says whether the document is
+        unchanged since the query (checked before extra work is started)."""
+        if not self.settings.enabled:
+            return []
+        decision = analyse_cursor(
+            self.registry, query.language_id, query.text, query.line, query.column
+        )
+        if not decision.should_request:
+            self.stats.skipped += 1
+            log.debug("no completion at %s:%s: %s", query.line, query.column, decision.reason)
+            return []
+        multiline = decision.multiline and self.settings.multiline
+        anchor = Anchor.at(query.uri, query.text, query.offset, self.fingerprint())
+
+        texts: list[str] = []
+        found = self.generations.find(anchor, multiline=multiline)
+        if found is not None:
+            generation, typed = found
+            self.stats.reused += 1
+            text = await self._await_text(generation, typed)
+            if text is not None:
+                texts.append(text)
+            elif generation.error is not None:
+                return []  # already reported; do not hammer a failing backend
+
+        if not texts:
+            for stale in self.generations.in_flight(query.uri):
+                stale.cancel()
+            if not query.invoked and not await self._debounce(query, anchor.line_prefix):
+                return []
+            if not still_current():
+                return []
+        try:
+            profile = await self.profile()
+        except BackendError as error:
+            self.report(error)
+            return []
+        if not texts:
+            text = await self._await_text(self._start(query, anchor, multiline, profile), "")
+            if text is None:
+                return []
+            texts.append(text)
+        if query.invoked and self.settings.invoked_items > 1 and still_current():
+            texts.extend(await self._alternatives_for(query, anchor, multiline, profile))
+        return await self._suggestions(query, multiline, texts)
+
+    async def _debounce(self, query: CompletionQuery, line_prefix: str) -> bool:
+        """Wait out the debounce; False when a newer request for the document arrived."""
+        previous = self._waiting.pop(query.uri, None)
+        if previous is not None:
+            previous.set()
+        superseded = asyncio.Event()
+        self._waiting[query.uri] = superseded
+        try:
+            await asyncio.wait_for(superseded.wait(), self.debounce.delay(query.uri, line_prefix))
+        except TimeoutError:
+            return True
+        finally:
+            if self._waiting.get(query.uri) is superseded:
+                del self._waiting[query.uri]
+        self.stats.debounced += 1
+        return False
+
+    def _start(
+        self, query: CompletionQuery, anchor: Anchor, multiline: bool, profile: ModelProfile
+    ) -> Generation:
+        request = self._request(query, profile, multiline)
+        generation = Generation(anchor=anchor, multiline=multiline)
+        generation.task = asyncio.create_task(
+            self._stream(generation, request), name=f"generation {query.uri}"
+        )
+        self.generations.add(generation)
+        self.stats.generations += 1
+        return generation
+
+    def _request(
+        self,
+        query: CompletionQuery,
+        profile: ModelProfile,
+        multiline: bool,
+        *,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> GenerateRequest:
+        s = self.settings
+        budget = min(s.prompt_tokens, max(64, s.num_ctx - s.max_tokens))
+        split = split_budget(
+            query.text[: query.offset],
+            query.text[query.offset :],
+            self.counter,
+            budget=budget,
+            prefix_share=s.prefix_share,
+            suffix_share=s.suffix_share,
+        )
+        spec = self.registry.by_id(query.language_id)
+        prompt = profile.template.render(
+            FimRequest(
+                prefix=split.prefix,
+                suffix=split.suffix,
+                file_path=query.file_path,
+                repo_name=query.repo_name,
+                comment_prefix=spec.line_comment if spec is not None else "#",
+            )
+        )
+        return GenerateRequest(
+            model=profile.model,
+            prompt=prompt,
+            num_ctx=s.num_ctx,
+            max_tokens=s.max_tokens if multiline else min(s.max_tokens, 64),
+            temperature=s.temperature if temperature is None else temperature,
+            stop=profile.template.stop,
+            seed=seed,
+        )
+
+    async def _stream(self, generation: Generation, request: GenerateRequest) -> None:
+        started = time.monotonic()
+        error: BackendError | None = None
+        try:
+            async with asyncio.timeout(self.settings.deadline_seconds):
+                async for chunk in self.backend.generate(request):
+                    generation.append(chunk.text)
+                    if chunk.done and chunk.prompt_eval_count:
+                        self.counter.calibrate(len(request.prompt), chunk.prompt_eval_count)
+                    if not generation.multiline and _has_complete_line(generation.text):
+                        break  # single-line: the rest would be thrown away
+        except BackendError as failure:
+            error = failure
+        except TimeoutError:
+            error = BackendError(
+                ProblemKind.TIMEOUT,
+                f"{request.model} did not finish within {self.settings.deadline_seconds:g} s "
+                "(cold start or overloaded); raise completion.deadlineSeconds if this persists",
+            )
+        except asyncio.CancelledError:
+            self.stats.cancelled_streams += 1
+            self.generations.discard(generation)
+            generation.finish(cancelled=True)
+            raise
+        if error is not None:
+            self.generations.discard(generation)
+            self.report(error)
+        else:
+            self.debounce.note_latency(time.monotonic() - started)
+        generation.finish(error)
+
+    async def _await_text(self, generation: Generation, typed: str) -> str | None:
+        """The generation's text after ``typed``, once finished; None if it failed or diverged."""
+        generation.subscribers += 1
+        try:
+            await generation.done.wait()
+        finally:
+            generation.subscribers -= 1
+            if generation.subscribers == 0 and not generation.finished:
+                asyncio.get_running_loop().call_later(
+                    ORPHAN_GRACE_SECONDS, _cancel_if_orphaned, generation
+                )
+        if generation.error is not None or generation.cancelled:
+            return None
+        if not generation.text.startswith(typed):
+            return None
+        return generation.text[len(typed) :]
+
+    async def _alternatives_for(
+        self, query: CompletionQuery, anchor: Anchor, multiline: bool, profile: ModelProfile
+    ) -> list[str]:
+        """Extra samples for an invoked completion, generated one after another."""
+        texts: list[str] = []
+        for index in range(1, self.settings.invoked_items):
+            request = self._request(
+                query, profile, multiline, temperature=ALTERNATIVE_TEMPERATURE, seed=index
+            )
+            alternative = attrs.evolve(
+                anchor, fingerprint=(anchor.fingerprint, "alternative", index)
+            )
+            generation = Generation(anchor=alternative, multiline=multiline)
+            task = asyncio.create_task(self._stream(generation, request))
+            self._alternatives.add(task)
+            task.add_done_callback(self._alternatives.discard)
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if generation.error is not None:
+                break
+            texts.append(generation.text)
+        return texts
+
+    async def _suggestions(
+        self, query: CompletionQuery, multiline: bool, texts: list[str]
+    ) -> list[Suggestion]:
+        prefix = query.text[: query.offset]
+        suffix = query.text[query.offset :]
+        context = FilterContext(
+            prefix=prefix,
+            suffix=suffix,
+            multiline=multiline,
+            language_id=query.language_id,
+            indent_unit=_indent_unit(prefix),
+        )
+        suggestions: list[Suggestion] = []
+        for text in texts:
+            filtered = apply_filters(text, context)
+            if filtered and filtered not in (s.text for s in suggestions):
+                suggestions.append(Suggestion(text=filtered, multiline="\n" in filtered))
+        return suggestions
+
+
+@attrs.define
+class EngineStats:
+    """Counters for `doctor`, benchmarks and tests."""
+
+    generations: int = 0
+    reused: int = 0
+    skipped: int = 0
+    debounced: int = 0
+    cancelled_streams: int = 0
+
+
+def _has_complete_line(text: str) -> bool:
+    stripped = text.lstrip("\r\n")
+    return "\n" in stripped and bool(stripped.split("\n", 1)[0].strip())
+
+
+def _still_typing_along(generation: Generation, text: str) -> bool:
+    """Is the new document text the anchor's text plus characters the model agrees with?"""
+    anchor = generation.anchor
+    line_end = anchor.head_length + len(anchor.line_prefix)
+    suffix_start = len(text) - anchor.suffix_length
+    if suffix_start < line_end:
+        return False
+    typed = text[line_end:suffix_start]
+    return (
+        "\n" not in typed
+        and text[anchor.head_length : line_end] == anchor.line_prefix
+        and hash(text[suffix_start:]) == anchor.suffix_hash
+        and hash(text[: anchor.head_length]) == anchor.head_hash
+        and generation.agrees_with(typed)
+    )
+
+
+def _cancel_if_orphaned(generation: Generation) -> None:
+    if generation.subscribers == 0 and not generation.finished:
+        generation.cancel()
+
+
+def _indent_unit(prefix: str) -> str:
+    """The document's indent unit, guessed from the indented lines before the cursor."""
+    tab_lines = space_lines = 0
+    widths: list[int] = []
+    for line in prefix.splitlines()[-400:]:
+        if line.startswith("\t"):
+            tab_lines += 1
+        elif line.startswith(" ") and line.strip():
+            space_lines += 1
+            widths.append(len(line) - len(line.lstrip(" ")))
+    if tab_lines > space_lines:
+        return "\t"
+    for unit in (2, 4, 8):
+        if widths and all(w % unit == 0 for w in widths) and min(widths) == unit:
+            return " " * unit
+    return "    "
+
+
+def relative_path(path: str | None, root: str | None) -> str | None:
+    """``path`` relative to ``root`` when inside it (for prompt file headers)."""
+    if path is None:
+        return None
+    if root is not None:
+        try:
+            return PurePath(path).relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return PurePath(path).name

@@ -1,0 +1,1 @@
+"""LSP feature modules: thin async handlers that delegate to the domain packages."""

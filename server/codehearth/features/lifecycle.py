@@ -1,0 +1,88 @@
+"""Lifecycle and settings: ``initialize`` (which also turns on the ``textDocument/completion``
+fallback for clients without inline completion), ``initialized``, ``shutdown``,
+``workspace/didChangeConfiguration`` and ``workspace/didChangeWatchedFiles`` (for
+``codehearth.toml``, watched through a dynamic registration when the client allows it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+
+from codehearth.features.inline_completion import register_completion_fallback
+from codehearth.server import CodeHearthServer
+from codehearth.settings import TOML_FILE_NAME
+
+log = logging.getLogger(__name__)
+
+TOML_WATCHER_ID = "codehearth-toml-watcher"
+
+
+def register(server: CodeHearthServer) -> None:
+    @server.feature(types.INITIALIZE)
+    async def on_initialize(ls: CodeHearthServer, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        ls.initialization_options = options if isinstance(options, dict) else {}
+        ls.set_workspace_root(params)
+        text_document = params.capabilities.text_document
+        if text_document is None or text_document.inline_completion is None:
+            # Registered before capabilities are computed, so it is advertised (pygls 2).
+            register_completion_fallback(ls)
+        client = params.client_info
+        log.info(
+            "initialize from %s %s, workspace %s",
+            client.name if client else "unknown client",
+            client.version if client and client.version else "",
+            ls.workspace_root,
+        )
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(ls: CodeHearthServer, params: types.InitializedParams) -> None:
+        await ls.start_services()
+        await _watch_toml(ls)
+
+    @server.feature(types.SHUTDOWN)
+    async def on_shutdown(ls: CodeHearthServer, params: None) -> None:
+        await ls.stop_services()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(
+        ls: CodeHearthServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        pushed = params.settings
+        if isinstance(pushed, dict) and isinstance(pushed.get("codehearth"), dict):
+            ls.client_settings = pushed["codehearth"]
+        else:
+            await ls.fetch_client_settings()
+        ls.rebuild_settings()
+        ls.log_info("settings reloaded")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def on_watched_files(
+        ls: CodeHearthServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        if any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes):
+            ls.rebuild_settings()
+            ls.log_info(f"{TOML_FILE_NAME} changed: settings reloaded")
+
+
+async def _watch_toml(ls: CodeHearthServer) -> None:
+    """Ask the client to tell us when codehearth.toml changes (if it can)."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    registration = types.Registration(
+        id=TOML_WATCHER_ID,
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern=f"**/{TOML_FILE_NAME}")]
+        ),
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+    except Exception as error:  # the watcher is a convenience; never fail start-up on it
+        log.info("client refused the %s watcher: %s", TOML_FILE_NAME, error)

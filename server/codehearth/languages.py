@@ -1,0 +1,239 @@
+"""The language registry: which languages CodeHearth knows and how to parse them.
+
+``grammars/languages.toml`` holds one table per LSP ``languageId`` (its schema is in
+``grammars/README.md``). In a wheel that directory is force-included as
+``codehearth/grammars``; in a source checkout it is the repository's top-level
+``grammars/``.
+
+Grammars come from the official tree-sitter wheels (``tree_sitter_python`` ...). A
+language whose wheel is not installed is still known to the registry (``by_id`` and
+``by_path`` find it, so text heuristics can use its comment syntax) but it has no
+parser: :meth:`LanguageRegistry.parser` returns ``None`` and logs that once. Languages
+marked ``optional`` are expected to be missing and are logged at debug level only.
+
+Parsers are cached per language and are not thread-safe: use a registry from one thread
+(the server's event loop) or give each thread its own registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import tomllib
+from pathlib import Path, PurePath
+from typing import Any
+
+import attrs
+import tree_sitter
+
+log = logging.getLogger(__name__)
+
+REGISTRY_FILE = "languages.toml"
+
+_REQUIRED_STRINGS = ("grammar", "function", "line_comment", "body_placeholder")
+_NODE_LISTS = ("block_nodes", "string_nodes", "comment_nodes")
+_KNOWN_KEYS = frozenset(
+    (*_REQUIRED_STRINGS, *_NODE_LISTS, "extensions", "block_comment", "optional")
+)
+
+
+def grammars_dir() -> Path:
+    """The directory holding ``languages.toml``: inside the package when installed from a
+    wheel, else the source checkout's top-level ``grammars/``."""
+    installed = Path(__file__).parent / "grammars"
+    if (installed / REGISTRY_FILE).is_file():
+        return installed
+    return Path(__file__).resolve().parents[2] / "grammars"
+
+
+@attrs.frozen
+class LanguageSpec:
+    """One language as described in ``languages.toml``.
+
+    ``block_nodes`` are the tree-sitter node types whose children are statements or
+    declarations (a module, a function body, a class body ...); ``string_nodes`` and
+    ``comment_nodes`` are the literal and comment node types. Cursor analysis uses them.
+    """
+
+    language_id: str
+    extensions: tuple[str, ...]
+    grammar: str
+    function: str
+    line_comment: str
+    body_placeholder: str
+    block_comment: tuple[str, str] | None = None
+    optional: bool = False
+    block_nodes: frozenset[str] = frozenset()
+    string_nodes: frozenset[str] = frozenset()
+    comment_nodes: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_table(cls, language_id: str, table: Any) -> LanguageSpec:
+        """Build a spec from its TOML table, raising ``ValueError`` on a malformed one."""
+
+        def fail(problem: str) -> ValueError:
+            return ValueError(f"{REGISTRY_FILE}: [{language_id}] {problem}")
+
+        if not isinstance(table, dict):
+            raise fail("must be a table")
+
+        unknown = sorted(set(table) - _KNOWN_KEYS)
+        if unknown:
+            raise fail(f"unknown keys {unknown}")
+        for key in _REQUIRED_STRINGS:
+            if not isinstance(table.get(key), str) or not table[key]:
+                raise fail(f"'{key}' must be a non-empty string")
+        lists: dict[str, list[str]] = {}
+        for key in ("extensions", *_NODE_LISTS):
+            value = table.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail(f"'{key}' must be a list of strings")
+            lists[key] = value
+        extensions = lists["extensions"]
+        if not extensions or not all(ext.startswith(".") for ext in extensions):
+            raise fail("'extensions' must list suffixes starting with '.'")
+        block_comment = table.get("block_comment")
+        if block_comment is not None and (
+            not isinstance(block_comment, list)
+            or len(block_comment) != 2
+            or not all(isinstance(v, str) and v for v in block_comment)
+        ):
+            raise fail("'block_comment' must be a pair of non-empty strings")
+        optional = table.get("optional", False)
+        if not isinstance(optional, bool):
+            raise fail("'optional' must be true or false")
+        return cls(
+            language_id=language_id,
+            extensions=tuple(ext.lower() for ext in extensions),
+            grammar=table["grammar"],
+            function=table["function"],
+            line_comment=table["line_comment"],
+            body_placeholder=table["body_placeholder"],
+            block_comment=(block_comment[0], block_comment[1]) if block_comment else None,
+            optional=optional,
+            block_nodes=frozenset(lists["block_nodes"]),
+            string_nodes=frozenset(lists["string_nodes"]),
+            comment_nodes=frozenset(lists["comment_nodes"]),
+        )
+
+
+@attrs.define
+class LanguageRegistry:
+    """The known languages, looked up by LSP ``languageId`` or file extension, with lazily
+    loaded and cached tree-sitter languages and parsers."""
+
+    specs: tuple[LanguageSpec, ...]
+    _by_id: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
+    _by_extension: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
+    _languages: dict[str, tree_sitter.Language | None] = attrs.field(init=False, factory=dict)
+    _parsers: dict[str, tree_sitter.Parser] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        for spec in self.specs:
+            if spec.language_id in self._by_id:
+                raise ValueError(f"language {spec.language_id!r} is registered twice")
+            self._by_id[spec.language_id] = spec
+            for ext in spec.extensions:
+                other = self._by_extension.setdefault(ext, spec)
+                if other is not spec:
+                    raise ValueError(
+                        f"extension {ext!r} belongs to both {other.language_id!r} "
+                        f"and {spec.language_id!r}"
+                    )
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LanguageRegistry:
+        """Read the registry from ``path`` (default: ``languages.toml`` in
+        :func:`grammars_dir`)."""
+        path = path or grammars_dir() / REGISTRY_FILE
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+        return cls(tuple(LanguageSpec.from_table(key, value) for key, value in data.items()))
+
+    def by_id(self, language_id: str) -> LanguageSpec | None:
+        """The language with this LSP ``languageId``, if known."""
+        return self._by_id.get(language_id)
+
+    def by_path(self, path: str | PurePath) -> LanguageSpec | None:
+        """The language of a file, from its extension (case-insensitive)."""
+        return self._by_extension.get(PurePath(path).suffix.lower())
+
+    def language(self, language_id: str) -> tree_sitter.Language | None:
+        """The tree-sitter language, or ``None`` when unknown or its grammar wheel is
+        missing (logged once per language)."""
+        if language_id in self._languages:
+            return self._languages[language_id]
+        spec = self._by_id.get(language_id)
+        language = _load_language(spec) if spec else None
+        self._languages[language_id] = language
+        return language
+
+    def parser(self, language_id: str) -> tree_sitter.Parser | None:
+        """A cached parser for the language, or ``None`` when it cannot be parsed."""
+        parser = self._parsers.get(language_id)
+        if parser is None:
+            language = self.language(language_id)
+            if language is None:
+                return None
+            parser = self._parsers[language_id] = tree_sitter.Parser(language)
+        return parser
+
+    def available(self) -> tuple[LanguageSpec, ...]:
+        """The languages whose grammar loads, in registry order."""
+        return tuple(spec for spec in self.specs if self.language(spec.language_id) is not None)
+
+
+def _load_language(spec: LanguageSpec) -> tree_sitter.Language | None:
+    try:
+        module = importlib.import_module(spec.grammar)
+        return tree_sitter.Language(getattr(module, spec.function)())
+    except ImportError:
+        log.log(
+            logging.DEBUG if spec.optional else logging.WARNING,
+            "grammar %s for %s is not installed; using text heuristics only",
+            spec.grammar,
+            spec.language_id,
+        )
+    except (AttributeError, TypeError, ValueError) as error:
+        log.warning(
+            "grammar %s.%s for %s cannot be loaded: %s",
+            spec.grammar,
+            spec.function,
+            spec.language_id,
+            error,
+        )
+    return None
+
+
+def parse_with_deadline(
+    parser: tree_sitter.Parser, source: bytes, timeout_micros: int
+) -> tree_sitter.Tree | None:
+    """Parse ``source`` (UTF-8), giving up after ``timeout_micros`` microseconds.
+
+    py-tree-sitter 0.25 dropped ``Parser.timeout_micros``; the replacement is the
+    progress callback, which tree-sitter polls while parsing and which aborts the parse
+    by returning ``True``. It is only offered with a read callback. An aborted parse
+    raises ``ValueError`` and leaves the parser set to resume it, so the parser is reset
+    before returning ``None``.
+
+    A tree parsed through a read callback does not keep its source, and ``Node.text`` on
+    it crashes the interpreter (py-tree-sitter 0.25/0.26), so the finished tree is
+    re-parsed from the bytes with itself as the old tree: nothing was edited, every node
+    is reused and that costs a few percent of the first parse.
+    """
+    deadline = time.monotonic_ns() + timeout_micros * 1000
+    view = memoryview(source)
+
+    def read(byte_offset: int, _point: tree_sitter.Point) -> memoryview:
+        return view[byte_offset:]
+
+    def expired(_byte_offset: int, _has_error: bool) -> bool:
+        return time.monotonic_ns() > deadline
+
+    try:
+        tree = parser.parse(read, progress_callback=expired)
+    except ValueError:
+        parser.reset()
+        return None
+    return parser.parse(source, old_tree=tree)

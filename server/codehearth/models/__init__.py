@@ -1,0 +1,1 @@
+"""Model backends (Ollama today) and the errors they map to."""

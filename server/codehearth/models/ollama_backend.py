@@ -1,0 +1,218 @@
+"""Ollama backend: streaming raw generation, model discovery and warm-up.
+
+Wraps the official ``ollama.AsyncClient``. Every request carries an explicit
+``options.num_ctx`` (one fixed value per model so Ollama never reloads it) and
+``keep_alive``; raw prompts use our own FIM templates. Every failure is re-raised as a
+classified :class:`~codehearth.models.errors.BackendError`. Cancelling the task that
+consumes a stream closes its HTTP connection, which makes Ollama stop generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+import ollama
+
+from codehearth.models.errors import BackendError, ProblemKind, classify
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+
+
+def resolve_host(configured: str | None) -> str:
+    """The Ollama URL to use: the setting, else $OLLAMA_HOST, else loopback.
+
+    A bind-all address such as ``0.0.0.0`` (meant for the Ollama *server*) is dialled on
+    loopback, which is what the user means.
+    """
+    raw = (configured or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip()
+    if "://" not in raw:
+        raw = f"http://{raw}"
+    parts = urlsplit(raw)
+    hostname = parts.hostname or "127.0.0.1"
+    if hostname in ("0.0.0.0", "::"):
+        hostname = "127.0.0.1"
+    port = parts.port or 11434
+    host_text = f"[{hostname}]" if ":" in hostname else hostname
+    return f"{parts.scheme or 'http'}://{host_text}:{port}{parts.path.rstrip('/')}"
+
+
+def is_loopback(url: str) -> bool:
+    """True when the URL points at this machine."""
+    hostname = urlsplit(url).hostname or ""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.frozen
+class GenerateChunk:
+    """One piece of a streamed generation; the last one has ``done`` set and the stats."""
+
+    text: str
+    done: bool = False
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+
+
+@attrs.frozen
+class GenerateRequest:
+    """A raw (template already applied) generation request."""
+
+    model: str
+    prompt: str
+    num_ctx: int
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "num_ctx": self.num_ctx,
+            "num_predict": self.max_tokens,
+            "temperature": self.temperature,
+        }
+        if self.stop:
+            options["stop"] = list(self.stop)
+        if self.seed is not None:
+            options["seed"] = self.seed
+        return options
+
+
+class OllamaBackend:
+    """An Ollama endpoint. Create inside the running event loop; ``aclose`` at shutdown."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        keep_alive: str = "30m",
+        connect_timeout: float = 2.0,
+        stall_timeout: float = 4.0,
+    ) -> None:
+        self.host = host
+        self.keep_alive = keep_alive
+        timeout = httpx.Timeout(stall_timeout, connect=connect_timeout)
+        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        # ollama-python sends $OLLAMA_API_KEY to whatever host is configured; a local
+        # server never needs it, so it never leaves the machine from here.
+        self._client._client.headers.pop("authorization", None)
+        self._show_cache: dict[str, Mapping[str, Any]] = {}
+
+    async def aclose(self) -> None:
+        await self._client._client.aclose()
+
+    async def _call(self, model: str, call: Any) -> Any:
+        try:
+            return await call
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise classify(error, host=self.host, model=model) from error
+
+    async def version(self) -> str:
+        response = await self._call("", self._client._client.get("/api/version"))
+        try:
+            response.raise_for_status()
+            return str(response.json()["version"])
+        except Exception as error:
+            raise classify(error, host=self.host, model="") from error
+
+    async def list_models(self) -> list[str]:
+        """Model names from ``/api/tags``."""
+        response = await self._call("", self._client.list())
+        return [model.model for model in response.models if model.model]
+
+    async def show(self, model: str) -> Mapping[str, Any]:
+        """``/api/show`` for a model as a plain dict (cached per backend)."""
+        cached = self._show_cache.get(model)
+        if cached is not None:
+            return cached
+        response = await self._call(model, self._client.show(model))
+        shown = response.model_dump(by_alias=True, exclude_none=True)
+        self._show_cache[model] = shown
+        return shown
+
+    def forget_model(self, model: str) -> None:
+        """Drop cached model metadata (after a pull, or a settings change)."""
+        self._show_cache.pop(model, None)
+
+    async def warm_up(self, model: str, num_ctx: int) -> None:
+        """Load the model with the num_ctx we will always use (an empty prompt loads it)."""
+        await self._call(
+            model,
+            self._client.generate(
+                model=model, prompt="", keep_alive=self.keep_alive, options={"num_ctx": num_ctx}
+            ),
+        )
+
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateChunk]:
+        """Stream a raw generation. Raises BackendError; cancellation closes the stream."""
+        stream = await self._call(
+            request.model,
+            self._client.generate(
+                model=request.model,
+                prompt=request.prompt,
+                raw=True,
+                stream=True,
+                keep_alive=self.keep_alive,
+                options=request.options(),
+            ),
+        )
+        iterator = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    part = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    raise classify(error, host=self.host, model=request.model) from error
+                if part.done:
+                    yield GenerateChunk(
+                        text=part.response or "",
+                        done=True,
+                        prompt_eval_count=part.prompt_eval_count,
+                        eval_count=part.eval_count,
+                    )
+                    return
+                yield GenerateChunk(text=part.response or "")
+        finally:
+            # Closing the HTTP response is what makes Ollama stop generating.
+            await _close_quietly(iterator)
+
+
+async def _close_quietly(iterator: Any) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is None:
+        return
+    try:
+        await closer()
+    except Exception:  # the stream is already broken; closing is best effort
+        log.debug("closing a broken stream failed", exc_info=True)
+
+
+__all__ = [
+    "BackendError",
+    "GenerateChunk",
+    "GenerateRequest",
+    "OllamaBackend",
+    "ProblemKind",
+    "is_loopback",
+    "resolve_host",
+]

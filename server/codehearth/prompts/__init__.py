@@ -1,0 +1,1 @@
+"""Prompt construction: FIM templates per model family, family detection and token budgets."""

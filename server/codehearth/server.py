@@ -1,0 +1,237 @@
+"""The CodeHearth language server: one ``CodeHearthServer`` holding typed services.
+
+``create_server()`` builds the server and registers every feature module. Services bound
+to the event loop (the Ollama client, the completion engine) are created in
+``initialized`` and closed at ``shutdown``; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from codehearth import __version__
+from codehearth.completion.engine import CompletionEngine
+from codehearth.feedback import ProblemNotifier
+from codehearth.languages import LanguageRegistry
+from codehearth.logs import configure_logging
+from codehearth.models.errors import BackendError
+from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+from codehearth.settings import Settings, build_settings, read_toml_settings
+
+log = logging.getLogger(__name__)
+
+SETTINGS_SECTION = "codehearth"
+SERVER_ERROR_WINDOW_SECONDS = 30.0
+READY_TIMEOUT_SECONDS = 10.0
+
+
+class CodeHearthServer(LanguageServer):
+    """The language server and the services its features share."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "codehearth",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.registry = LanguageRegistry.load()
+        self.settings = Settings()
+        self.initialization_options: dict[str, Any] = {}
+        self.client_settings: dict[str, Any] = {}
+        self.workspace_root: Path | None = None
+        self.backend: OllamaBackend | None = None
+        self.engine: CompletionEngine | None = None
+        self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
+        self.server_errors = ProblemNotifier(
+            show=self._show_error,
+            log=self._log_warning,
+            window_seconds=SERVER_ERROR_WINDOW_SECONDS,
+        )
+        self._warned: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ready: asyncio.Event | None = None
+
+    # -- user feedback ---------------------------------------------------------------
+
+    def _show_warning(self, message: str) -> None:
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
+    def _show_error(self, message: str) -> None:
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=message)
+        )
+
+    def _log_warning(self, message: str) -> None:
+        log.warning("%s", message)
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
+    def log_info(self, message: str) -> None:
+        log.info("%s", message)
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Info, message=message)
+        )
+
+    def warn_once(self, message: str) -> None:
+        """Log a configuration warning once per server lifetime."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        self._log_warning(message)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside a request: logged, shown at most once per kind per 30 s, no trace."""
+        log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
+        self.server_errors.notify(f"internal error: {type(error).__name__}; see the server log")
+
+    # -- background work -------------------------------------------------------------
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a background task that is cancelled at shutdown and never fails silently."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- settings --------------------------------------------------------------------
+
+    async def fetch_client_settings(self) -> None:
+        """Pull the ``codehearth`` section through workspace/configuration, if supported."""
+        capabilities = self.client_capabilities.workspace
+        if capabilities is None or not capabilities.configuration:
+            return
+        try:
+            values = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SETTINGS_SECTION)])
+            )
+        except Exception as error:  # a client bug must not stop the server
+            self.warn_once(f"workspace/configuration failed: {error}")
+            return
+        first = values[0] if values else None
+        self.client_settings = first if isinstance(first, dict) else {}
+
+    def rebuild_settings(self) -> Settings:
+        """Merge the sources into a new Settings tree and apply it to the services."""
+        toml_values, toml_warnings = read_toml_settings(self.workspace_root)
+        loaded = build_settings(self.initialization_options, self.client_settings, toml_values)
+        for warning in (*toml_warnings, *loaded.warnings):
+            self.warn_once(warning)
+        self.settings = loaded.settings
+        configure_logging(self.settings.logging.level, self.settings.logging.file)
+        if self.engine is not None:
+            self.engine.configure(self.settings.completion, self._backend_for(self.settings))
+        return self.settings
+
+    def _backend_for(self, settings: Settings) -> OllamaBackend:
+        """The current backend, or a new one when the endpoint settings changed."""
+        host = resolve_host(settings.ollama.host)
+        current = self.backend
+        if (
+            current is not None
+            and current.host == host
+            and current.keep_alive == settings.ollama.keep_alive
+        ):
+            return current
+        self.backend = OllamaBackend(
+            host,
+            keep_alive=settings.ollama.keep_alive,
+            connect_timeout=settings.ollama.connect_timeout,
+            stall_timeout=settings.completion.stall_seconds,
+        )
+        if current is not None:
+            self.spawn(current.aclose(), "close old backend")
+        return self.backend
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _ready_event(self) -> asyncio.Event:
+        if self._ready is None:
+            self._ready = asyncio.Event()  # created lazily: it must bind the running loop
+        return self._ready
+
+    async def wait_ready(self) -> bool:
+        """Wait until ``initialized`` has set up the services (requests may race it)."""
+        try:
+            await asyncio.wait_for(self._ready_event().wait(), READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return False
+        return True
+
+    async def start_services(self) -> None:
+        """Create loop-bound services (called from ``initialized``)."""
+        try:
+            await self._start_services()
+        finally:
+            self._ready_event().set()
+
+    async def _start_services(self) -> None:
+        await self.fetch_client_settings()
+        settings = self.rebuild_settings()
+        backend = self._backend_for(settings)
+        self.engine = CompletionEngine(
+            backend, settings.completion, self.registry, self.notifier.report
+        )
+        self.log_info(
+            f"CodeHearth {__version__}: Ollama at {backend.host}, "
+            f"completion model {settings.completion.model}"
+        )
+        if settings.ollama.warm_up and settings.completion.enabled:
+            self.spawn(self.warm_up(), "warm-up")
+
+    async def warm_up(self) -> None:
+        """Load the completion model once so the first suggestion is not a cold start."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            await engine.profile()
+            await engine.backend.warm_up(engine.settings.model, engine.settings.num_ctx)
+            self.log_info(f"model {engine.settings.model} is loaded")
+        except BackendError as error:
+            self.notifier.report(error)
+
+    async def stop_services(self) -> None:
+        """Cancel our tasks and close clients (called from ``shutdown``)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.aclose()
+        if self.backend is not None:
+            await self.backend.aclose()
+
+    def set_workspace_root(self, params: types.InitializeParams) -> None:
+        folders = params.workspace_folders or []
+        uri = folders[0].uri if folders else params.root_uri
+        path = to_fs_path(uri) if uri else None
+        if path is None and params.root_path:
+            path = params.root_path
+        self.workspace_root = Path(path) if path else None
+
+
+def create_server() -> CodeHearthServer:
+    """Build a server with every feature module registered."""
+    from codehearth.features import documents, inline_completion, lifecycle
+
+    server = CodeHearthServer()
+    lifecycle.register(server)
+    documents.register(server)
+    inline_completion.register(server)
+    return server

@@ -1,0 +1,267 @@
+"""CodeHearth settings: one attrs tree with defaults and docstrings, and how it is merged.
+
+Sources, lowest precedence first: the client's ``initializationOptions``, the
+``codehearth`` section of ``workspace/configuration``, then ``codehearth.toml`` at the
+workspace root. Keys may be camelCase (editors) or snake_case (TOML). Unknown keys and
+values of the wrong type produce one warning each and keep the default, so a typo never
+takes the server down. The module never imports pygls.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+TOML_FILE_NAME = "codehearth.toml"
+
+
+def setting(default: Any, doc: str) -> Any:
+    """An attrs field with its default and the user-facing description."""
+    return attrs.field(default=default, metadata={"doc": doc})
+
+
+@attrs.define
+class OllamaSettings:
+    """Where Ollama runs and how long models stay loaded."""
+
+    host: str | None = setting(
+        None,
+        "Ollama base URL. Default: $OLLAMA_HOST if set, else http://127.0.0.1:11434. "
+        "A non-loopback host is only ever used when you set it here or in $OLLAMA_HOST.",
+    )
+    keep_alive: str = setting(
+        "30m", "How long Ollama keeps the model loaded after a request (avoids cold starts)."
+    )
+    connect_timeout: float = setting(2.0, "Seconds to wait for a TCP connection to Ollama.")
+    warm_up: bool = setting(
+        True, "Load the completion model once at start-up so the first completion is fast."
+    )
+
+
+@attrs.define
+class CompletionSettings:
+    """Inline completion: model, prompt budget, generation and typing behaviour."""
+
+    enabled: bool = setting(True, "Offer inline completions.")
+    model: str = setting(
+        "qwen2.5-coder:1.5b", "Ollama model used for completions (a small FIM model is best)."
+    )
+    family: str | None = setting(
+        None,
+        "Force the FIM template family (qwen2.5-coder, codegemma, deepseek-coder, starcoder, "
+        "starcoder2, codellama, codestral, plain). Default: detected from /api/show.",
+    )
+    num_ctx: int = setting(
+        4096,
+        "Context window sent as options.num_ctx on every request (one fixed value per "
+        "model, so Ollama never reloads it).",
+    )
+    max_tokens: int = setting(128, "Maximum tokens generated per completion (num_predict).")
+    temperature: float = setting(0.2, "Sampling temperature.")
+    prompt_tokens: int = setting(
+        1536, "Prompt budget in tokens, shared by prefix, suffix and workspace context."
+    )
+    prefix_share: float = setting(
+        0.6, "Largest share of the prompt budget given to the text before the cursor."
+    )
+    suffix_share: float = setting(
+        0.2, "Largest share of the prompt budget given to the text after the cursor."
+    )
+    deadline_seconds: float = setting(
+        10.0, "Whole-call deadline for one completion, model load included."
+    )
+    stall_seconds: float = setting(4.0, "Give up when the stream sends nothing for this long.")
+    debounce_min_ms: int = setting(
+        100, "Shortest wait after a keystroke before asking the model (automatic triggers)."
+    )
+    debounce_max_ms: int = setting(
+        1000, "Longest wait after a keystroke before asking the model (automatic triggers)."
+    )
+    invoked_items: int = setting(
+        3, "How many alternatives to offer when completion is invoked explicitly."
+    )
+    multiline: bool = setting(True, "Allow multi-line completions where the cursor starts a block.")
+    cache_size: int = setting(256, "Completions remembered per server (LRU).")
+
+
+@attrs.define
+class LoggingSettings:
+    """Where the server log goes (never stdout: that is the LSP channel)."""
+
+    level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    file: str | None = setting(
+        None, "Log file path; default: stderr (shown in the editor's output panel)."
+    )
+
+
+@attrs.define
+class Settings:
+    """The whole CodeHearth settings tree."""
+
+    ollama: OllamaSettings = attrs.field(factory=OllamaSettings)
+    completion: CompletionSettings = attrs.field(factory=CompletionSettings)
+    logging: LoggingSettings = attrs.field(factory=LoggingSettings)
+
+
+for _settings_class in (OllamaSettings, CompletionSettings, LoggingSettings, Settings):
+    attrs.resolve_types(_settings_class)
+
+
+@attrs.frozen
+class LoadedSettings:
+    """Settings built from raw sources, with a warning per key that was ignored."""
+
+    settings: Settings
+    warnings: tuple[str, ...]
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake_case(key: str) -> str:
+    """``numCtx`` → ``num_ctx``; snake_case keys pass through."""
+    return _CAMEL_BOUNDARY.sub("_", key).lower()
+
+
+def deep_merge(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Merge nested mappings; later layers win, keys normalised to snake_case."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if not isinstance(layer, Mapping):
+            continue
+        for raw_key, value in layer.items():
+            key = snake_case(str(raw_key))
+            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+                merged[key] = deep_merge(merged[key], value)
+            elif isinstance(value, Mapping):
+                merged[key] = deep_merge(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _coerce(value: Any, expected: Any) -> tuple[bool, Any]:
+    """Convert a raw JSON/TOML value to the field's type; (ok, value)."""
+    allowed = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    if value is None:
+        return type(None) in allowed, None
+    if isinstance(value, bool):
+        return bool in allowed, value
+    if isinstance(value, int) and int in allowed:
+        return True, value
+    if isinstance(value, int | float) and float in allowed:
+        return True, float(value)
+    if isinstance(value, str) and str in allowed:
+        return True, value
+    return False, value
+
+
+def _type_name(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected)
+
+
+def _build(cls: type, raw: Mapping[str, Any], path: str, warnings: list[str]) -> Any:
+    values: dict[str, Any] = {}
+    fields = {field.name: field for field in attrs.fields(cls)}
+    for key, value in raw.items():
+        dotted = f"{path}{key}"
+        field = fields.get(key)
+        if field is None:
+            warnings.append(f"unknown setting '{dotted}' ignored")
+            continue
+        if attrs.has(field.type):
+            if isinstance(value, Mapping):
+                values[key] = _build(field.type, value, f"{dotted}.", warnings)
+            else:
+                warnings.append(f"setting '{dotted}' must be a table; default kept")
+            continue
+        ok, coerced = _coerce(value, field.type)
+        if ok:
+            values[key] = coerced
+        else:
+            warnings.append(
+                f"setting '{dotted}' has an invalid value {value!r} "
+                f"(expected {_type_name(field.type)}); default kept"
+            )
+    return cls(**values)
+
+
+_RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
+    ("completion", "prefix_share", 0.05, 0.95),
+    ("completion", "suffix_share", 0.0, 0.9),
+    ("completion", "num_ctx", 512, 1_048_576),
+    ("completion", "prompt_tokens", 64, 1_048_576),
+    ("completion", "max_tokens", 1, 4096),
+    ("completion", "debounce_min_ms", 0, 5000),
+    ("completion", "debounce_max_ms", 0, 10000),
+    ("completion", "invoked_items", 1, 10),
+    ("completion", "cache_size", 0, 100_000),
+    ("completion", "deadline_seconds", 0.1, 600),
+    ("completion", "stall_seconds", 0.1, 600),
+    ("ollama", "connect_timeout", 0.05, 120),
+)
+
+
+def _check_ranges(settings: Settings, warnings: list[str]) -> None:
+    defaults = Settings()
+    for section, name, low, high in _RANGE_CHECKS:
+        value = getattr(getattr(settings, section), name)
+        if not low <= value <= high:
+            warnings.append(
+                f"setting '{section}.{name}' = {value} is outside [{low:g}, {high:g}]; default kept"
+            )
+            setattr(getattr(settings, section), name, getattr(getattr(defaults, section), name))
+    completion = settings.completion
+    if completion.prefix_share + completion.suffix_share > 1.0:
+        warnings.append("completion.prefixShare + completion.suffixShare exceed 1; defaults kept")
+        completion.prefix_share = defaults.completion.prefix_share
+        completion.suffix_share = defaults.completion.suffix_share
+    if completion.debounce_min_ms > completion.debounce_max_ms:
+        warnings.append("completion.debounceMinMs exceeds debounceMaxMs; defaults kept")
+        completion.debounce_min_ms = defaults.completion.debounce_min_ms
+        completion.debounce_max_ms = defaults.completion.debounce_max_ms
+
+
+def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
+    """Merge raw layers (lowest precedence first) into a validated Settings tree."""
+    warnings: list[str] = []
+    merged = deep_merge(*layers)
+    merged.pop("codehearth", None)  # a client may nest the section under its own name
+    settings = _build(Settings, merged, "", warnings)
+    _check_ranges(settings, warnings)
+    return LoadedSettings(settings=settings, warnings=tuple(warnings))
+
+
+def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], list[str]]:
+    """Read ``codehearth.toml`` from the workspace root; (values, warnings)."""
+    if workspace_root is None:
+        return {}, []
+    path = workspace_root / TOML_FILE_NAME
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle), []
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        return {}, [f"{TOML_FILE_NAME} could not be read ({error}); it was ignored"]
+
+
+def describe(settings_cls: type = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """Every setting as (dotted camelCase name, default, docstring) for docs and `doctor`."""
+    rows: list[tuple[str, Any, str]] = []
+    instance = settings_cls()
+    for field in attrs.fields(settings_cls):
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field.name)
+        name = f"{prefix}{camel}"
+        if attrs.has(field.type):
+            rows.extend(describe(field.type, f"{name}."))
+        else:
+            rows.append((name, getattr(instance, field.name), field.metadata.get("doc", "")))
+    return rows

@@ -1,0 +1,1119 @@
+"""A fake Ollama HTTP server for tests, with fault injection.
+
+`FakeOllama` speaks the Ollama wire protocol closely enough that the real `ollama`
+Python client (and plain httpx) works against it unchanged: /api/generate and
+/api/chat stream NDJSON over `Transfer-Encoding: chunked`, non-streamed replies carry
+a `Content-Length`, connections are kept alive, and /api/show, /api/tags, /api/ps,
+/api/embed and /api/version return the real response shapes.
+
+It is stdlib only: asyncio streams plus a small HTTP/1.1 parser, so every byte on the
+wire is under the fake's control. That is what makes the faults possible (`inject`):
+error statuses, streams cut mid-way, error or garbage NDJSON lines, hung requests,
+trickled bodies and slow headers. Stopping and starting again on the same port
+simulates Ollama going down and coming back.
+
+The server runs its own event loop in a daemon thread, so it serves sync and async
+tests alike. Everything it does is recorded in `requests`, including whether the
+client hung up before a response finished.
+
+Run it in the foreground with `python -m tests.fakes.fake_ollama --port 11434`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import enum
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "DEFAULT_TEXT",
+    "EMBEDDING_DIMENSIONS",
+    "GENERATION_PATHS",
+    "VERSION",
+    "FakeModel",
+    "FakeOllama",
+    "Fault",
+    "RecordedRequest",
+    "Responder",
+]
+
+JSON = dict[str, Any]
+Responder = Callable[[JSON], str | Mapping[str, Any]]
+"""Maps a request body to the reply: text, or `{"content": ..., "tool_calls": [...]}`."""
+
+DEFAULT_TEXT = "return a + b\n"
+VERSION = "0.12.0"
+EMBEDDING_DIMENSIONS = 64
+GENERATION_PATHS = frozenset({"/api/generate", "/api/chat"})
+ANY_PATH = "*"
+
+JSON_TYPE = "application/json; charset=utf-8"
+NDJSON_TYPE = "application/x-ndjson"
+MODIFIED_AT = "2025-01-15T10:30:00.000000Z"
+KEEP_ALIVE = timedelta(minutes=5)
+LOADED_CONTEXT_LENGTH = 4096
+FAULT_AFTER_LINES = 2
+STOP_TIMEOUT = 5.0
+
+SERVER_ERROR_MESSAGE = "llama runner process has terminated: exit status 2"
+OVERLOADED_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+STREAM_ERROR_MESSAGE = "an error was encountered while running the model: unexpected EOF"
+BAD_JSON_LINE = b'{"model":"oops", this is not json\n'
+
+# Word-ish pieces with their leading space, like a BPE tokenizer's output.
+TOKEN_PATTERN = re.compile(r" ?\w+| ?[^\w\s]+|\s+(?!\S)|\s+")
+
+_log = logging.getLogger(__name__)
+
+
+class Fault(enum.StrEnum):
+    """What `FakeOllama.inject` can do to a request."""
+
+    NOT_FOUND = "not_found"
+    SERVER_ERROR = "server_error"
+    OVERLOADED = "overloaded"
+    DROP_MID_STREAM = "drop_mid_stream"
+    ERROR_LINE = "error_line"
+    BAD_JSON = "bad_json"
+    HANG = "hang"
+    TRICKLE = "trickle"
+    SLOW_HEADERS = "slow_headers"
+
+
+DEFAULT_FAULT_DELAYS = {Fault.TRICKLE: 0.05, Fault.SLOW_HEADERS: 1.0}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake saw it; the `finished_at`.. fields fill in as it ends."""
+
+    method: str
+    path: str
+    body: JSON | None
+    started_at: float
+    finished_at: float | None = None
+    completed: bool = False
+    client_disconnected: bool = False
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """A model in the fake's registry; `name` always carries a tag."""
+
+    name: str
+    architecture: str
+    capabilities: tuple[str, ...]
+    template: str = ""
+    context_length: int = 4096
+    parameter_size: str = "1B"
+    quantization_level: str = "Q4_K_M"
+    size: int = 1_000_000_000
+    parameters: str = ""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.name.encode()).hexdigest()
+
+    @property
+    def qualified_name(self) -> str:
+        return f"registry.ollama.ai/library/{self.name}"
+
+    def details(self) -> JSON:
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": self.architecture,
+            "families": [self.architecture],
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization_level,
+        }
+
+    def show(self) -> JSON:
+        return {
+            "modelfile": self._modelfile(),
+            "parameters": self.parameters,
+            "template": self.template,
+            "details": self.details(),
+            "model_info": {
+                "general.architecture": self.architecture,
+                f"{self.architecture}.context_length": self.context_length,
+            },
+            "capabilities": list(self.capabilities),
+            "modified_at": MODIFIED_AT,
+        }
+
+    def listing(self) -> JSON:
+        return {
+            "name": self.name,
+            "model": self.name,
+            "modified_at": MODIFIED_AT,
+            "size": self.size,
+            "digest": self.digest,
+            "details": self.details(),
+        }
+
+    def process(self, expires_at: str) -> JSON:
+        return {
+            "name": self.name,
+            "model": self.name,
+            "size": self.size,
+            "digest": self.digest,
+            "details": self.details(),
+            "expires_at": expires_at,
+            "size_vram": self.size,
+            "context_length": LOADED_CONTEXT_LENGTH,
+        }
+
+    def _modelfile(self) -> str:
+        return (
+            '# Modelfile generated by "ollama show"\n'
+            f"FROM /root/.ollama/models/blobs/sha256-{self.digest}\n"
+            f'TEMPLATE """{self.template}"""\n'
+        )
+
+
+QWEN_CODER_TEMPLATE = (
+    "{{- if .Suffix }}<|fim_prefix|>{{ .Prompt }}<|fim_suffix|>{{ .Suffix }}<|fim_middle|>\n"
+    "{{- else if .Messages }}\n"
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n"
+    "{{ end }}<|im_start|>assistant\n"
+    "{{- else }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n"
+    "{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"
+)
+LLAMA_TEMPLATE = (
+    "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
+    "{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+
+
+def default_models() -> list[FakeModel]:
+    """The registry a fresh `FakeOllama` starts with."""
+    coder = FakeModel(
+        name="qwen2.5-coder:1.5b",
+        architecture="qwen2",
+        capabilities=("completion", "insert"),
+        template=QWEN_CODER_TEMPLATE,
+        context_length=32768,
+        parameter_size="1.5B",
+        size=986_062_089,
+        parameters='stop                           "<|endoftext|>"',
+    )
+    return [
+        coder,
+        replace(coder, name="qwen2.5-coder:7b", parameter_size="7.6B", size=4_683_087_332),
+        FakeModel(
+            name="llama3.2:3b",
+            architecture="llama",
+            capabilities=("completion", "tools"),
+            template=LLAMA_TEMPLATE,
+            context_length=131072,
+            parameter_size="3.2B",
+            size=2_019_393_189,
+        ),
+        FakeModel(
+            name="nomic-embed-text:latest",
+            architecture="nomic-bert",
+            capabilities=("embedding",),
+            context_length=2048,
+            parameter_size="137M",
+            quantization_level="F16",
+            size=274_302_450,
+        ),
+    ]
+
+
+def tagged(name: str) -> str:
+    """`name` with Ollama's implicit `:latest` tag added when it has none."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def tokenize(text: str) -> list[str]:
+    """Split `text` into the small pieces the fake streams one at a time."""
+    return TOKEN_PATTERN.findall(text)
+
+
+def embedding(text: str) -> list[float]:
+    """A deterministic unit vector derived from a hash of `text`."""
+    digest = hashlib.shake_256(text.encode()).digest(EMBEDDING_DIMENSIONS)
+    raw = [byte / 127.5 - 1.0 for byte in digest]
+    norm = math.sqrt(sum(value * value for value in raw)) or 1.0
+    return [value / norm for value in raw]
+
+
+def cut_at_stop(text: str, stops: object) -> str:
+    """`text` up to the first occurrence of any stop string, as Ollama does."""
+    if isinstance(stops, str):
+        stops = [stops]
+    if not isinstance(stops, list):
+        return text
+    found = [text.find(stop) for stop in stops if isinstance(stop, str) and stop]
+    return text[: min((index for index in found if index >= 0), default=len(text))]
+
+
+def not_found_message(name: str, path: str) -> str:
+    if path == "/api/show":
+        return f"model '{name}' not found"
+    return f'model "{name}" not found, try pulling it first'
+
+
+def timestamp(offset: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + offset).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def encode_json(payload: JSON) -> bytes:
+    """Compact JSON, as Go's encoder writes it."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def nanoseconds(seconds: float) -> int:
+    return round(seconds * 1e9)
+
+
+class HttpError(Exception):
+    """Raised by route handlers; becomes an `{"error": ...}` reply."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ---------------------------------------------------------------------------
+# Planned responses and the faults that rewrite them
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the responder produced, normalised."""
+
+    content: str
+    tool_calls: list[Any]
+
+    @classmethod
+    def of(cls, value: str | Mapping[str, Any]) -> Reply:
+        if isinstance(value, str):
+            return cls(value, [])
+        return cls(str(value.get("content") or ""), list(value.get("tool_calls") or []))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A reply cut into timed tokens, plus the statistics Ollama reports."""
+
+    tokens: list[str]
+    first_token_delay: float
+    token_delay: float
+    done_reason: str
+    prompt_tokens: int
+    tool_calls: list[Any]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    def token_delays(self) -> list[float]:
+        """Seconds to wait before each token."""
+        return [self.first_token_delay, *[self.token_delay] * (len(self.tokens) - 1)][
+            : len(self.tokens)
+        ]
+
+    @property
+    def final_delay(self) -> float:
+        """Seconds to wait before the `done` line (the end-of-sequence token)."""
+        return self.token_delay if self.tokens else self.first_token_delay
+
+    @property
+    def duration(self) -> float:
+        return self.first_token_delay + self.token_delay * len(self.tokens)
+
+    def stats(self) -> JSON:
+        prompt_seconds = self.first_token_delay
+        eval_seconds = self.duration - prompt_seconds
+        return {
+            "done_reason": self.done_reason,
+            "total_duration": nanoseconds(prompt_seconds + eval_seconds),
+            "load_duration": 0,
+            "prompt_eval_count": self.prompt_tokens,
+            "prompt_eval_duration": nanoseconds(prompt_seconds),
+            "eval_count": len(self.tokens),
+            "eval_duration": nanoseconds(eval_seconds),
+        }
+
+
+@dataclass(frozen=True)
+class Response:
+    """How to answer one request: status, body parts and their timing."""
+
+    status: int = 200
+    content_type: str = JSON_TYPE
+    parts: list[tuple[float, bytes]] = field(default_factory=list)  # (delay before, bytes)
+    stream: bool = False
+    header_delay: float = 0.0
+    byte_interval: float = 0.0  # trickle: pause before every byte of the body
+    truncate: bool = False  # close the connection before the body is complete
+    hang: bool = False
+
+    @classmethod
+    def json(cls, payload: JSON, *, status: int = 200, delay: float = 0.0) -> Response:
+        return cls(status=status, parts=[(delay, encode_json(payload))])
+
+    @classmethod
+    def error(cls, status: int, message: str) -> Response:
+        return cls.json({"error": message}, status=status)
+
+    @classmethod
+    def ndjson(cls, lines: list[JSON], delays: list[float]) -> Response:
+        parts = [
+            (delay, encode_json(line) + b"\n") for delay, line in zip(delays, lines, strict=True)
+        ]
+        return cls(content_type=NDJSON_TYPE, parts=parts, stream=True)
+
+
+@dataclass
+class Injection:
+    fault: Fault
+    remaining: int | None
+    path: str | None
+    delay: float
+
+    def matches(self, path: str) -> bool:
+        if self.path is None:
+            return path in GENERATION_PATHS
+        return self.path in (ANY_PATH, path)
+
+
+def fault_reply(fault: Fault, request: Request) -> Response | None:
+    """The response that replaces the normal one, for faults that skip the handler."""
+    if fault is Fault.NOT_FOUND:
+        body = request.body or {}
+        name = str(body.get("model") or body.get("name") or "")
+        return Response.error(404, not_found_message(name, request.path))
+    if fault is Fault.SERVER_ERROR:
+        return Response.error(500, SERVER_ERROR_MESSAGE)
+    if fault is Fault.OVERLOADED:
+        return Response.error(503, OVERLOADED_MESSAGE)
+    if fault is Fault.HANG:
+        return Response(hang=True)
+    return None
+
+
+def apply_fault(injection: Injection, response: Response) -> Response:
+    """Rewrite a planned response to misbehave on the wire."""
+    fault, keep = injection.fault, max(0, min(FAULT_AFTER_LINES, len(response.parts) - 1))
+    if fault is Fault.SLOW_HEADERS:
+        return replace(response, header_delay=injection.delay)
+    if fault is Fault.TRICKLE:
+        return replace(response, byte_interval=injection.delay)
+    if fault is Fault.DROP_MID_STREAM:
+        parts = response.parts[:keep] if response.stream else response.parts
+        return replace(response, parts=parts, truncate=True)
+    if not response.stream:
+        if fault is Fault.ERROR_LINE:
+            return Response.error(500, STREAM_ERROR_MESSAGE)
+        return replace(response, parts=[(response.parts[0][0], BAD_JSON_LINE)])
+    if fault is Fault.ERROR_LINE:
+        error_line = encode_json({"error": STREAM_ERROR_MESSAGE}) + b"\n"
+        return replace(response, parts=[*response.parts[:keep], (0.0, error_line)])
+    parts = [*response.parts[:keep], (0.0, BAD_JSON_LINE), *response.parts[keep:]]
+    return replace(response, parts=parts)
+
+
+# ---------------------------------------------------------------------------
+# HTTP/1.1 on asyncio streams
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    keep_alive: bool
+    body: JSON | None
+    body_error: str | None
+
+    def json_body(self) -> JSON:
+        if self.body is None:
+            raise HttpError(400, self.body_error or "missing request body")
+        return self.body
+
+
+def parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
+    """Request line and headers; raises ValueError when malformed."""
+    request_line, *header_lines = head.decode("latin-1").split("\r\n")
+    method, target, version = request_line.split(" ")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return method, target.split("?", 1)[0], version, headers
+
+
+def parse_body(raw: bytes) -> tuple[JSON | None, str | None]:
+    if not raw:
+        return None, "missing request body"
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        return None, f"invalid JSON in request body: {exc}"
+    if not isinstance(body, dict):
+        return None, "request body must be a JSON object"
+    return body, None
+
+
+def wants_keep_alive(version: str, headers: Mapping[str, str]) -> bool:
+    connection = headers.get("connection", "").lower()
+    return connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+
+
+def response_head(status: int, content_type: str, framing: str, *, close: bool) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        f"Content-Type: {content_type}",
+        f"Date: {formatdate(usegmt=True)}",
+        framing,
+        *(["Connection: close"] if close else []),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def http_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class Connection:
+    """One client socket: buffered request reading and disconnect-aware writing."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._buffer = bytearray()
+        self.gone = asyncio.Event()
+
+    async def read_request(self) -> Request | None:
+        """The next request, or None once the client closes the connection."""
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            if not await self._fill():
+                return None
+        method, path, version, headers = parse_head(bytes(self._buffer[:end]))
+        del self._buffer[: end + 4]
+        length = int(headers.get("content-length", "0"))
+        while len(self._buffer) < length:
+            if not await self._fill():
+                return None
+        raw = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        body, error = parse_body(raw)
+        return Request(method, path, wants_keep_alive(version, headers), body, error)
+
+    async def watch(self) -> None:
+        """Read ahead while a response is sent, so a hang-up is seen immediately."""
+        while await self._fill():
+            pass
+        self.gone.set()
+
+    async def pause(self, seconds: float) -> bool:
+        """Sleep, waking early if the client goes away; False if it has."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.gone.wait(), seconds)
+        return not self.gone.is_set()
+
+    async def send(self, data: bytes) -> bool:
+        if self.gone.is_set():
+            return False
+        self._writer.write(data)
+        try:
+            await self._writer.drain()
+        except ConnectionError:
+            self.gone.set()
+            return False
+        return True
+
+    async def send_body(self, data: bytes, *, chunked: bool, byte_interval: float) -> bool:
+        pieces = [data[i : i + 1] for i in range(len(data))] if byte_interval else [data]
+        for piece in pieces:
+            if not await self.pause(byte_interval):
+                return False
+            if not await self.send(http_chunk(piece) if chunked else piece):
+                return False
+        return True
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.transport.abort()
+
+    async def _fill(self) -> bool:
+        try:
+            data = await self._reader.read(65536)
+        except ConnectionError:
+            data = b""
+        self._buffer += data
+        return bool(data)
+
+
+# ---------------------------------------------------------------------------
+# The fake server
+
+
+class FakeOllama:
+    """A fake Ollama server on 127.0.0.1, running its own loop in a daemon thread.
+
+    Tune behaviour through the attributes, from any thread:
+
+    - `responder(request_body) -> str | {"content", "tool_calls"}`: what the model says;
+    - `token_delay` / `first_token_delay`: seconds before each token / the first one;
+    - `prompt_eval_count`: reported prompt size (default: prompt characters // 4).
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.responder: Responder = lambda _body: DEFAULT_TEXT
+        self.token_delay = 0.0
+        self.first_token_delay = 0.0
+        self.prompt_eval_count: int | None = None
+        self._port = port
+        self._lock = threading.Condition()
+        self._models = {model.name: model for model in default_models()}
+        self._loaded: dict[str, FakeModel] = {}
+        self._faults: list[Injection] = []
+        self._requests: list[RecordedRequest] = []
+        self._open_streams = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], Connection] = {}
+        self._routes: dict[tuple[str, str], Callable[[Request], Response]] = {
+            ("GET", "/"): lambda _request: Response(
+                content_type="text/plain; charset=utf-8", parts=[(0.0, b"Ollama is running")]
+            ),
+            ("GET", "/api/version"): lambda _request: Response.json({"version": VERSION}),
+            ("GET", "/api/tags"): self._tags,
+            ("GET", "/api/ps"): self._ps,
+            ("POST", "/api/show"): self._show,
+            ("POST", "/api/generate"): self._generate,
+            ("POST", "/api/chat"): self._chat,
+            ("POST", "/api/embed"): self._embed,
+        }
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> str:
+        """Bind (the same port as last time, once known) and serve; returns the URL."""
+        if self._loop is not None:
+            raise RuntimeError("FakeOllama is already running")
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="fake-ollama", daemon=True)
+        thread.start()
+        try:
+            listening = asyncio.run_coroutine_threadsafe(self._listen(), loop)
+            self._server = listening.result(STOP_TIMEOUT)
+        except BaseException:
+            self._stop_loop(loop, thread)
+            raise
+        self._loop, self._thread = loop, thread
+        self._port = self._server.sockets[0].getsockname()[1]
+        return self.url
+
+    def stop(self) -> None:
+        """Close the port and every connection, hung ones included."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(STOP_TIMEOUT)
+        self._stop_loop(loop, thread)
+        self._loop = self._thread = self._server = None
+        with self._lock:
+            self._loaded.clear()
+
+    def restart(self) -> str:
+        """Stop and start again on the same port."""
+        self.stop()
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("FakeOllama has not been started, so it has no port yet")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> FakeOllama:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FakeOllama:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- configuration ------------------------------------------------------
+
+    def set_text(self, text: str) -> None:
+        """Make every generation produce `text`."""
+        self.responder = lambda _body: text
+
+    def add_model(
+        self,
+        name: str,
+        *,
+        architecture: str,
+        capabilities: list[str] | tuple[str, ...],
+        template: str = "",
+        context_length: int = 4096,
+        parameter_size: str = "1B",
+        quantization_level: str = "Q4_K_M",
+        size: int = 1_000_000_000,
+    ) -> FakeModel:
+        model = FakeModel(
+            name=tagged(name),
+            architecture=architecture,
+            capabilities=tuple(capabilities),
+            template=template,
+            context_length=context_length,
+            parameter_size=parameter_size,
+            quantization_level=quantization_level,
+            size=size,
+        )
+        with self._lock:
+            self._models[model.name] = model
+        return model
+
+    def remove_model(self, name: str) -> None:
+        with self._lock:
+            self._models.pop(tagged(name), None)
+            self._loaded.pop(tagged(name), None)
+
+    def inject(
+        self,
+        fault: Fault | str,
+        *,
+        times: int | None = None,
+        path: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Make matching requests misbehave.
+
+        `times`: the next N matching requests, or every one until `reset()` when None.
+        `path`: an exact path, `"*"` for all, or None for /api/generate and /api/chat.
+        `delay`: seconds between trickled bytes, or before slow headers.
+        """
+        fault = Fault(fault)
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for 'until reset')")
+        if delay is None:
+            delay = DEFAULT_FAULT_DELAYS.get(fault, 0.0)
+        with self._lock:
+            self._faults.append(Injection(fault, times, path, delay))
+
+    def reset(self) -> None:
+        """Forget recorded requests and pending faults."""
+        with self._lock:
+            self._requests.clear()
+            self._faults.clear()
+            self._lock.notify_all()
+
+    # -- observation --------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def generations(self) -> list[RecordedRequest]:
+        """Recorded requests to /api/generate and /api/chat."""
+        return [request for request in self.requests if request.path in GENERATION_PATHS]
+
+    @property
+    def open_streams(self) -> int:
+        with self._lock:
+            return self._open_streams
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until `predicate()` holds (re-checked on every server event)."""
+        with self._lock:
+            return self._lock.wait_for(predicate, timeout)
+
+    async def wait_for_async(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the wait runs in a thread, not on this loop
+    ) -> bool:
+        """`wait_for` without blocking the caller's event loop."""
+        return await asyncio.to_thread(self.wait_for, predicate, timeout)
+
+    # -- server plumbing (loop thread) --------------------------------------
+
+    async def _listen(self) -> asyncio.Server:
+        return await asyncio.start_server(self._serve_connection, "127.0.0.1", self._port)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    @staticmethod
+    def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(STOP_TIMEOUT)
+        loop.close()
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        connection = self._connections[task] = Connection(reader, writer)
+        try:
+            while request := await connection.read_request():
+                if not await self._exchange(connection, request) or not request.keep_alive:
+                    break
+        except ValueError:
+            pass  # not HTTP: drop the connection
+        except asyncio.CancelledError:
+            connection.abort()
+            raise
+        finally:
+            del self._connections[task]
+            connection.close()
+
+    async def _exchange(self, connection: Connection, request: Request) -> bool:
+        """Answer one request; True if the connection can carry another."""
+        record = self._record(request)
+        watch = asyncio.create_task(connection.watch())
+        completed = False
+        try:
+            response = self._respond(request)
+            completed = await self._send(connection, response, record, request.keep_alive)
+        finally:
+            self._finish(record, completed, connection.gone.is_set())
+            watch.cancel()
+            await asyncio.wait([watch])
+        return completed
+
+    async def _send(
+        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
+    ) -> bool:
+        if response.hang:
+            await connection.gone.wait()
+            return False
+        if not await connection.pause(response.header_delay):
+            return False
+        self._update(record, status=response.status)
+        if response.stream:
+            return await self._send_stream(connection, response, keep_alive)
+        return await self._send_whole(connection, response, keep_alive)
+
+    async def _send_whole(
+        self, connection: Connection, response: Response, keep_alive: bool
+    ) -> bool:
+        delay, body = response.parts[0]
+        length = f"Content-Length: {len(body)}"
+        head = response_head(response.status, response.content_type, length, close=not keep_alive)
+        data = body[: len(body) // 2] if response.truncate else body
+        return (
+            await connection.pause(delay)
+            and await connection.send(head)
+            and await connection.send_body(
+                data, chunked=False, byte_interval=response.byte_interval
+            )
+            and not response.truncate
+        )
+
+    async def _send_stream(
+        self, connection: Connection, response: Response, keep_alive: bool
+    ) -> bool:
+        framing = "Transfer-Encoding: chunked"
+        head = response_head(response.status, response.content_type, framing, close=not keep_alive)
+        with self._streaming():
+            for index, (delay, line) in enumerate(response.parts):
+                if not await connection.pause(delay):
+                    return False
+                if index == 0 and not await connection.send(head):
+                    return False
+                if not await connection.send_body(
+                    line, chunked=True, byte_interval=response.byte_interval
+                ):
+                    return False
+            if response.truncate:
+                return False
+            return await connection.send(b"0\r\n\r\n")
+
+    # -- bookkeeping ----------------------------------------------------------
+
+    def _record(self, request: Request) -> RecordedRequest:
+        record = RecordedRequest(request.method, request.path, request.body, time.monotonic())
+        with self._lock:
+            self._requests.append(record)
+            self._lock.notify_all()
+        return record
+
+    def _update(self, record: RecordedRequest, **changes: Any) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(record, name, value)
+            self._lock.notify_all()
+
+    def _finish(self, record: RecordedRequest, completed: bool, gone: bool) -> None:
+        self._update(
+            record,
+            finished_at=time.monotonic(),
+            completed=completed,
+            client_disconnected=gone and not completed,
+        )
+
+    @contextlib.contextmanager
+    def _streaming(self) -> Iterator[None]:
+        with self._lock:
+            self._open_streams += 1
+            self._lock.notify_all()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open_streams -= 1
+                self._lock.notify_all()
+
+    def _take_fault(self, path: str) -> Injection | None:
+        with self._lock:
+            for injection in self._faults:
+                if injection.matches(path):
+                    if injection.remaining is not None:
+                        injection.remaining -= 1
+                        if injection.remaining == 0:
+                            self._faults.remove(injection)
+                    return injection
+        return None
+
+    # -- routing --------------------------------------------------------------
+
+    def _respond(self, request: Request) -> Response:
+        injection = self._take_fault(request.path)
+        if injection is not None and (replacement := fault_reply(injection.fault, request)):
+            return replacement
+        response = self._route(request)
+        return response if injection is None else apply_fault(injection, response)
+
+    def _route(self, request: Request) -> Response:
+        handler = self._routes.get((request.method, request.path))
+        if handler is None:
+            text = b"404 page not found"
+            return Response(404, "text/plain; charset=utf-8", [(0.0, text)])
+        try:
+            return handler(request)
+        except HttpError as exc:
+            return Response.error(exc.status, exc.message)
+        except Exception as exc:
+            _log.exception("fake Ollama handler failed for %s", request.path)
+            return Response.error(500, f"fake Ollama handler raised {exc!r}")
+
+    def _find_model(self, body: JSON, path: str) -> tuple[str, FakeModel]:
+        name = str(body.get("model") or body.get("name") or "")
+        if not name:
+            raise HttpError(400, "model is required")
+        with self._lock:
+            model = self._models.get(tagged(name))
+        if model is None:
+            raise HttpError(404, not_found_message(name, path))
+        return name, model
+
+    def _touch(self, model: FakeModel, keep_alive: object) -> bool:
+        """Mark `model` loaded, or unload it for `keep_alive: 0`; True if unloaded."""
+        unload = keep_alive in (0, "0", "0s")
+        with self._lock:
+            if unload:
+                self._loaded.pop(model.name, None)
+            else:
+                self._loaded[model.name] = model
+        return unload
+
+    def _tags(self, _request: Request) -> Response:
+        with self._lock:
+            models = [model.listing() for model in self._models.values()]
+        return Response.json({"models": models})
+
+    def _ps(self, _request: Request) -> Response:
+        expires_at = timestamp(KEEP_ALIVE)
+        with self._lock:
+            models = [model.process(expires_at) for model in self._loaded.values()]
+        return Response.json({"models": models})
+
+    def _show(self, request: Request) -> Response:
+        _name, model = self._find_model(request.json_body(), request.path)
+        return Response.json(model.show())
+
+    def _embed(self, request: Request) -> Response:
+        body = request.json_body()
+        name, model = self._find_model(body, request.path)
+        inputs = body.get("input") or []
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(text, str) for text in inputs):
+            raise HttpError(400, "invalid input type")
+        self._touch(model, body.get("keep_alive"))
+        return Response.json(
+            {
+                "model": name,
+                "embeddings": [embedding(text) for text in inputs],
+                "total_duration": 0,
+                "load_duration": 0,
+                "prompt_eval_count": sum(len(text) // 4 for text in inputs),
+            }
+        )
+
+    def _generate(self, request: Request) -> Response:
+        body = request.json_body()
+        name, model = self._find_model(body, request.path)
+        if "completion" not in model.capabilities:
+            raise HttpError(400, f'"{name}" does not support generate')
+        if body.get("suffix"):
+            self._require(model, "insert")
+        unloaded = self._touch(model, body.get("keep_alive"))
+        if not body.get("prompt"):  # like Ollama, even when a suffix is given
+            return self._load_reply(name, unloaded, {"response": ""})
+        prompt = "".join(str(body.get(key) or "") for key in ("system", "prompt", "suffix"))
+        generation = self._generation(body, prompt, with_tools=False)
+        token_count = generation.prompt_tokens + len(generation.tokens)
+        context = {} if body.get("raw") else {"context": list(range(token_count))}
+        chunks = [self._line(name, response=token, done=False) for token in generation.tokens]
+        final = self._line(name, response="", done=True, **context, **generation.stats())
+        return self._completion(body, generation, chunks, final, {"response": generation.text})
+
+    def _chat(self, request: Request) -> Response:
+        body = request.json_body()
+        name, model = self._find_model(body, request.path)
+        if "completion" not in model.capabilities:
+            raise HttpError(400, f'"{name}" does not support chat')
+        if body.get("tools"):
+            self._require(model, "tools")
+        unloaded = self._touch(model, body.get("keep_alive"))
+        messages = body.get("messages") or []
+        if not messages:
+            return self._load_reply(name, unloaded, {"message": assistant("")})
+        prompt = "".join(str(message.get("content") or "") for message in messages)
+        generation = self._generation(body, prompt, with_tools=bool(body.get("tools")))
+        chunks = [
+            self._line(name, message=assistant(token), done=False) for token in generation.tokens
+        ]
+        calls = {"tool_calls": generation.tool_calls} if generation.tool_calls else {}
+        if calls:
+            chunks.append(self._line(name, message=assistant("", **calls), done=False))
+        final = self._line(name, message=assistant(""), done=True, **generation.stats())
+        return self._completion(
+            body, generation, chunks, final, {"message": assistant(generation.text, **calls)}
+        )
+
+    @staticmethod
+    def _require(model: FakeModel, capability: str) -> None:
+        if capability not in model.capabilities:
+            raise HttpError(400, f"{model.qualified_name} does not support {capability}")
+
+    @staticmethod
+    def _line(name: str, **fields: Any) -> JSON:
+        return {"model": name, "created_at": timestamp(), **fields}
+
+    def _load_reply(self, name: str, unloaded: bool, empty: JSON) -> Response:
+        reason = "unload" if unloaded else "load"
+        return Response.json(self._line(name, **empty, done=True, done_reason=reason))
+
+    def _generation(self, body: JSON, prompt: str, *, with_tools: bool) -> Generation:
+        reply = Reply.of(self.responder(body))
+        options = body.get("options") or {}
+        tokens = tokenize(cut_at_stop(reply.content, options.get("stop")))
+        done_reason = "stop"
+        limit = options.get("num_predict")
+        if isinstance(limit, int) and 0 <= limit < len(tokens):
+            tokens, done_reason = tokens[:limit], "length"
+        prompt_tokens = self.prompt_eval_count
+        return Generation(
+            tokens=tokens,
+            first_token_delay=self.first_token_delay,
+            token_delay=self.token_delay,
+            done_reason=done_reason,
+            prompt_tokens=max(1, len(prompt) // 4) if prompt_tokens is None else prompt_tokens,
+            tool_calls=reply.tool_calls if with_tools else [],
+        )
+
+    @staticmethod
+    def _completion(
+        body: JSON, generation: Generation, chunks: list[JSON], final: JSON, whole: JSON
+    ) -> Response:
+        """Stream `chunks` then `final`, or answer `final` updated with `whole` at once."""
+        if body.get("stream", True):
+            extra = [0.0] * (len(chunks) - len(generation.tokens))
+            delays = [*generation.token_delays(), *extra, generation.final_delay]
+            return Response.ndjson([*chunks, final], delays)
+        return Response.json({**final, **whole}, delay=generation.duration)
+
+
+def assistant(content: str, **extra: Any) -> JSON:
+    return {"role": "assistant", "content": content, **extra}
+
+
+# ---------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run a fake Ollama server in the foreground.")
+    parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")
+    parser.add_argument("--text", default=DEFAULT_TEXT, help="what every generation says")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds per token")
+    parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds")
+    args = parser.parse_args(argv)
+    fake = FakeOllama(port=args.port)
+    fake.set_text(args.text)
+    fake.token_delay = args.token_delay
+    fake.first_token_delay = args.first_token_delay
+    print(fake.start(), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Golden-file tests: expected outputs stored as files next to their inputs."""

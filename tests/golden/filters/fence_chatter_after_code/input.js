@@ -1,0 +1,2 @@
+const items = [];
+const total = items.reduce(<|CURSOR|>);

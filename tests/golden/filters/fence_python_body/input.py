@@ -1,0 +1,5 @@
+def area(r):
+    <|CURSOR|>
+
+
+print(area(2))

@@ -1,0 +1,2 @@
+class Cache:
+    def get(self, key):<|CURSOR|>

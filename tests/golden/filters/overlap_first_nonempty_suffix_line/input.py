@@ -1,0 +1,5 @@
+def main():
+    config = load()
+    <|CURSOR|>
+
+    run(config)

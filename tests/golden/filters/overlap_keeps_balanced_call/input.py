@@ -1,0 +1,5 @@
+def load_data():
+    return []
+
+
+result = compute(<|CURSOR|>)

@@ -1,0 +1,3 @@
+fn main() {
+    let s = String::from(<|CURSOR|>);
+}

@@ -1,0 +1,5 @@
+import os<|CURSOR|>
+
+
+def main():
+    pass
