@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,6 +50,7 @@ class ScriptedClient:
         self.messages: list[str] = []
         self._drain: asyncio.Task[None] | None = None
         self._versions: dict[str, int] = {}
+        self._next_id = 0
 
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def _show(params: types.ShowMessageParams) -> None:
@@ -114,25 +115,52 @@ class ScriptedClient:
             )
         )
 
-    async def inline_completion(
+    def request_inline_completion(
         self, uri: str, line: int, character: int, *, invoked: bool = True
-    ) -> list[types.InlineCompletionItem]:
-        result = await self.client.text_document_inline_completion_async(
+    ) -> tuple[str, asyncio.Future[list[types.InlineCompletionItem]]]:
+        """Send the request now; (message id for :meth:`cancel`, future of the items)."""
+        self._next_id += 1
+        msg_id = f"codehearth-client-{self._next_id}"
+        trigger = (
+            types.InlineCompletionTriggerKind.Invoked
+            if invoked
+            else types.InlineCompletionTriggerKind.Automatic
+        )
+        sent = self.client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION,
             types.InlineCompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
                 position=types.Position(line=line, character=character),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
-                    if invoked
-                    else types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
+                context=types.InlineCompletionContext(trigger_kind=trigger),
+            ),
+            msg_id=msg_id,
         )
-        if result is None:
-            return []
-        if isinstance(result, types.InlineCompletionList):
-            return list(result.items)
-        return list(result)
+        return msg_id, asyncio.ensure_future(_items(sent))
+
+    async def status(self) -> Any:
+        """The server's ``codehearth.status`` report."""
+        return await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="codehearth.status", arguments=[])
+        )
+
+    def cancel(self, msg_id: str) -> None:
+        """Send ``$/cancelRequest``, as editors do when the user types on."""
+        self.client.cancel_request(types.CancelParams(id=msg_id))
+
+    async def inline_completion(
+        self, uri: str, line: int, character: int, *, invoked: bool = True
+    ) -> list[types.InlineCompletionItem]:
+        _, items = self.request_inline_completion(uri, line, character, invoked=invoked)
+        return await items
+
+
+async def _items(sent: Awaitable[Any]) -> list[types.InlineCompletionItem]:
+    result = await sent
+    if result is None:
+        return []
+    if isinstance(result, types.InlineCompletionList):
+        return list(result.items)
+    return list(result)
 
 
 async def _drain(stream: asyncio.StreamReader, sink: BinaryIO | None) -> None:

@@ -167,6 +167,8 @@ class CodeHearthServer(LanguageServer):
 
     async def wait_ready(self) -> bool:
         """Wait until ``initialized`` has set up the services (requests may race it)."""
+        if self._ready is not None and self._ready.is_set():
+            return True
         try:
             await asyncio.wait_for(self._ready_event().wait(), READY_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -228,10 +230,11 @@ class CodeHearthServer(LanguageServer):
 
 def create_server() -> CodeHearthServer:
     """Build a server with every feature module registered."""
-    from codehearth.features import documents, inline_completion, lifecycle
+    from codehearth.features import commands, documents, inline_completion, lifecycle
 
     server = CodeHearthServer()
     lifecycle.register(server)
+    commands.register(server)
     documents.register(server)
     inline_completion.register(server)
     return server

@@ -20,10 +20,11 @@ keystroke's request to adopt it), which closes its HTTP connection.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import os
 import time
 from collections.abc import Callable
-from pathlib import PurePath
 
 import attrs
 
@@ -164,11 +165,7 @@ class CompletionEngine:
 
     async def aclose(self) -> None:
         """Cancel every stream and alternative (at shutdown)."""
-        tasks = [t for t in self._alternatives if not t.done()]
-        for generation in list(self.generations._by_anchor.values()):
-            generation.cancel()
-            if generation.task is not None:
-                tasks.append(generation.task)
+        tasks = [*self.generations.cancel_all(), *self._alternatives]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -316,11 +313,14 @@ class CompletionEngine:
             self.generations.discard(generation)
             generation.finish(cancelled=True)
             raise
+        elapsed = time.monotonic() - started
+        self.stats.backend_ms.append(elapsed * 1000)
         if error is not None:
+            self.stats.failures += 1
             self.generations.discard(generation)
             self.report(error)
         else:
-            self.debounce.note_latency(time.monotonic() - started)
+            self.debounce.note_latency(elapsed)
         generation.finish(error)
 
     async def _await_text(self, generation: Generation, typed: str) -> str | None:
@@ -386,15 +386,34 @@ class CompletionEngine:
         return suggestions
 
 
+RECENT_LATENCIES = 64
+"""How many backend call durations the stats keep."""
+
+
 @attrs.define
 class EngineStats:
-    """Counters for `doctor`, benchmarks and tests."""
+    """Counters for the status command, benchmarks and tests."""
 
     generations: int = 0
     reused: int = 0
     skipped: int = 0
     debounced: int = 0
     cancelled_streams: int = 0
+    failures: int = 0
+    backend_ms: collections.deque[float] = attrs.field(
+        factory=lambda: collections.deque(maxlen=RECENT_LATENCIES)
+    )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "generations": self.generations,
+            "reused": self.reused,
+            "skipped": self.skipped,
+            "debounced": self.debounced,
+            "cancelledStreams": self.cancelled_streams,
+            "failures": self.failures,
+            "recentBackendMs": [round(ms, 3) for ms in self.backend_ms],
+        }
 
 
 def _has_complete_line(text: str) -> bool:
@@ -443,12 +462,11 @@ def _indent_unit(prefix: str) -> str:
 
 
 def relative_path(path: str | None, root: str | None) -> str | None:
-    """``path`` relative to ``root`` when inside it (for prompt file headers)."""
+    """``path`` relative to ``root`` when inside it (for prompt file headers), else its name."""
     if path is None:
         return None
-    if root is not None:
-        try:
-            return PurePath(path).relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return PurePath(path).name
+    if root:
+        prefix = root.rstrip("/\\") + os.sep
+        if path.startswith(prefix):
+            return path[len(prefix) :].replace(os.sep, "/")
+    return os.path.basename(path)

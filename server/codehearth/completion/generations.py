@@ -24,7 +24,7 @@ MAX_PER_SURROUNDING = 8
 """Generations kept per (document, surroundings) for typing-along lookups."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Anchor:
     """Where a generation was asked for. ``line_prefix`` is kept whole for extension checks."""
 
@@ -83,19 +83,15 @@ class Generation:
     task: asyncio.Task[None] | None = None
     subscribers: int = 0
     done: asyncio.Event = attrs.field(factory=asyncio.Event)
-    changed: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     def append(self, piece: str) -> None:
         self.text += piece
-        self.changed.set()
-        self.changed = asyncio.Event()
 
     def finish(self, error: BackendError | None = None, *, cancelled: bool = False) -> None:
         self.error = error
         self.cancelled = cancelled
         self.finished = True
         self.done.set()
-        self.changed.set()
 
     def agrees_with(self, typed: str) -> bool:
         """Could the user's ``typed`` characters be the start of this generation's text?"""
@@ -118,6 +114,7 @@ class GenerationStore:
         self.capacity = capacity
         self._by_anchor: OrderedDict[Anchor, Generation] = OrderedDict()
         self._by_surroundings: dict[tuple[Hashable, ...], list[Generation]] = {}
+        self._unfinished: dict[str, list[Generation]] = {}
 
     def __len__(self) -> int:
         return len(self._by_anchor)
@@ -129,6 +126,8 @@ class GenerationStore:
     def add(self, generation: Generation) -> None:
         self.discard(self._by_anchor.get(generation.anchor))
         self._by_anchor[generation.anchor] = generation
+        if not generation.finished:
+            self._unfinished.setdefault(generation.anchor.uri, []).append(generation)
         bucket = self._by_surroundings.setdefault(generation.anchor.surroundings, [])
         bucket.append(generation)
         if len(bucket) > MAX_PER_SURROUNDING:
@@ -144,6 +143,9 @@ class GenerationStore:
             bucket.remove(generation)
         if not bucket:
             self._by_surroundings.pop(generation.anchor.surroundings, None)
+        unfinished = self._unfinished.get(generation.anchor.uri, [])
+        if generation in unfinished:
+            unfinished.remove(generation)
 
     def find(self, anchor: Anchor, *, multiline: bool) -> tuple[Generation, str] | None:
         """The newest generation that ``anchor`` extends with agreeing typed text.
@@ -161,11 +163,24 @@ class GenerationStore:
         return None
 
     def in_flight(self, uri: str) -> list[Generation]:
-        return [
-            generation
-            for generation in self._by_anchor.values()
-            if generation.anchor.uri == uri and not generation.finished
-        ]
+        """Unfinished generations for a document (kept in a side list: this runs on
+        every keystroke and must not scan the whole store)."""
+        alive = [g for g in self._unfinished.get(uri, ()) if not g.finished]
+        if alive:
+            self._unfinished[uri] = alive
+        else:
+            self._unfinished.pop(uri, None)
+        return alive
+
+    def cancel_all(self) -> list[asyncio.Task[None]]:
+        """Cancel every unfinished stream; the tasks, to await their end."""
+        tasks = []
+        for generations in self._unfinished.values():
+            for generation in generations:
+                generation.cancel()
+                if generation.task is not None:
+                    tasks.append(generation.task)
+        return tasks
 
     def forget_document(self, uri: str) -> None:
         for generation in [g for g in self._by_anchor.values() if g.anchor.uri == uri]:

@@ -12,6 +12,7 @@ wait; the engine closes any stream nobody waits for.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import attrs
 from lsprotocol import types
@@ -98,24 +99,28 @@ async def _complete(
     if engine is None or uri not in ls.workspace.text_documents:
         return None
     document = ls.workspace.get_text_document(uri)
-    query = _query(ls, document, position, invoked)
+    lines = document.lines  # pygls re-splits the text on every access: do it once
+    query = _query(ls, document, lines, position, invoked)
     if query is None:
         return None
     suggestions = await engine.complete(query, lambda: document.version == query.version)
     if not suggestions or document.version != query.version:
         return None
-    line_text = document.lines[query.line] if query.line < len(document.lines) else ""
+    line_text = lines[query.line] if query.line < len(lines) else ""
     return [_place(suggestion, line_text, query, position) for suggestion in suggestions]
 
 
 def _query(
-    ls: CodeHearthServer, document: TextDocument, position: types.Position, invoked: bool
+    ls: CodeHearthServer,
+    document: TextDocument,
+    lines: Sequence[str],
+    position: types.Position,
+    invoked: bool,
 ) -> CompletionQuery | None:
-    lines = document.lines
     if position.line > len(lines) or position.line < 0 or position.character < 0:
         return None
-    server_position = document.position_from_client_units(position)
-    offset = document.offset_at_server_position(server_position)
+    server_position = document.position_codec.position_from_client_units(lines, position)
+    offset = sum(len(line) for line in lines[: server_position.line]) + server_position.character
     root = ls.workspace_root
     return CompletionQuery(
         uri=document.uri,

@@ -1,0 +1,38 @@
+"""Commands (``workspace/executeCommand``): ``codehearth.status`` reports the endpoint,
+the completion model and its template family, and the completion engine's counters and
+recent backend latencies (used by the status UI, ``bench/latency.py`` and tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codehearth import __version__
+from codehearth.models.errors import BackendError
+from codehearth.server import CodeHearthServer
+
+STATUS_COMMAND = "codehearth.status"
+
+
+def register(server: CodeHearthServer) -> None:
+    @server.command(STATUS_COMMAND)
+    async def status(ls: CodeHearthServer) -> dict[str, Any]:
+        engine = ls.engine
+        report: dict[str, Any] = {"version": __version__, "ready": engine is not None}
+        if engine is None:
+            return report
+        report["ollama"] = engine.backend.host
+        report["completion"] = {
+            "enabled": engine.settings.enabled,
+            "model": engine.settings.model,
+            "numCtx": engine.settings.num_ctx,
+        }
+        try:
+            profile = await engine.profile()
+            report["completion"]["family"] = profile.detection.family
+            report["completion"]["familyReason"] = profile.detection.reason
+        except BackendError as error:
+            report["completion"]["problem"] = error.message
+        report["engine"] = engine.stats.as_dict()
+        report["cachedCompletions"] = len(engine.generations)
+        return report
