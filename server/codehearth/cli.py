@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_flags(complete)
     complete.set_defaults(run=_complete)
 
+    index = commands.add_parser("index", help="index a folder and print what was indexed")
+    index.add_argument("path", type=Path)
+    index.add_argument("--json", action="store_true", help="print JSON")
+    index.add_argument("--no-cache", action="store_true", help="ignore and do not write the cache")
+    index.add_argument("--workers", type=int, default=None, help="processes for parsing")
+    index.set_defaults(run=_index)
+
     doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
@@ -169,14 +176,52 @@ async def _complete_through_server(
     overrides: dict[str, Any],
 ) -> tuple[list[str], list[str]]:
     from codehearth.client import ScriptedClient, insert_text
+    from codehearth.settings import deep_merge
 
-    options = {"ollama": {"warmUp": False}, **overrides}
+    options = deep_merge({"ollama": {"warmUp": False}}, overrides)
     async with ScriptedClient(
         root=workspace_root_for(path), initialization_options=options
     ) as session:
         uri = session.open(path, text, language_id)
         items = await session.inline_completion(uri, line, character, invoked=True)
         return [insert_text(item) for item in items], list(session.messages)
+
+
+# -- index --------------------------------------------------------------------------
+
+
+def _index(args: argparse.Namespace) -> int:
+    from codehearth.index.store import IndexStore
+    from codehearth.index.workspace_index import WorkspaceIndex
+    from codehearth.languages import LanguageRegistry
+    from codehearth.settings import build_settings, read_toml_settings
+
+    root = args.path.resolve()
+    if not root.is_dir():
+        print(f"codehearth index: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    toml_values, warnings = read_toml_settings(root)
+    loaded = build_settings(toml_values)
+    for warning in (*warnings, *loaded.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
+    settings = loaded.settings.index
+    store = None if args.no_cache else IndexStore.for_workspace(root)
+    index = WorkspaceIndex(
+        root, LanguageRegistry.load(), store, settings.limits(), tuple(settings.exclude)
+    )
+    report = index.build(workers=args.workers or settings.workers)
+    if store is not None:
+        store.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        languages = ", ".join(f"{k} {v}" for k, v in sorted(report.per_language.items()))
+        print(f"{report.files} files ({languages}), {report.chunks} chunks, "
+              f"{report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s "
+              f"({report.from_cache} from cache, {report.workers} worker(s))")
+        for reason, count in sorted(report.skipped.items()):
+            print(f"skipped {count}: {reason}")
+    return 0
 
 
 # -- doctor ---------------------------------------------------------------------------
@@ -205,6 +250,7 @@ async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, s
     from codehearth.models.errors import BackendError
     from codehearth.models.ollama_backend import OllamaBackend, is_loopback, resolve_host
     from codehearth.prompts.family import detect_family
+    from codehearth.server import model_is_installed
     from codehearth.settings import build_settings, read_toml_settings
 
     rows: list[tuple[str, str, str, str]] = []
@@ -221,7 +267,7 @@ async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, s
         rows.append(("ollama", "OK", f"{host} ({where}), version {version}", ""))
         models = await backend.list_models()
         model = settings.completion.model
-        if model in models or f"{model}:latest" in models:
+        if model_is_installed(model, models):
             show = await backend.show(model)
             detection = detect_family(show, override=settings.completion.family)
             rows.append(

@@ -11,8 +11,12 @@ language whose wheel is not installed is still known to the registry (``by_id`` 
 parser: :meth:`LanguageRegistry.parser` returns ``None`` and logs that once. Languages
 marked ``optional`` are expected to be missing and are logged at debug level only.
 
-Parsers are cached per language and are not thread-safe: use a registry from one thread
-(the server's event loop) or give each thread its own registry.
+Each language may also have tree-sitter query files in ``grammars/<queries>/``
+(``chunks.scm``, ``tags.scm``, ``imports.scm``; their capture conventions are in
+``grammars/README.md``); :meth:`LanguageRegistry.query` compiles and caches them.
+
+Parsers and queries are cached per language and are not thread-safe: use a registry from
+one thread (the server's event loop) or give each thread its own registry.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ log = logging.getLogger(__name__)
 REGISTRY_FILE = "languages.toml"
 
 _REQUIRED_STRINGS = ("grammar", "function", "line_comment", "body_placeholder")
-_NODE_LISTS = ("block_nodes", "string_nodes", "comment_nodes")
+_NODE_LISTS = ("block_nodes", "string_nodes", "comment_nodes", "attribute_nodes")
 _KNOWN_KEYS = frozenset(
-    (*_REQUIRED_STRINGS, *_NODE_LISTS, "extensions", "block_comment", "optional")
+    (*_REQUIRED_STRINGS, *_NODE_LISTS, "extensions", "block_comment", "optional", "queries")
 )
 
 
@@ -54,6 +58,9 @@ class LanguageSpec:
     ``block_nodes`` are the tree-sitter node types whose children are statements or
     declarations (a module, a function body, a class body ...); ``string_nodes`` and
     ``comment_nodes`` are the literal and comment node types. Cursor analysis uses them.
+    ``queries`` is the folder of the language's query files under ``grammars/`` (empty:
+    the language id); ``attribute_nodes`` are node types written before a definition as
+    its siblings (Rust ``#[derive]``), which the chunker attaches to that definition.
     """
 
     language_id: str
@@ -67,6 +74,13 @@ class LanguageSpec:
     block_nodes: frozenset[str] = frozenset()
     string_nodes: frozenset[str] = frozenset()
     comment_nodes: frozenset[str] = frozenset()
+    queries: str = ""
+    attribute_nodes: frozenset[str] = frozenset()
+
+    @property
+    def queries_folder(self) -> str:
+        """The folder under ``grammars/`` holding this language's query files."""
+        return self.queries or self.language_id
 
     @classmethod
     def from_table(cls, language_id: str, table: Any) -> LanguageSpec:
@@ -103,6 +117,9 @@ class LanguageSpec:
         optional = table.get("optional", False)
         if not isinstance(optional, bool):
             raise fail("'optional' must be true or false")
+        queries = table.get("queries", "")
+        if not isinstance(queries, str) or not _is_folder_name(queries):
+            raise fail("'queries' must be a folder name")
         return cls(
             language_id=language_id,
             extensions=tuple(ext.lower() for ext in extensions),
@@ -115,19 +132,29 @@ class LanguageSpec:
             block_nodes=frozenset(lists["block_nodes"]),
             string_nodes=frozenset(lists["string_nodes"]),
             comment_nodes=frozenset(lists["comment_nodes"]),
+            queries=queries,
+            attribute_nodes=frozenset(lists["attribute_nodes"]),
         )
 
 
 @attrs.define
 class LanguageRegistry:
     """The known languages, looked up by LSP ``languageId`` or file extension, with lazily
-    loaded and cached tree-sitter languages and parsers."""
+    loaded and cached tree-sitter languages, parsers and queries.
+
+    ``directory`` holds the query folders (by default :func:`grammars_dir`; :meth:`load`
+    uses the directory of the registry file it reads).
+    """
 
     specs: tuple[LanguageSpec, ...]
+    directory: Path = attrs.field(factory=grammars_dir)
     _by_id: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
     _by_extension: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
     _languages: dict[str, tree_sitter.Language | None] = attrs.field(init=False, factory=dict)
     _parsers: dict[str, tree_sitter.Parser] = attrs.field(init=False, factory=dict)
+    _queries: dict[tuple[str, ...], tree_sitter.Query | None] = attrs.field(
+        init=False, factory=dict
+    )
 
     def __attrs_post_init__(self) -> None:
         for spec in self.specs:
@@ -149,7 +176,8 @@ class LanguageRegistry:
         path = path or grammars_dir() / REGISTRY_FILE
         with path.open("rb") as file:
             data = tomllib.load(file)
-        return cls(tuple(LanguageSpec.from_table(key, value) for key, value in data.items()))
+        specs = tuple(LanguageSpec.from_table(key, value) for key, value in data.items())
+        return cls(specs, directory=path.parent)
 
     def by_id(self, language_id: str) -> LanguageSpec | None:
         """The language with this LSP ``languageId``, if known."""
@@ -179,6 +207,26 @@ class LanguageRegistry:
             parser = self._parsers[language_id] = tree_sitter.Parser(language)
         return parser
 
+    def query(self, language_id: str, *names: str) -> tree_sitter.Query | None:
+        """The compiled query ``grammars/<queries>/<name>.scm`` (``chunks``, ``tags`` or
+        ``imports``); given several names, one query made of those files in that order,
+        so a single cursor pass runs them all (their capture names do not overlap).
+
+        ``None`` when the language cannot be parsed, a file is missing or the query does
+        not compile (logged once).
+        """
+        key = (language_id, *names)
+        if key in self._queries:
+            return self._queries[key]
+        spec = self._by_id.get(language_id)
+        language = self.language(language_id)
+        query = None
+        if spec is not None and language is not None and names:
+            folder = self.directory / spec.queries_folder
+            query = _load_query(language, [folder / f"{name}.scm" for name in names])
+        self._queries[key] = query
+        return query
+
     def available(self) -> tuple[LanguageSpec, ...]:
         """The languages whose grammar loads, in registry order."""
         return tuple(spec for spec in self.specs if self.language(spec.language_id) is not None)
@@ -204,6 +252,23 @@ def _load_language(spec: LanguageSpec) -> tree_sitter.Language | None:
             error,
         )
     return None
+
+
+def _load_query(language: tree_sitter.Language, paths: list[Path]) -> tree_sitter.Query | None:
+    try:
+        source = "\n".join(path.read_text(encoding="utf-8") for path in paths)
+    except FileNotFoundError as error:
+        log.debug("no query file %s", error.filename)
+        return None
+    try:
+        return tree_sitter.Query(language, source)
+    except tree_sitter.QueryError as error:
+        log.warning("query %s does not compile: %s", ", ".join(map(str, paths)), error)
+        return None
+
+
+def _is_folder_name(name: str) -> bool:
+    return name == "" or (name not in (".", "..") and PurePath(name).name == name)
 
 
 def parse_with_deadline(

@@ -8,23 +8,32 @@ to the event loop (the Ollama client, the completion engine) are created in
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from codehearth import __version__
-from codehearth.completion.engine import CompletionEngine
+from codehearth.completion.engine import CompletionEngine, CompletionQuery
 from codehearth.feedback import ProblemNotifier
+from codehearth.index.compress import as_context_snippets
+from codehearth.index.context import ContextRequest, recent_positions, workspace_context
+from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.languages import LanguageRegistry
 from codehearth.logs import configure_logging
-from codehearth.models.errors import BackendError
+from codehearth.models.errors import BackendError, model_missing
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+from codehearth.prompts.budget import BudgetSplit
+from codehearth.prompts.fim import ContextSnippet
 from codehearth.settings import Settings, build_settings, read_toml_settings
+
+if TYPE_CHECKING:
+    from codehearth.features.indexing import IndexUpdates
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,9 @@ class CodeHearthServer(LanguageServer):
         self.workspace_root: Path | None = None
         self.backend: OllamaBackend | None = None
         self.engine: CompletionEngine | None = None
+        self.index: WorkspaceIndex | None = None
+        self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
+        self.index_updates: IndexUpdates  # set by features.indexing.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
@@ -187,7 +199,11 @@ class CodeHearthServer(LanguageServer):
         settings = self.rebuild_settings()
         backend = self._backend_for(settings)
         self.engine = CompletionEngine(
-            backend, settings.completion, self.registry, self.notifier.report
+            backend,
+            settings.completion,
+            self.registry,
+            self.notifier.report,
+            context_provider=self.completion_context,
         )
         self.log_info(
             f"CodeHearth {__version__}: Ollama at {backend.host}, "
@@ -196,20 +212,59 @@ class CodeHearthServer(LanguageServer):
         if settings.ollama.warm_up and settings.completion.enabled:
             self.spawn(self.warm_up(), "warm-up")
 
+    def note_edit(self, uri: str, line: int) -> None:
+        """Remember where the user edits (retrieval ranks code near recent edits higher)."""
+        path = to_fs_path(uri)
+        if path is not None:
+            self.recent_edits.append((path, line))
+
+    def completion_context(
+        self, query: CompletionQuery, split: BudgetSplit
+    ) -> tuple[ContextSnippet, ...]:
+        """Workspace context for a completion prompt (empty until the index is built)."""
+        index = self.index
+        path = to_fs_path(query.uri)
+        if index is None or not index.ready or self.engine is None or path is None:
+            return ()
+        request = ContextRequest(
+            path=path,
+            language_id=query.language_id,
+            text=query.text,
+            offset=query.offset,
+            prefix_chars=len(split.prefix),
+            suffix_chars=len(split.suffix),
+            budget=min(split.context_tokens, self.settings.index.context_tokens),
+            recent=recent_positions(self.recent_edits),
+        )
+        try:
+            packed = workspace_context(index, self.registry, self.engine.counter, request)
+        except Exception:  # context is an aid: a retrieval bug must not cost the completion
+            log.exception("workspace context failed")
+            return ()
+        return as_context_snippets(packed)
+
     async def warm_up(self) -> None:
-        """Load the completion model once so the first suggestion is not a cold start."""
+        """Discover models (``/api/tags``) and load the completion model once, so the
+        first suggestion is not a cold start and a missing model is reported at once."""
         engine = self.engine
         if engine is None:
             return
+        model = engine.settings.model
         try:
+            installed = await engine.backend.list_models()
+            self.log_info(f"Ollama models: {', '.join(installed) or '(none)'}")
+            if not model_is_installed(model, installed):
+                self.notifier.report(model_missing(model))
+                return
             await engine.profile()
-            await engine.backend.warm_up(engine.settings.model, engine.settings.num_ctx)
-            self.log_info(f"model {engine.settings.model} is loaded")
+            await engine.backend.warm_up(model, engine.settings.num_ctx)
+            self.log_info(f"model {model} is loaded")
         except BackendError as error:
             self.notifier.report(error)
 
     async def stop_services(self) -> None:
         """Cancel our tasks and close clients (called from ``shutdown``)."""
+        self.index_updates.cancel_all()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -218,6 +273,10 @@ class CodeHearthServer(LanguageServer):
             await self.engine.aclose()
         if self.backend is not None:
             await self.backend.aclose()
+        if self.index is not None:
+            await asyncio.to_thread(self.index.flush)
+            if self.index.store is not None:
+                self.index.store.close()
 
     def set_workspace_root(self, params: types.InitializeParams) -> None:
         folders = params.workspace_folders or []
@@ -228,13 +287,19 @@ class CodeHearthServer(LanguageServer):
         self.workspace_root = Path(path) if path else None
 
 
+def model_is_installed(model: str, installed: list[str]) -> bool:
+    """Ollama lists ``name:tag``; a name without a tag means ``:latest``."""
+    return model in installed or (":" not in model and f"{model}:latest" in installed)
+
+
 def create_server() -> CodeHearthServer:
     """Build a server with every feature module registered."""
-    from codehearth.features import commands, documents, inline_completion, lifecycle
+    from codehearth.features import commands, documents, indexing, inline_completion, lifecycle
 
     server = CodeHearthServer()
     lifecycle.register(server)
     commands.register(server)
+    indexing.register(server)
     documents.register(server)
     inline_completion.register(server)
     return server

@@ -19,11 +19,16 @@ from typing import Any
 
 import attrs
 
+from codehearth.index.scanner import ScanLimits
+from codehearth.prompts.fim import FAMILIES
+
 TOML_FILE_NAME = "codehearth.toml"
 
 
 def setting(default: Any, doc: str) -> Any:
     """An attrs field with its default and the user-facing description."""
+    if isinstance(default, list):
+        return attrs.field(factory=lambda: list(default), metadata={"doc": doc})
     return attrs.field(default=default, metadata={"doc": doc})
 
 
@@ -92,6 +97,30 @@ class CompletionSettings:
 
 
 @attrs.define
+class IndexSettings:
+    """The workspace index that gives prompts the code that matters."""
+
+    enabled: bool = setting(True, "Index the workspace with tree-sitter for prompt context.")
+    persist: bool = setting(
+        True, "Keep the index in the user cache directory so a restart reloads it quickly."
+    )
+    max_file_bytes: int = setting(1_000_000, "Files larger than this are not indexed.")
+    max_files: int = setting(50_000, "Stop indexing after this many files.")
+    exclude: list[str] = setting(  # noqa: RUF009 - an attrs field with a list factory
+        [], "Extra gitignore-style patterns to keep out of the index (and out of prompts)."
+    )
+    workers: int = setting(2, "Processes used for the first (cold) index build.")
+    context_tokens: int = setting(
+        1024,
+        "Most tokens of workspace context in a completion prompt (within completion."
+        "promptTokens, after the prefix and suffix).",
+    )
+
+    def limits(self) -> ScanLimits:
+        return ScanLimits(max_file_bytes=self.max_file_bytes, max_files=self.max_files)
+
+
+@attrs.define
 class LoggingSettings:
     """Where the server log goes (never stdout: that is the LSP channel)."""
 
@@ -107,10 +136,17 @@ class Settings:
 
     ollama: OllamaSettings = attrs.field(factory=OllamaSettings)
     completion: CompletionSettings = attrs.field(factory=CompletionSettings)
+    index: IndexSettings = attrs.field(factory=IndexSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
-for _settings_class in (OllamaSettings, CompletionSettings, LoggingSettings, Settings):
+for _settings_class in (
+    OllamaSettings,
+    CompletionSettings,
+    IndexSettings,
+    LoggingSettings,
+    Settings,
+):
     attrs.resolve_types(_settings_class)
 
 
@@ -160,6 +196,8 @@ def _coerce(value: Any, expected: Any) -> tuple[bool, Any]:
         return True, float(value)
     if isinstance(value, str) and str in allowed:
         return True, value
+    if isinstance(value, list) and any(typing.get_origin(t) is list for t in allowed):
+        return all(isinstance(item, str) for item in value), list(value)
     return False, value
 
 
@@ -206,6 +244,10 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("completion", "deadline_seconds", 0.1, 600),
     ("completion", "stall_seconds", 0.1, 600),
     ("ollama", "connect_timeout", 0.05, 120),
+    ("index", "max_file_bytes", 1_000, 100_000_000),
+    ("index", "max_files", 1, 10_000_000),
+    ("index", "workers", 1, 64),
+    ("index", "context_tokens", 0, 1_048_576),
 )
 
 
@@ -223,6 +265,12 @@ def _check_ranges(settings: Settings, warnings: list[str]) -> None:
         warnings.append("completion.prefixShare + completion.suffixShare exceed 1; defaults kept")
         completion.prefix_share = defaults.completion.prefix_share
         completion.suffix_share = defaults.completion.suffix_share
+    if completion.family is not None and completion.family not in FAMILIES:
+        warnings.append(
+            f"completion.family '{completion.family}' is unknown (known: {', '.join(FAMILIES)});"
+            " detecting it from the model instead"
+        )
+        completion.family = None
     if completion.debounce_min_ms > completion.debounce_max_ms:
         warnings.append("completion.debounceMinMs exceeds debounceMaxMs; defaults kept")
         completion.debounce_min_ms = defaults.completion.debounce_min_ms
@@ -233,7 +281,9 @@ def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
     """Merge raw layers (lowest precedence first) into a validated Settings tree."""
     warnings: list[str] = []
     merged = deep_merge(*layers)
-    merged.pop("codehearth", None)  # a client may nest the section under its own name
+    nested = merged.pop("codehearth", None)  # a client may nest the section under its name
+    if isinstance(nested, dict):
+        merged = deep_merge(merged, nested)
     settings = _build(Settings, merged, "", warnings)
     _check_ranges(settings, warnings)
     return LoadedSettings(settings=settings, warnings=tuple(warnings))
@@ -249,7 +299,7 @@ def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], lis
             return tomllib.load(handle), []
     except FileNotFoundError:
         return {}, []
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         return {}, [f"{TOML_FILE_NAME} could not be read ({error}); it was ignored"]
 
 

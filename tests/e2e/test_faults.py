@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pytest_lsp import LanguageClient
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.conftest import inline_params, items_of, open_document, text_of
+from tests.e2e.conftest import (
+    SERVER_COMMAND,
+    accept_registrations,
+    capabilities,
+    inline_params,
+    items_of,
+    open_document,
+    text_of,
+)
 from tests.fakes.fake_ollama import FakeOllama
 
 ADD = "def add(a, b):\n    \n"
@@ -63,3 +74,46 @@ async def test_ollama_down_then_back(
     ollama.start()
     result = await client.text_document_inline_completion_async(inline_params(uri, 1, 4))
     assert [text_of(i) for i in items_of(result)] == ["return a + b"]
+
+
+@pytest_lsp.fixture(
+    params=["qwen2.5-coder:1.5b", "not-pulled:1b"],
+    config=ClientServerConfig(server_command=SERVER_COMMAND),
+)
+async def warming_client(
+    request: pytest.FixtureRequest, lsp_client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> AsyncIterator[None]:
+    """A session with warm-up on (the default), for the model in ``request.param``."""
+    accept_registrations(lsp_client)
+    lsp_client.model = request.param  # type: ignore[attr-defined]
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities("visual-studio-code"),
+            root_uri=workspace.as_uri(),
+            initialization_options={
+                "ollama": {"host": ollama.url},
+                "completion": {"model": request.param},
+            },
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_warm_up_loads_the_model_or_says_how_to_pull_it(
+    warming_client: LanguageClient, ollama: FakeOllama
+) -> None:
+    model = warming_client.model  # type: ignore[attr-defined]
+    if model == "not-pulled:1b":
+        await warming_client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+        assert [m.message for m in warming_client.messages] == [
+            "CodeHearth: model not-pulled:1b is not pulled: run `ollama pull not-pulled:1b`"
+        ]
+        assert ollama.generations() == []
+    else:
+        assert await ollama.wait_for_async(lambda: len(ollama.generations()) == 1)
+        body = ollama.generations()[0].body
+        assert body is not None
+        assert body["model"] == model and body["prompt"] == ""
+        assert body["options"]["num_ctx"] == 4096 and body["keep_alive"] == "30m"
+        assert warming_client.messages == []

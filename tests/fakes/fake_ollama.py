@@ -68,7 +68,7 @@ MODIFIED_AT = "2025-01-15T10:30:00.000000Z"
 KEEP_ALIVE = timedelta(minutes=5)
 LOADED_CONTEXT_LENGTH = 4096
 FAULT_AFTER_LINES = 2
-STOP_TIMEOUT = 5.0
+LOOP_TIMEOUT = 5.0
 
 SERVER_ERROR_MESSAGE = "llama runner process has terminated: exit status 2"
 OVERLOADED_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
@@ -329,9 +329,9 @@ class Generation:
 
     def token_delays(self) -> list[float]:
         """Seconds to wait before each token."""
-        return [self.first_token_delay, *[self.token_delay] * (len(self.tokens) - 1)][
-            : len(self.tokens)
-        ]
+        if not self.tokens:
+            return []
+        return [self.first_token_delay] + [self.token_delay] * (len(self.tokens) - 1)
 
     @property
     def final_delay(self) -> float:
@@ -343,16 +343,14 @@ class Generation:
         return self.first_token_delay + self.token_delay * len(self.tokens)
 
     def stats(self) -> JSON:
-        prompt_seconds = self.first_token_delay
-        eval_seconds = self.duration - prompt_seconds
         return {
             "done_reason": self.done_reason,
-            "total_duration": nanoseconds(prompt_seconds + eval_seconds),
+            "total_duration": nanoseconds(self.duration),
             "load_duration": 0,
             "prompt_eval_count": self.prompt_tokens,
-            "prompt_eval_duration": nanoseconds(prompt_seconds),
+            "prompt_eval_duration": nanoseconds(self.first_token_delay),
             "eval_count": len(self.tokens),
-            "eval_duration": nanoseconds(eval_seconds),
+            "eval_duration": nanoseconds(self.duration - self.first_token_delay),
         }
 
 
@@ -622,7 +620,7 @@ class FakeOllama:
         thread.start()
         try:
             listening = asyncio.run_coroutine_threadsafe(self._listen(), loop)
-            self._server = listening.result(STOP_TIMEOUT)
+            self._server = listening.result(LOOP_TIMEOUT)
         except BaseException:
             self._stop_loop(loop, thread)
             raise
@@ -635,11 +633,13 @@ class FakeOllama:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(STOP_TIMEOUT)
-        self._stop_loop(loop, thread)
-        self._loop = self._thread = self._server = None
-        with self._lock:
-            self._loaded.clear()
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(LOOP_TIMEOUT)
+        finally:
+            self._stop_loop(loop, thread)
+            self._loop = self._thread = self._server = None
+            with self._lock:
+                self._loaded.clear()
 
     def restart(self) -> str:
         """Stop and start again on the same port."""
@@ -717,9 +717,10 @@ class FakeOllama:
         return model
 
     def remove_model(self, name: str) -> None:
+        key = tagged(name)
         with self._lock:
-            self._models.pop(tagged(name), None)
-            self._loaded.pop(tagged(name), None)
+            self._models.pop(key, None)
+            self._loaded.pop(key, None)
 
     def inject(
         self,
@@ -796,7 +797,7 @@ class FakeOllama:
     @staticmethod
     def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(STOP_TIMEOUT)
+        thread.join(LOOP_TIMEOUT)
         loop.close()
 
     async def _serve_connection(
@@ -840,21 +841,18 @@ class FakeOllama:
             return False
         if not await connection.pause(response.header_delay):
             return False
-        self._update(record, status=response.status)
-        if response.stream:
-            return await self._send_stream(connection, response, keep_alive)
-        return await self._send_whole(connection, response, keep_alive)
+        sender = self._send_stream if response.stream else self._send_whole
+        return await sender(connection, response, record, keep_alive)
 
     async def _send_whole(
-        self, connection: Connection, response: Response, keep_alive: bool
+        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
     ) -> bool:
         delay, body = response.parts[0]
-        length = f"Content-Length: {len(body)}"
-        head = response_head(response.status, response.content_type, length, close=not keep_alive)
+        framing = f"Content-Length: {len(body)}"
         data = body[: len(body) // 2] if response.truncate else body
         return (
             await connection.pause(delay)
-            and await connection.send(head)
+            and await self._send_head(connection, response, record, framing, keep_alive)
             and await connection.send_body(
                 data, chunked=False, byte_interval=response.byte_interval
             )
@@ -862,15 +860,16 @@ class FakeOllama:
         )
 
     async def _send_stream(
-        self, connection: Connection, response: Response, keep_alive: bool
+        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
     ) -> bool:
         framing = "Transfer-Encoding: chunked"
-        head = response_head(response.status, response.content_type, framing, close=not keep_alive)
         with self._streaming():
             for index, (delay, line) in enumerate(response.parts):
                 if not await connection.pause(delay):
                     return False
-                if index == 0 and not await connection.send(head):
+                if index == 0 and not await self._send_head(
+                    connection, response, record, framing, keep_alive
+                ):
                     return False
                 if not await connection.send_body(
                     line, chunked=True, byte_interval=response.byte_interval
@@ -879,6 +878,20 @@ class FakeOllama:
             if response.truncate:
                 return False
             return await connection.send(b"0\r\n\r\n")
+
+    async def _send_head(
+        self,
+        connection: Connection,
+        response: Response,
+        record: RecordedRequest,
+        framing: str,
+        keep_alive: bool,
+    ) -> bool:
+        head = response_head(response.status, response.content_type, framing, close=not keep_alive)
+        if not await connection.send(head):
+            return False
+        self._update(record, status=response.status)
+        return True
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -1106,8 +1119,8 @@ def main(argv: list[str] | None = None) -> None:
     fake.set_text(args.text)
     fake.token_delay = args.token_delay
     fake.first_token_delay = args.first_token_delay
-    print(fake.start(), flush=True)
     try:
+        print(fake.start(), flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -115,9 +115,7 @@ def test_pause_points_wait_less_than_plain_text_which_waits_less_than_mid_word()
         pytest.param((1.0, 0.0), 0.25 * 0.8, id="moving-average"),
     ],
 )
-def test_a_slower_model_is_asked_less_eagerly(
-    latencies: tuple[float, ...], added: float
-) -> None:
+def test_a_slower_model_is_asked_less_eagerly(latencies: tuple[float, ...], added: float) -> None:
     debounce = unclamped()
     for seconds in latencies:
         debounce.note_latency(seconds)

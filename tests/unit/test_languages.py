@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -25,8 +24,10 @@ REQUIRED = (
     "typescriptreact",
     "go",
     "rust",
+    "java",
+    "c",
+    "cpp",
 )
-OPTIONAL = ("java", "c", "cpp")
 
 SAMPLES = {
     "python": "def f(x):\n    return x + 1\n",
@@ -66,22 +67,12 @@ def write_registry(tmp_path: Path, text: str) -> Path:
 
 
 def test_registry_lists_every_language(registry: LanguageRegistry) -> None:
-    assert tuple(spec.language_id for spec in registry.specs) == REQUIRED + OPTIONAL
+    assert tuple(spec.language_id for spec in registry.specs) == REQUIRED
 
 
 def test_required_languages_are_available(registry: LanguageRegistry) -> None:
     available = {spec.language_id for spec in registry.available()}
     assert set(REQUIRED) <= available
-
-
-def test_optional_languages_are_available_only_when_installed(registry: LanguageRegistry) -> None:
-    available = {spec.language_id for spec in registry.available()}
-    for language_id in OPTIONAL:
-        spec = registry.by_id(language_id)
-        assert spec is not None and spec.optional
-        installed = importlib.util.find_spec(spec.grammar) is not None
-        assert (language_id in available) == installed
-        assert (registry.parser(language_id) is not None) == installed
 
 
 def test_spec_fields(registry: LanguageRegistry) -> None:
@@ -200,14 +191,12 @@ def test_by_id_unknown(registry: LanguageRegistry) -> None:
 # -- grammars ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language_id", REQUIRED + OPTIONAL)
+@pytest.mark.parametrize("language_id", REQUIRED)
 def test_each_available_grammar_parses_a_sample(
     registry: LanguageRegistry, language_id: str
 ) -> None:
     parser = registry.parser(language_id)
-    if parser is None:
-        assert language_id in OPTIONAL
-        pytest.skip(f"grammar for {language_id} is not installed")
+    assert parser is not None
     tree = parser.parse(SAMPLES[language_id].encode())
     assert not tree.root_node.has_error, str(tree.root_node)
 

@@ -35,9 +35,9 @@ from codehearth.completion.generations import Anchor, Generation, GenerationStor
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
-from codehearth.prompts.budget import EstimatingCounter, split_budget
+from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
 from codehearth.prompts.family import FamilyDetection, detect_family
-from codehearth.prompts.fim import FimRequest, FimTemplate, get_template
+from codehearth.prompts.fim import ContextSnippet, FimRequest, FimTemplate, get_template
 from codehearth.settings import CompletionSettings
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ class ModelProfile:
 
 Reporter = Callable[[BackendError], None]
 
+ContextProvider = Callable[[CompletionQuery, BudgetSplit], tuple[ContextSnippet, ...]]
+"""Workspace context for a query, within ``split.context_tokens`` (see index.context)."""
+
 
 class CompletionEngine:
     """Owns generations, debounce and model profiles; one per server."""
@@ -92,11 +95,13 @@ class CompletionEngine:
         settings: CompletionSettings,
         registry: LanguageRegistry,
         report: Reporter,
+        context_provider: ContextProvider | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
         self.registry = registry
         self.report = report
+        self.context_provider = context_provider
         self.counter = EstimatingCounter()
         self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
         self.generations = GenerationStore(settings.cache_size)
@@ -270,12 +275,16 @@ class CompletionEngine:
             suffix_share=s.suffix_share,
         )
         spec = self.registry.by_id(query.language_id)
+        context: tuple[ContextSnippet, ...] = ()
+        if self.context_provider is not None and split.context_tokens > 0:
+            context = self.context_provider(query, split)
         prompt = profile.template.render(
             FimRequest(
                 prefix=split.prefix,
                 suffix=split.suffix,
                 file_path=query.file_path,
                 repo_name=query.repo_name,
+                context=context,
                 comment_prefix=spec.line_comment if spec is not None else "#",
             )
         )

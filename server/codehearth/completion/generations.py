@@ -131,7 +131,8 @@ class GenerationStore:
         bucket = self._by_surroundings.setdefault(generation.anchor.surroundings, [])
         bucket.append(generation)
         if len(bucket) > MAX_PER_SURROUNDING:
-            self.discard(bucket[0])
+            oldest_finished = next((g for g in bucket if g.finished), None)
+            self.discard(oldest_finished)  # running streams are never dropped from view
         self._evict()
 
     def discard(self, generation: Generation | None) -> None:

@@ -20,6 +20,7 @@ from pygls.workspace import TextDocument
 
 from codehearth.completion.edits import plan_insertion
 from codehearth.completion.engine import CompletionQuery, Suggestion, relative_path
+from codehearth.index.scanner import is_denied
 from codehearth.server import CodeHearthServer
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ async def _complete(
     if engine is None or uri not in ls.workspace.text_documents:
         return None
     document = ls.workspace.get_text_document(uri)
+    if document.path is not None and is_denied(document.path, ls.workspace_root):
+        return None  # secrets never go into a prompt
     lines = document.lines  # pygls re-splits the text on every access: do it once
     query = _query(ls, document, lines, position, invoked)
     if query is None:

@@ -1,7 +1,7 @@
 """Lifecycle and settings: ``initialize`` (which also turns on the ``textDocument/completion``
 fallback for clients without inline completion), ``initialized``, ``shutdown``,
-``workspace/didChangeConfiguration`` and ``workspace/didChangeWatchedFiles`` (for
-``codehearth.toml``, watched through a dynamic registration when the client allows it).
+and ``workspace/didChangeConfiguration``; it also asks the client to watch
+``codehearth.toml`` (the events arrive in :mod:`codehearth.features.indexing`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 
 from lsprotocol import types
 
+from codehearth.features.indexing import start_index
 from codehearth.features.inline_completion import register_completion_fallback
 from codehearth.server import CodeHearthServer
 from codehearth.settings import TOML_FILE_NAME
@@ -41,6 +42,7 @@ def register(server: CodeHearthServer) -> None:
     async def on_initialized(ls: CodeHearthServer, params: types.InitializedParams) -> None:
         await ls.start_services()
         await _watch_toml(ls)
+        ls.spawn(start_index(ls), "index build")
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: CodeHearthServer, params: None) -> None:
@@ -57,14 +59,6 @@ def register(server: CodeHearthServer) -> None:
             await ls.fetch_client_settings()
         ls.rebuild_settings()
         ls.log_info("settings reloaded")
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    async def on_watched_files(
-        ls: CodeHearthServer, params: types.DidChangeWatchedFilesParams
-    ) -> None:
-        if any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes):
-            ls.rebuild_settings()
-            ls.log_info(f"{TOML_FILE_NAME} changed: settings reloaded")
 
 
 async def _watch_toml(ls: CodeHearthServer) -> None:

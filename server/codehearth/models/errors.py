@@ -40,20 +40,25 @@ class BackendError(Exception):
         return self.message
 
 
+def model_missing(model: str, detail: str = "") -> BackendError:
+    """The one message for a model that is not pulled, wherever it is noticed."""
+    return BackendError(
+        ProblemKind.MODEL_MISSING, f"model {model} is not pulled: run `ollama pull {model}`", detail
+    )
+
+
 def classify(error: BaseException, *, host: str, model: str) -> BackendError:
     """Map an exception from the ollama client to a BackendError with an actionable message."""
     detail = f"{type(error).__name__}: {error}"
     if isinstance(error, BackendError):
         return error
-    if isinstance(error, ollama.ResponseError):
-        status = error.status_code
-        text = str(error.error)
+    if isinstance(error, ollama.ResponseError | httpx.HTTPStatusError):
+        if isinstance(error, httpx.HTTPStatusError):
+            status, text = error.response.status_code, error.response.text
+        else:
+            status, text = error.status_code, str(error.error)
         if status == 404:
-            return BackendError(
-                ProblemKind.MODEL_MISSING,
-                f"model {model} is not pulled: run `ollama pull {model}`",
-                detail,
-            )
+            return model_missing(model, detail)
         if status == 503:
             return BackendError(
                 ProblemKind.OVERLOADED,

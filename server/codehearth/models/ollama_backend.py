@@ -41,7 +41,9 @@ def resolve_host(configured: str | None) -> str:
     hostname = parts.hostname or "127.0.0.1"
     if hostname in ("0.0.0.0", "::"):
         hostname = "127.0.0.1"
-    port = parts.port or 11434
+    scheme_given = "://" in (configured or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme, 11434) if scheme_given else 11434
+    port = parts.port or default_port
     host_text = f"[{hostname}]" if ":" in hostname else hostname
     return f"{parts.scheme or 'http'}://{host_text}:{port}{parts.path.rstrip('/')}"
 

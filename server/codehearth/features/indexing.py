@@ -1,0 +1,181 @@
+"""Keeping the workspace index current: the background build after ``initialized``
+(reported with ``$/progress``), debounced re-chunking of open documents (driven by the
+document sync handlers) and ``workspace/didChangeWatchedFiles`` (a watcher registered
+dynamically for the languages the index knows; it also reloads ``codehearth.toml``).
+
+Handlers stay thin: parsing runs in a worker thread (``asyncio.to_thread``), the cold
+build on a process pool, so the event loop keeps answering requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from codehearth.index.store import IndexStore
+from codehearth.index.workspace_index import WorkspaceIndex
+from codehearth.server import CodeHearthServer
+from codehearth.settings import TOML_FILE_NAME
+
+log = logging.getLogger(__name__)
+
+CHANGE_DEBOUNCE_SECONDS = 0.3
+WATCHER_ID = "codehearth-source-watcher"
+
+
+class IndexUpdates:
+    """Debounced re-chunking of open documents (one pending update per document)."""
+
+    def __init__(self, ls: CodeHearthServer) -> None:
+        self.ls = ls
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+
+    def schedule(self, uri: str, *, saved: bool, delay: float = CHANGE_DEBOUNCE_SECONDS) -> None:
+        if self.ls.index is None:
+            return
+        previous = self._pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+        self._pending[uri] = asyncio.get_running_loop().call_later(
+            delay, self._run, uri, saved
+        )
+
+    def _run(self, uri: str, saved: bool) -> None:
+        self._pending.pop(uri, None)
+        self.ls.spawn(_update(self.ls, uri, saved=saved), "index update")
+
+    def cancel_all(self) -> None:
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
+
+
+def register(server: CodeHearthServer) -> None:
+    server.index_updates = IndexUpdates(server)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def on_watched(ls: CodeHearthServer, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes):
+            ls.rebuild_settings()
+            ls.log_info(f"{TOML_FILE_NAME} changed: settings reloaded")
+        index = ls.index
+        if index is None:
+            return
+        for change in params.changes:
+            path = to_fs_path(change.uri)
+            if path is None or change.uri in ls.workspace.text_documents:
+                continue  # open documents are tracked through their buffers
+            if change.type == types.FileChangeType.Deleted:
+                await asyncio.to_thread(index.remove_file, path)
+            else:
+                await asyncio.to_thread(index.update_file, path, None, saved=True)
+
+
+async def _update(ls: CodeHearthServer, uri: str, *, saved: bool) -> None:
+    index = ls.index
+    path = to_fs_path(uri)
+    if index is None or path is None or uri not in ls.workspace.text_documents:
+        return
+    text = ls.workspace.get_text_document(uri).source
+    await asyncio.to_thread(index.update_file, path, text, saved=saved)
+
+
+async def start_index(ls: CodeHearthServer) -> None:
+    """Build the index in the background, reporting progress; then watch source files."""
+    settings = ls.settings.index
+    if not settings.enabled or ls.workspace_root is None:
+        return
+    store = IndexStore.for_workspace(ls.workspace_root) if settings.persist else None
+    index = WorkspaceIndex(
+        ls.workspace_root,
+        ls.registry,
+        store,
+        limits=settings.limits(),
+        extra_excludes=tuple(settings.exclude),
+    )
+    ls.index = index
+    reporter = await _Progress.start(ls, "CodeHearth: indexing")
+    loop = asyncio.get_running_loop()
+
+    def progress(done: int, total: int, message: str) -> None:
+        loop.call_soon_threadsafe(reporter.report, done, total, message)
+
+    try:
+        report = await asyncio.to_thread(index.build, progress, settings.workers)
+    except Exception as error:  # the index is an aid: never take the server down
+        log.exception("indexing failed")
+        reporter.end(f"indexing failed: {error}")
+        return
+    reporter.end(f"{report.files} files, {report.chunks} chunks in {report.seconds:.1f} s")
+    ls.log_info(
+        f"index: {report.files} files, {report.chunks} chunks, {report.from_cache} from cache, "
+        f"{report.seconds:.2f} s on {report.workers} worker(s)"
+    )
+    if store is not None and store.problem:
+        ls.warn_once(store.problem)
+    await _watch_sources(ls)
+
+
+async def _watch_sources(ls: CodeHearthServer) -> None:
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    extensions = sorted({ext.lstrip(".") for spec in ls.registry.specs for ext in spec.extensions})
+    registration = types.Registration(
+        id=WATCHER_ID,
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern=f"**/*.{{{','.join(extensions)}}}")]
+        ),
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+    except Exception as error:  # watching is a convenience; saves still update the index
+        log.info("client refused the source watcher: %s", error)
+
+
+class _Progress:
+    """``$/progress`` for one job, or log lines when the client cannot show progress."""
+
+    def __init__(self, ls: CodeHearthServer, token: str | None, title: str) -> None:
+        self.ls = ls
+        self.token = token
+        self.title = title
+        self._last_percent = -1
+
+    @classmethod
+    async def start(cls, ls: CodeHearthServer, title: str) -> _Progress:
+        window = ls.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return cls(ls, None, title)
+        token = f"codehearth-index-{uuid.uuid4().hex[:8]}"
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception as error:  # the client may refuse; fall back to the log
+            log.info("client refused progress: %s", error)
+            return cls(ls, None, title)
+        ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False)
+        )
+        return cls(ls, token, title)
+
+    def report(self, done: int, total: int, message: str) -> None:
+        percent = 100 if total == 0 else int(done * 100 / total)
+        if self.token is None or percent == self._last_percent:
+            return
+        self._last_percent = percent
+        self.ls.work_done_progress.report(
+            self.token,
+            types.WorkDoneProgressReport(percentage=percent, message=f"{done}/{total} files"),
+        )
+
+    def end(self, message: str) -> None:
+        if self.token is not None:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))

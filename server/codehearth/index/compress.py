@@ -1,0 +1,225 @@
+"""Fitting retrieved chunks into the prompt's context budget.
+
+:func:`compress` packs greedily by score per token. Each chunk is offered whole when it is
+small (at most :data:`LARGE_FRACTION` of the budget) and as its skeleton (signature and
+docstring, body elided) when it is large or when the whole text no longer fits. Chunks of one
+file are merged into one snippet in line order, with an elision line (``# ...`` in the file's
+comment syntax) between chunks that are not adjacent; a chunk inside another chunk shown
+whole (a method of a class shown whole) is not repeated. Whatever budget is left then goes to
+a repo-map style outline of neighbouring files: one line per definition, its signature.
+
+The budget is a hard cap. Every snippet's ``tokens`` is ``counter.count`` of its text plus an
+estimate of the path header the FIM template adds (``{comment} Path: {path}``, the longer of
+the two header styles), and the sum of ``tokens`` never exceeds the budget: each addition is
+checked by re-counting the whole rendered snippet of its file.
+
+Snippets are ordered least relevant first (outlines, then files by their best chunk's score)
+so the most relevant context sits right before the current file in the prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from codehearth.index.model import Chunk, FileChunks
+from codehearth.index.retrieval import ScoredChunk
+from codehearth.languages import LanguageRegistry
+from codehearth.prompts.budget import TokenCounter
+from codehearth.prompts.fim import ContextSnippet
+
+# A chunk costing more than this share of the budget is offered as its skeleton first.
+LARGE_FRACTION = 0.25
+# Chunk kinds that are not definitions and so have no signature to outline.
+_NOT_OUTLINED = frozenset(("module", "part"))
+
+
+@attrs.frozen
+class PackedSnippet:
+    """One file's context: the rendered text, the chunks in it (line order), whether any is
+    shown as a skeleton or outline line, its token cost (header included) and the best score
+    of the retrieved chunks it shows, counting those inside a chunk shown whole (0 for an
+    outline)."""
+
+    path: str
+    text: str
+    chunks: tuple[Chunk, ...]
+    skeletonized: bool
+    tokens: int
+    score: float
+
+
+@attrs.frozen
+class _Piece:
+    chunk: Chunk
+    whole: bool
+
+
+@attrs.define
+class _File:
+    path: str
+    comment: str
+    pieces: list[_Piece] = attrs.field(factory=list)
+    text: str = ""
+    tokens: int = 0
+    score: float = 0.0
+
+
+def compress(
+    scored: Sequence[ScoredChunk],
+    counter: TokenCounter,
+    budget: int,
+    *,
+    registry: LanguageRegistry,
+    outline_neighbours: Sequence[FileChunks] = (),
+) -> list[PackedSnippet]:
+    """Pack ``scored`` chunks, then outlines of ``outline_neighbours`` (most relevant first),
+    into at most ``budget`` tokens."""
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    if budget == 0:
+        return []
+    files: dict[str, _File] = {}
+    used = 0
+
+    def cost(path: str, comment: str, text: str) -> int:
+        return counter.count(f"{comment} Path: {path}\n{text}\n")
+
+    def place(item: ScoredChunk, whole: bool) -> bool:
+        """Add the chunk to its file if the budget allows; True when it is (now) shown."""
+        nonlocal used
+        chunk = item.chunk
+        file = files.get(chunk.path) or _File(chunk.path, _comment(registry, chunk))
+        if any(
+            (piece.whole and _contains(piece.chunk, chunk)) or (piece.chunk == chunk and not whole)
+            for piece in file.pieces
+        ):
+            file.score = max(file.score, item.score)
+            return True
+        pieces = [p for p in file.pieces if not (whole and _contains(chunk, p.chunk))]
+        pieces.append(_Piece(chunk, whole))
+        text = _render(pieces, file.comment)
+        tokens = cost(chunk.path, file.comment, text)
+        if used - file.tokens + tokens > budget:
+            return False
+        used += tokens - file.tokens
+        file.pieces, file.text, file.tokens = pieces, text, tokens
+        file.score = max(file.score, item.score)
+        files[chunk.path] = file
+        return True
+
+    offers: list[tuple[float, int, ScoredChunk, tuple[bool, ...]]] = []
+    for index, item in enumerate(scored):
+        chunk = item.chunk
+        forms: tuple[bool, ...]
+        comment = _comment(registry, chunk)
+        whole_cost = cost(chunk.path, comment, chunk.text)
+        if not chunk.skeleton or chunk.skeleton == chunk.text:
+            forms, first_cost = (True,), whole_cost
+        elif whole_cost > budget * LARGE_FRACTION:
+            forms, first_cost = (False,), cost(chunk.path, comment, chunk.skeleton)
+        else:
+            forms, first_cost = (True, False), whole_cost
+        offers.append((item.score / first_cost, index, item, forms))
+    offers.sort(key=lambda offer: (-offer[0], offer[1]))
+    for _, _, item, forms in offers:
+        for whole in forms:
+            if place(item, whole):
+                break
+
+    packed = [
+        PackedSnippet(
+            path=file.path,
+            text=file.text,
+            chunks=tuple(piece.chunk for piece in _in_line_order(file.pieces)),
+            skeletonized=not all(piece.whole for piece in file.pieces),
+            tokens=file.tokens,
+            score=file.score,
+        )
+        for file in files.values()
+    ]
+    packed.sort(key=lambda snippet: snippet.score)
+    outlines = _outlines(outline_neighbours, set(files), budget - used, registry, counter)
+    return [*reversed(outlines), *packed]
+
+
+def as_context_snippets(packed: Iterable[PackedSnippet]) -> tuple[ContextSnippet, ...]:
+    """The packed snippets as the FIM templates' context, in the same order."""
+    return tuple(ContextSnippet(snippet.path, snippet.text) for snippet in packed)
+
+
+def _comment(registry: LanguageRegistry, chunk: Chunk | FileChunks) -> str:
+    spec = registry.by_id(chunk.language_id) or registry.by_path(chunk.path)
+    return spec.line_comment if spec is not None else "#"
+
+
+def _contains(outer: Chunk, inner: Chunk) -> bool:
+    return outer.start_line <= inner.start_line and inner.end_line <= outer.end_line
+
+
+def _in_line_order(pieces: Iterable[_Piece]) -> list[_Piece]:
+    return sorted(pieces, key=lambda piece: (piece.chunk.start_line, -piece.chunk.end_line))
+
+
+def _render(pieces: Iterable[_Piece], comment: str) -> str:
+    """The pieces in line order, an elision line between any two that are not adjacent."""
+    lines: list[str] = []
+    previous: _Piece | None = None
+    for piece in _in_line_order(pieces):
+        adjacent = (
+            previous is not None
+            and previous.whole
+            and piece.chunk.start_line == previous.chunk.end_line + 1
+        )
+        if previous is not None and not adjacent:
+            lines.append(f"{comment} ...")
+        lines.append((piece.chunk.text if piece.whole else piece.chunk.skeleton).rstrip("\n"))
+        previous = piece
+    return "\n".join(lines)
+
+
+def _outlines(
+    neighbours: Sequence[FileChunks],
+    packed_paths: set[str],
+    budget: int,
+    registry: LanguageRegistry,
+    counter: TokenCounter,
+) -> list[PackedSnippet]:
+    """Outlines of the neighbours not already packed, in order, while budget remains: each
+    definition's first signature line (methods indented), as many as fit per file."""
+    outlines: list[PackedSnippet] = []
+    seen = set(packed_paths)
+    for neighbour in neighbours:
+        if neighbour.path in seen:
+            continue
+        seen.add(neighbour.path)
+        header = f"{_comment(registry, neighbour)} Path: {neighbour.path}\n"
+        chunks = [
+            chunk
+            for chunk in sorted(neighbour.chunks, key=lambda chunk: chunk.start_line)
+            if chunk.kind not in _NOT_OUTLINED and (chunk.skeleton or chunk.text).strip()
+        ]
+        lines = [_signature(chunk) for chunk in chunks]
+
+        low, high = 0, len(lines)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if counter.count(header + "\n".join(lines[:middle]) + "\n") <= budget:
+                low = middle
+            else:
+                high = middle - 1
+        if low == 0:
+            continue
+        text = "\n".join(lines[:low])
+        tokens = counter.count(header + text + "\n")
+        outlines.append(PackedSnippet(neighbour.path, text, tuple(chunks[:low]), True, tokens, 0.0))
+        budget -= tokens
+    return outlines
+
+
+def _signature(chunk: Chunk) -> str:
+    """The first non-blank line of the chunk's skeleton (or text), indented one level for
+    a member of a class."""
+    first = next(line for line in (chunk.skeleton or chunk.text).splitlines() if line.strip())
+    return ("    " if chunk.parent else "") + first.strip()

@@ -1,0 +1,328 @@
+"""Which chunks of the workspace to show the model for one cursor position.
+
+Three rankings are built and fused:
+
+* ``exact``: identifiers used near the cursor (the cursor's own statement first, nearest to
+  the cursor first; then the rest of the enclosing definition by line distance), then the
+  names the file imports, each looked up among the index's definitions. Definitions in files
+  the current file imports come before same-named ones elsewhere, other files before the
+  current one, and at most :data:`MAX_DEFINITIONS_PER_NAME` are taken per name.
+* ``lexical``: BM25 over the index with the distinct terms of the enclosing definition,
+  those of the cursor's statement (and its identifiers, whole) counted more.
+  :func:`chunk_tokens` is the document the index should hold for each chunk.
+* ``recent``: the innermost chunk at each recently edited or opened position, most recent
+  first (or the chunks next to it when the position lies between definitions).
+
+Reciprocal-rank fusion (``weight / (k + rank)``, k = 60, summed over the rankings a chunk is
+in) merges them, exact matches weighted highest. Chunks of the current file whose lines all
+lie inside the caret window (already in the prompt) or that contain the cursor line (the code
+being edited, whose indexed text is stale) are never returned. A chunk found by several
+rankings is returned once, naming all of them; a class and its own method may both be
+returned, and :mod:`codehearth.index.compress` decides what fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from codehearth.index.bm25 import (
+    BM25Index,
+    identifier_spans,
+    identifier_terms,
+    split_identifier,
+    tokenize_code,
+)
+from codehearth.index.model import Chunk, FileChunks, Import
+
+RRF_K = 60
+# How many times a chunk's defined names count in its BM25 document, against once for the
+# identifiers it uses.
+DEFINE_WEIGHT = 3
+# Per-ranking fusion weights: the definition of a name the cursor uses beats a lexical
+# look-alike, which beats "was edited recently".
+SOURCE_WEIGHTS: Mapping[str, float] = {"exact": 2.0, "lexical": 1.0, "recent": 0.8}
+
+# Lines on either side of the cursor searched when it is not inside an indexed definition,
+# and the most lines of an enclosing definition searched on either side of it.
+NEAR_LINES = 15
+MAX_ENCLOSING_LINES = 60
+# Extra times the cursor statement's terms count in the BM25 query; every other term of the
+# enclosing definition counts once.
+STATEMENT_WEIGHT = 3
+# How far up a statement continued over several lines is followed.
+MAX_STATEMENT_LINES = 8
+# Definitions taken per looked-up name: common names (``get``, ``__init__``) have many.
+MAX_DEFINITIONS_PER_NAME = 3
+# Lines on either side of a recent position whose chunks count when none contains it.
+RECENT_RADIUS = 3
+
+# A line ending in one of these continues on the next one.
+_CONTINUATIONS = ("(", "[", "{", ",", "\\", "+", "-", "*", "/", "=", ".", "&&", "||")
+
+
+def chunk_tokens(chunk: Chunk) -> list[str]:
+    """The BM25 document of a chunk: its defined names (whole and split,
+    :data:`DEFINE_WEIGHT` times), the names it references (whole, once) and the sub-tokens
+    of its text. :func:`retrieve`'s queries use the same terms."""
+    defined = identifier_terms(chunk.defines)
+    defined += [token for name in chunk.defines for token in split_identifier(name)]
+    return [
+        *(defined * DEFINE_WEIGHT),
+        *identifier_terms(chunk.references),
+        *tokenize_code(chunk.text),
+    ]
+
+
+def _positions(positions: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    return tuple(positions)
+
+
+@attrs.frozen
+class CursorContext:
+    """Where completion was asked for.
+
+    ``offset`` counts code points into ``text``. ``window_lines`` is the caret window: the
+    first and last 0-based line of this file already in the prompt (:func:`caret_window`
+    computes it). ``recent`` lists recently edited or opened ``(path, line)`` positions,
+    most recent first.
+    """
+
+    path: str
+    language_id: str
+    text: str
+    offset: int
+    window_lines: tuple[int, int]
+    recent: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_positions)
+
+
+def caret_window(text: str, offset: int, prefix_chars: int, suffix_chars: int) -> tuple[int, int]:
+    """The caret window of a prompt that kept ``prefix_chars`` characters before ``offset``
+    and ``suffix_chars`` after it (the lengths of ``split_budget``'s prefix and suffix)."""
+    start = max(0, offset - prefix_chars)
+    first = text.count("\n", 0, start)
+    return first, first + text.count("\n", start, offset + suffix_chars)
+
+
+@attrs.frozen
+class ScoredChunk:
+    """A retrieved chunk, its fused score and the rankings that found it."""
+
+    chunk: Chunk
+    score: float
+    sources: tuple[str, ...]
+
+
+class ChunkSource(Protocol):
+    """What retrieval needs from the workspace index."""
+
+    @property
+    def bm25(self) -> BM25Index:
+        """The lexical index, keyed by :meth:`chunk_key`."""
+        ...
+
+    def chunks_defining(self, name: str) -> list[Chunk]:
+        """The chunks that define ``name``."""
+        ...
+
+    def file_chunks(self, path: str) -> FileChunks | None:
+        """The indexed chunks and imports of a file, if it is indexed."""
+        ...
+
+    def resolve_import(self, from_path: str, item: Import) -> list[str]:
+        """Paths of the workspace files that ``item``, imported by ``from_path``, refers to."""
+        ...
+
+    def chunk_by_key(self, key: str) -> Chunk | None:
+        """The chunk indexed under ``key``, if it is still indexed."""
+        ...
+
+    def chunk_key(self, chunk: Chunk) -> str:
+        """The key ``chunk`` is indexed under."""
+        ...
+
+
+@attrs.frozen
+class _Line:
+    number: int
+    start: int
+    text: str
+
+
+def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> list[ScoredChunk]:
+    """The ``limit`` most useful chunks to show as context for ``cursor``, best first."""
+    if limit <= 0:
+        return []
+    line = cursor.text.count("\n", 0, cursor.offset)
+    current = source.file_chunks(cursor.path)
+    lines = _lines(cursor.text, cursor.offset, *_enclosing_region(current, line))
+    statement_first = _statement_start(lines, line)
+    statement = "\n".join(item.text for item in lines if statement_first <= item.number <= line)
+    eligible = _eligibility(cursor, line)
+    found: dict[str, Chunk] = {}
+
+    def ranked(chunks: Iterator[Chunk]) -> list[str]:
+        keys: list[str] = []
+        for chunk in chunks:
+            key = source.chunk_key(chunk)
+            if key not in keys:
+                keys.append(key)
+                found[key] = chunk
+                if len(keys) == limit:
+                    break
+        return keys
+
+    imports = current.imports if current is not None else ()
+    near = _names_near_cursor(lines, cursor.offset, statement_first, line)
+    names = list(dict.fromkeys([*near, *(name for item in imports for name in item.names)]))
+    imported = {path for item in imports for path in source.resolve_import(cursor.path, item)}
+    exact = ranked(_definitions(source, names, imported, cursor.path, eligible))
+
+    statement_terms = tokenize_code(statement)
+    statement_terms += identifier_terms(name for _, name in identifier_spans(statement))
+    region_terms = dict.fromkeys(tokenize_code("\n".join(item.text for item in lines)))
+    query = [*region_terms, *list(dict.fromkeys(statement_terms)) * STATEMENT_WEIGHT]
+    lexical = ranked(
+        chunk
+        for key, _ in source.bm25.search(query, limit * 2)
+        if (chunk := source.chunk_by_key(key)) is not None and eligible(chunk)
+    )
+    recent = ranked(chunk for chunk in _recent_chunks(source, cursor.recent) if eligible(chunk))
+
+    fused = fuse_rankings({"exact": exact, "lexical": lexical, "recent": recent})
+    return [ScoredChunk(found[key], score, sources) for key, score, sources in fused[:limit]]
+
+
+def fuse_rankings(
+    rankings: Mapping[str, Sequence[str]],
+    weights: Mapping[str, float] = SOURCE_WEIGHTS,
+    *,
+    k: int = RRF_K,
+) -> list[tuple[str, float, tuple[str, ...]]]:
+    """Reciprocal-rank fusion: a key scores ``weights[name] / (k + rank)`` summed over the
+    rankings it is in (rank 1 is the first). Returns ``(key, score, ranking names)``, best
+    first; ties keep the order keys were first seen in."""
+    scores: dict[str, float] = {}
+    sources: dict[str, list[str]] = {}
+    for name, keys in rankings.items():
+        for rank, key in enumerate(keys, start=1):
+            scores[key] = scores.get(key, 0.0) + weights[name] / (k + rank)
+            sources.setdefault(key, []).append(name)
+    order = sorted(scores, key=lambda key: -scores[key])
+    return [(key, scores[key], tuple(sources[key])) for key in order]
+
+
+def _eligibility(cursor: CursorContext, line: int) -> Callable[[Chunk], bool]:
+    """Whether a chunk may be shown: not already in the prompt and not being edited."""
+    first, last = cursor.window_lines
+
+    def eligible(chunk: Chunk) -> bool:
+        if chunk.path != cursor.path:
+            return True
+        in_window = first <= chunk.start_line and chunk.end_line <= last
+        return not in_window and not chunk.start_line <= line <= chunk.end_line
+
+    return eligible
+
+
+def _enclosing_region(current: FileChunks | None, line: int) -> tuple[int, int]:
+    """The lines of the innermost indexed definition around ``line`` (at most
+    :data:`MAX_ENCLOSING_LINES` either side), or the :data:`NEAR_LINES` around it."""
+    enclosing = [
+        chunk
+        for chunk in (current.chunks if current is not None else ())
+        if chunk.kind != "module" and chunk.start_line <= line <= chunk.end_line
+    ]
+    if not enclosing:
+        return line - NEAR_LINES, line + NEAR_LINES
+    inner = min(enclosing, key=lambda chunk: chunk.end_line - chunk.start_line)
+    return (
+        max(inner.start_line, line - MAX_ENCLOSING_LINES),
+        min(inner.end_line, line + MAX_ENCLOSING_LINES),
+    )
+
+
+def _lines(text: str, offset: int, first: int, last: int) -> list[_Line]:
+    """Lines ``first``..``last`` of ``text`` (clipped to the text), found by walking out from
+    the cursor so the cost is that of the lines returned, not of the file."""
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    number = line
+    while number > first and start > 0:
+        start = text.rfind("\n", 0, start - 1) + 1
+        number -= 1
+    result: list[_Line] = []
+    while number <= last:
+        end = text.find("\n", start)
+        result.append(_Line(number, start, text[start : len(text) if end == -1 else end]))
+        if end == -1:
+            break
+        start, number = end + 1, number + 1
+    return result
+
+
+def _statement_start(lines: list[_Line], line: int) -> int:
+    """The first line of the cursor's statement: walk up while the line above ends in an
+    open bracket, a comma, an operator or a backslash."""
+    by_number = {item.number: item.text for item in lines}
+    first = line
+    while line - first < MAX_STATEMENT_LINES - 1 and (
+        by_number.get(first - 1, "").rstrip().endswith(_CONTINUATIONS)
+    ):
+        first -= 1
+    return first
+
+
+def _names_near_cursor(
+    lines: list[_Line], offset: int, statement_first: int, line: int
+) -> list[str]:
+    """The identifiers of the cursor's statement, nearest to the cursor first, then the
+    other identifiers of ``lines`` by line distance from the cursor's line (repeats kept)."""
+    near: list[tuple[int, int, str]] = []
+    for item in lines:
+        in_statement = statement_first <= item.number <= line
+        for column, name in identifier_spans(item.text):
+            if in_statement:
+                near.append((0, abs(item.start + column - offset), name))
+            else:
+                near.append((1, abs(item.number - line), name))
+    near.sort(key=lambda entry: entry[:2])
+    return [name for _, _, name in near]
+
+
+def _definitions(
+    source: ChunkSource,
+    names: list[str],
+    imported: set[str],
+    current_path: str,
+    eligible: Callable[[Chunk], bool],
+) -> Iterator[Chunk]:
+    """The eligible chunks defining each name in turn: in imported files first, then in
+    other files, then in the current file; at most :data:`MAX_DEFINITIONS_PER_NAME` each."""
+    for name in names:
+        candidates = [chunk for chunk in source.chunks_defining(name) if eligible(chunk)]
+        candidates.sort(key=lambda chunk: (chunk.path not in imported, chunk.path == current_path))
+        yield from candidates[:MAX_DEFINITIONS_PER_NAME]
+
+
+def _recent_chunks(source: ChunkSource, recent: Sequence[tuple[str, int]]) -> Iterator[Chunk]:
+    """For each recent position: the innermost chunk containing it, or else the chunks
+    within :data:`RECENT_RADIUS` lines of it, nearest first."""
+    for path, line in recent:
+        indexed = source.file_chunks(path)
+        if indexed is None:
+            continue
+        containing = [c for c in indexed.chunks if c.start_line <= line <= c.end_line]
+        if containing:
+            yield min(containing, key=lambda chunk: chunk.end_line - chunk.start_line)
+            continue
+        nearby = [
+            chunk
+            for chunk in indexed.chunks
+            if chunk.start_line - RECENT_RADIUS <= line <= chunk.end_line + RECENT_RADIUS
+        ]
+        yield from sorted(
+            nearby, key=lambda chunk: min(abs(chunk.start_line - line), abs(chunk.end_line - line))
+        )

@@ -1,0 +1,487 @@
+"""The completion engine against the fake Ollama through a real OllamaBackend: when it
+asks the model, when it answers from a generation it already has (cache, typing along),
+how it cancels, debounces and supersedes requests, alternatives for invoked completions,
+failures, reconfiguration and shutdown.
+
+Sources mark the cursor with ``<|CURSOR|>``. Unless a test says otherwise the debounce
+is short (0-20 ms) and invoked completions ask for one item, so only the behaviour under
+test costs time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from tests.fakes.fake_ollama import FakeOllama
+
+from codehearth.completion.engine import CompletionEngine, CompletionQuery, Suggestion
+from codehearth.languages import LanguageRegistry
+from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.ollama_backend import OllamaBackend
+from codehearth.settings import CompletionSettings
+
+CURSOR = "<|CURSOR|>"
+URI = "file:///project/calc.py"
+BODY = "def add(a, b):\n    <|CURSOR|>\n"
+TEXT = "return a + b\n"
+FAST: dict[str, Any] = {
+    "debounce_min_ms": 0,
+    "debounce_max_ms": 20,
+    "invoked_items": 1,
+    "num_ctx": 2048,
+}
+
+
+def query(source: str, *, invoked: bool = False, uri: str = URI) -> CompletionQuery:
+    prefix, suffix = source.split(CURSOR)
+    line_start = prefix.rfind("\n") + 1
+    return CompletionQuery(
+        uri=uri,
+        version=1,
+        text=prefix + suffix,
+        offset=len(prefix),
+        line=prefix.count("\n"),
+        column=len(prefix) - line_start,
+        language_id="python",
+        invoked=invoked,
+    )
+
+
+def texts(suggestions: list[Suggestion]) -> list[str]:
+    return [suggestion.text for suggestion in suggestions]
+
+
+def disconnected(fake: FakeOllama) -> list[bool]:
+    return [request.client_disconnected for request in fake.generations()]
+
+
+def bodies(fake: FakeOllama) -> list[dict[str, Any]]:
+    return [request.body or {} for request in fake.generations()]
+
+
+@pytest.fixture(scope="module")
+def empty_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("no-ca-certificates")
+
+
+@pytest.fixture(autouse=True)
+def no_ca_bundle(monkeypatch: pytest.MonkeyPatch, empty_ca_dir: Path) -> None:
+    """Every backend here speaks plain HTTP to loopback, yet httpx loads the CA bundle
+    named by $SSL_CERT_FILE for each client (~25 ms); an empty $SSL_CERT_DIR is free."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty_ca_dir))
+
+
+@pytest.fixture(scope="module")
+def registry() -> LanguageRegistry:
+    return LanguageRegistry.load()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama() as server:
+        server.set_text(TEXT)
+        yield server
+
+
+@pytest.fixture
+async def backend(fake: FakeOllama) -> AsyncIterator[OllamaBackend]:
+    made = OllamaBackend(fake.url)
+    yield made
+    await made.aclose()
+
+
+@attrs.define
+class Harness:
+    engine: CompletionEngine
+    reports: list[BackendError]
+
+
+Make = Callable[..., Harness]
+
+
+@pytest.fixture
+async def make(backend: OllamaBackend, registry: LanguageRegistry) -> AsyncIterator[Make]:
+    """``make(**settings)`` builds an engine (FAST settings unless overridden)."""
+    engines: list[CompletionEngine] = []
+
+    def build(**settings: Any) -> Harness:
+        reports: list[BackendError] = []
+        engine = CompletionEngine(
+            backend, CompletionSettings(**{**FAST, **settings}), registry, reports.append
+        )
+        engines.append(engine)
+        return Harness(engine, reports)
+
+    yield build
+    for engine in engines:
+        await engine.aclose()
+
+
+async def wait_for_stream(fake: FakeOllama) -> None:
+    assert await fake.wait_for_async(lambda: fake.open_streams == 1, 2)
+
+
+# -- asking the model ------------------------------------------------------------------------
+
+
+async def test_a_completion_at_a_block_start_comes_from_one_generation(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make()
+    suggestions = await harness.engine.complete(query(BODY))
+    assert texts(suggestions) == ["return a + b"]
+    [body] = bodies(fake)
+    assert body["raw"] is True
+    assert "def add(a, b):\n    " in body["prompt"]
+    assert body["options"]["num_ctx"] == 2048
+    assert harness.reports == []
+    assert harness.engine.stats.generations == 1
+
+
+async def test_a_multi_line_answer_is_kept_where_a_block_starts(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.set_text("total = a + b\n    return total\n")
+    suggestions = await make().engine.complete(query(BODY))
+    assert suggestions == [Suggestion(text="total = a + b\n    return total", multiline=True)]
+
+
+async def test_a_single_line_completion_stops_the_stream_after_the_first_line(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.set_text("1\nx = 2\ny = 3\nz = 4\nw = 5\n")
+    fake.token_delay = 0.05
+    suggestions = await make().engine.complete(query("x = <|CURSOR|>\n"))
+    assert texts(suggestions) == ["1"]
+    assert await fake.wait_for_async(lambda: disconnected(fake) == [True], 2)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("x = pri<|CURSOR|>nt\n", id="mid-identifier"),
+        pytest.param("foo(<|CURSOR|>x)\n", id="text-after-cursor"),
+    ],
+)
+async def test_no_request_where_a_completion_makes_no_sense(
+    fake: FakeOllama, make: Make, source: str
+) -> None:
+    harness = make()
+    assert await harness.engine.complete(query(source, invoked=True)) == []
+    assert fake.requests == []
+    assert harness.engine.stats.skipped == 1
+
+
+async def test_a_disabled_engine_never_asks(fake: FakeOllama, make: Make) -> None:
+    assert await make(enabled=False).engine.complete(query(BODY, invoked=True)) == []
+    assert fake.requests == []
+
+
+async def test_an_outdated_document_starts_no_generation(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    assert await harness.engine.complete(query(BODY), still_current=lambda: False) == []
+    assert fake.generations() == []
+
+
+async def test_the_model_profile_is_looked_up_once(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    await harness.engine.complete(query("x = <|CURSOR|>\n"))
+    assert len(fake.generations()) == 2
+    assert [r.path for r in fake.requests].count("/api/show") == 1
+
+
+async def test_a_forced_family_needs_no_model_lookup(fake: FakeOllama, make: Make) -> None:
+    await make(family="qwen2.5-coder").engine.complete(query(BODY))
+    assert [r.path for r in fake.requests] == ["/api/generate"]
+
+
+# -- answering from generations it already has ----------------------------------------------
+
+
+async def test_the_same_query_again_is_answered_from_the_cache(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make()
+    first = await harness.engine.complete(query(BODY))
+    second = await harness.engine.complete(query(BODY))
+    assert second == first
+    assert len(fake.generations()) == 1
+    assert harness.engine.stats.reused == 1
+
+
+async def test_typing_along_a_finished_suggestion_reuses_it(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    suggestions = await harness.engine.complete(query("def add(a, b):\n    re<|CURSOR|>\n"))
+    assert texts(suggestions) == ["turn a + b"]
+    assert len(fake.generations()) == 1
+
+
+async def test_typing_along_a_suggestion_still_streaming_reuses_it(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.token_delay = 0.03
+    harness = make()
+    first = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    harness.engine.document_changed(URI, "def add(a, b):\n    re\n")
+    second = await harness.engine.complete(query("def add(a, b):\n    re<|CURSOR|>\n"))
+    assert texts(second) == ["turn a + b"]
+    assert texts(await first) == ["return a + b"]
+    assert disconnected(fake) == [False]
+
+
+async def test_typing_something_else_asks_the_model_again(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    await harness.engine.complete(query("def add(a, b):\n    x<|CURSOR|>\n"))
+    assert len(fake.generations()) == 2
+    assert harness.engine.stats.reused == 0
+
+
+async def test_a_new_model_invalidates_cached_answers(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    harness.engine.configure(CompletionSettings(**{**FAST, "model": "qwen2.5-coder:7b"}))
+    await harness.engine.complete(query(BODY))
+    assert [body["model"] for body in bodies(fake)] == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]
+
+
+async def test_unchanged_settings_keep_cached_answers(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    harness.engine.configure(CompletionSettings(**FAST))
+    await harness.engine.complete(query(BODY))
+    assert len(fake.generations()) == 1
+
+
+# -- cancelling and superseding ----------------------------------------------------------------
+
+
+async def test_an_edit_that_contradicts_the_stream_cancels_it(fake: FakeOllama, make: Make) -> None:
+    fake.token_delay = 0.2
+    harness = make()
+    pending = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    harness.engine.document_changed(URI, "def sub(a, b):\n    \n")
+    assert await asyncio.wait_for(pending, 2) == []
+    assert await fake.wait_for_async(lambda: disconnected(fake) == [True], 2)
+    assert harness.engine.stats.cancelled_streams == 1
+    assert harness.reports == []
+
+
+async def test_an_edit_that_types_along_the_stream_lets_it_finish(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.token_delay = 0.02
+    harness = make()
+    pending = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    harness.engine.document_changed(URI, "def add(a, b):\n    r\n")
+    assert texts(await asyncio.wait_for(pending, 2)) == ["return a + b"]
+    assert disconnected(fake) == [False]
+    assert harness.engine.stats.cancelled_streams == 0
+
+
+async def test_an_automatic_request_is_superseded_by_a_newer_one_while_it_waits(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make(debounce_min_ms=300, debounce_max_ms=300)
+    older = asyncio.create_task(harness.engine.complete(query(BODY)))
+    await asyncio.sleep(0.05)
+    newer = await harness.engine.complete(query("def add(a, b):\n    return a<|CURSOR|>\n"))
+    assert await older == []
+    assert texts(newer) == ["return a + b"]
+    [body] = bodies(fake)
+    assert "    return a<|fim_suffix|>" in body["prompt"]
+    assert harness.engine.stats.debounced == 1
+
+
+async def test_an_automatic_request_waits_before_asking(fake: FakeOllama, make: Make) -> None:
+    harness = make(debounce_min_ms=300, debounce_max_ms=300)
+    pending = asyncio.create_task(harness.engine.complete(query(BODY)))
+    await asyncio.sleep(0.15)
+    assert fake.generations() == []
+    assert texts(await pending) == ["return a + b"]
+
+
+async def test_requests_for_other_documents_do_not_supersede_each_other(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make(debounce_min_ms=100, debounce_max_ms=100)
+    results = await asyncio.gather(
+        harness.engine.complete(query(BODY, uri="file:///project/a.py")),
+        harness.engine.complete(query(BODY, uri="file:///project/b.py")),
+    )
+    assert [texts(result) for result in results] == [["return a + b"], ["return a + b"]]
+    assert len(fake.generations()) == 2
+
+
+async def test_closing_the_document_drops_a_waiting_request(fake: FakeOllama, make: Make) -> None:
+    harness = make(debounce_min_ms=300, debounce_max_ms=300)
+    pending = asyncio.create_task(harness.engine.complete(query(BODY)))
+    await asyncio.sleep(0.05)
+    harness.engine.document_closed(URI)
+    assert await asyncio.wait_for(pending, 1) == []
+    assert fake.generations() == []
+
+
+async def test_a_stream_nobody_waits_for_is_closed_after_a_grace_period(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.token_delay = 0.2
+    harness = make()
+    pending = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    assert disconnected(fake) == [False]  # still open: the next keystroke may adopt it
+    assert await fake.wait_for_async(lambda: disconnected(fake) == [True], 2)
+
+
+async def test_a_stream_adopted_within_the_grace_period_keeps_running(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.token_delay = 0.02
+    harness = make()
+    pending = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    pending.cancel()
+    suggestions = await harness.engine.complete(query("def add(a, b):\n    ret<|CURSOR|>\n"))
+    assert texts(suggestions) == ["urn a + b"]
+    assert disconnected(fake) == [False]
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+
+
+async def test_aclose_leaves_no_open_streams(fake: FakeOllama, make: Make) -> None:
+    fake.token_delay = 0.5
+    harness = make()
+    pending = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    await harness.engine.aclose()
+    assert await asyncio.wait_for(pending, 1) == []
+    assert await fake.wait_for_async(lambda: fake.open_streams == 0, 2)
+    assert disconnected(fake) == [True]
+
+
+# -- invoked completions -------------------------------------------------------------------
+
+
+def by_seed(body: dict[str, Any]) -> str:
+    seed = (body.get("options") or {}).get("seed")
+    return {None: "return a + b\n", 1: "return a - b\n", 2: "return b + a\n"}[seed]
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        pytest.param(1, ["return a + b"], id="one"),
+        pytest.param(2, ["return a + b", "return a - b"], id="two"),
+        pytest.param(3, ["return a + b", "return a - b", "return b + a"], id="three"),
+    ],
+)
+async def test_an_invoked_completion_offers_invoked_items_alternatives(
+    fake: FakeOllama, make: Make, items: int, expected: list[str]
+) -> None:
+    fake.responder = by_seed
+    suggestions = await make(invoked_items=items).engine.complete(query(BODY, invoked=True))
+    assert texts(suggestions) == expected
+    assert len(fake.generations()) == items
+
+
+async def test_identical_alternatives_are_offered_once(fake: FakeOllama, make: Make) -> None:
+    suggestions = await make(invoked_items=3).engine.complete(query(BODY, invoked=True))
+    assert texts(suggestions) == ["return a + b"]
+
+
+async def test_an_automatic_completion_offers_no_alternatives(fake: FakeOllama, make: Make) -> None:
+    fake.responder = by_seed
+    suggestions = await make(invoked_items=3).engine.complete(query(BODY))
+    assert texts(suggestions) == ["return a + b"]
+    assert len(fake.generations()) == 1
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        pytest.param("server_error", ProblemKind.SERVER_ERROR, id="server-error"),
+        pytest.param("drop_mid_stream", ProblemKind.STREAM_DROPPED, id="dropped"),
+        pytest.param("error_line", ProblemKind.STREAM_ERROR, id="error-line"),
+    ],
+)
+async def test_a_backend_failure_answers_nothing_and_is_reported_once(
+    fake: FakeOllama, make: Make, fault: str, kind: ProblemKind
+) -> None:
+    fake.inject(fault, times=1)
+    harness = make()
+    assert await harness.engine.complete(query(BODY)) == []
+    assert [error.kind for error in harness.reports] == [kind]
+    assert harness.engine.stats.failures == 1
+    # the failure is not cached: the next request asks again and succeeds
+    assert texts(await harness.engine.complete(query(BODY))) == ["return a + b"]
+    assert len(harness.reports) == 1
+
+
+async def test_a_missing_model_is_reported_once_with_the_pull_command(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make(model="missing:1b")
+    assert await harness.engine.complete(query(BODY, invoked=True)) == []
+    [error] = harness.reports
+    assert error.kind is ProblemKind.MODEL_MISSING
+    assert "ollama pull missing:1b" in error.message
+    assert fake.generations() == []
+
+
+async def test_requests_typing_along_a_failing_stream_share_one_report(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.set_text("return a + b * c - d / e\n")
+    fake.token_delay = 0.2  # the stream drops after its second token
+    fake.inject("drop_mid_stream", times=1)
+    harness = make()
+    first = asyncio.create_task(harness.engine.complete(query(BODY, invoked=True)))
+    await wait_for_stream(fake)
+    second = await harness.engine.complete(query("def add(a, b):\n    r<|CURSOR|>\n"))
+    assert (await first, second) == ([], [])
+    assert len(harness.reports) == 1
+    assert len(fake.generations()) == 1
+
+
+async def test_a_deadline_turns_a_hung_model_into_one_timeout_report(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.inject("hang", times=1)
+    harness = make(deadline_seconds=0.2)
+    assert await harness.engine.complete(query(BODY, invoked=True)) == []
+    assert [error.kind for error in harness.reports] == [ProblemKind.TIMEOUT]
+    assert "deadlineSeconds" in harness.reports[0].message
+
+
+# -- stats ------------------------------------------------------------------------------------
+
+
+async def test_stats_count_what_happened(fake: FakeOllama, make: Make) -> None:
+    harness = make()
+    engine = harness.engine
+    await engine.complete(query("x = pri<|CURSOR|>nt\n"))  # skipped
+    await engine.complete(query(BODY))  # generation
+    await engine.complete(query(BODY))  # reused
+    await engine.complete(query("def add(a, b):\n    ret<|CURSOR|>\n"))  # reused
+    fake.inject("server_error", times=1)
+    await engine.complete(query("x = <|CURSOR|>\n"))  # generation, failure
+    stats = engine.stats
+    assert (stats.generations, stats.reused, stats.skipped, stats.failures) == (2, 2, 1, 1)
+    assert len(stats.backend_ms) == 2
