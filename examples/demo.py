@@ -61,11 +61,30 @@ async def main() -> int:
     return 0
 
 
+async def show_indexing(session: ScriptedClient) -> None:
+    """Wait for the background index build and print its $/progress reports."""
+    for _ in range(600):
+        if any(line.startswith("index:") for line in session.log_messages):
+            break
+        await asyncio.sleep(0.05)
+    steps = []
+    for value in session.progress:
+        fields = value if isinstance(value, dict) else vars(value)
+        percent = fields.get("percentage")
+        text = fields.get("message") or fields.get("title") or ""
+        steps.append(f"{fields.get('kind')} {'' if percent is None else f'{percent}% '}{text}")
+    print("Indexing ($/progress): " + (" -> ".join(steps) or "(client showed no progress)"))
+    for line in session.log_messages:
+        if line.startswith("index:"):
+            print(f"Server: {line}")
+
+
 async def run_session(host: str, source: str) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     line, column = CURSOR_LINE - 1, CURSOR_COLUMN - 1
     options = {"ollama": {"host": host}}
     async with ScriptedClient(root=ROOT, initialization_options=options) as session:
+        await show_indexing(session)
         uri = session.open(SAMPLE, text, "python")
         print(
             f"Opened {SAMPLE.relative_to(ROOT.parent.parent)}; cursor at line {line + 1}, "

@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--workers", type=int, default=None, help="processes for parsing")
     index.set_defaults(run=_index)
 
+    context = commands.add_parser(
+        "context", help="print the workspace context a prompt would carry at a cursor"
+    )
+    context.add_argument("path", type=Path, help="the workspace folder")
+    context.add_argument("--file", type=Path, required=True, help="the file with the cursor")
+    context.add_argument("--line", type=int, required=True, help="1-based line")
+    context.add_argument("--col", type=int, required=True, help="1-based column")
+    context.add_argument("--budget", type=int, default=1024, help="context tokens")
+    context.add_argument("--json", action="store_true", help="print JSON")
+    context.set_defaults(run=_context)
+
     doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
@@ -191,36 +202,122 @@ async def _complete_through_server(
 
 
 def _index(args: argparse.Namespace) -> int:
+    root = args.path.resolve()
+    if not root.is_dir():
+        print(f"codehearth index: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    index, settings = _open_index(root, use_cache=not args.no_cache)
+    report = index.build(workers=args.workers or settings.workers)
+    if index.store is not None:
+        index.store.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        languages = ", ".join(f"{k} {v}" for k, v in sorted(report.per_language.items()))
+        print(
+            f"{report.files} files ({languages}), {report.chunks} chunks, "
+            f"{report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s "
+            f"({report.from_cache} from cache, {report.workers} worker(s))"
+        )
+        for reason, count in sorted(report.skipped.items()):
+            print(f"skipped {count}: {reason}")
+    return 0
+
+
+def _open_index(root: Path, *, use_cache: bool = True) -> tuple[Any, Any]:
+    """A built WorkspaceIndex for ``root`` with the workspace's own settings."""
     from codehearth.index.store import IndexStore
     from codehearth.index.workspace_index import WorkspaceIndex
     from codehearth.languages import LanguageRegistry
     from codehearth.settings import build_settings, read_toml_settings
 
-    root = args.path.resolve()
-    if not root.is_dir():
-        print(f"codehearth index: {args.path} is not a folder", file=sys.stderr)
-        return 2
     toml_values, warnings = read_toml_settings(root)
     loaded = build_settings(toml_values)
     for warning in (*warnings, *loaded.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     settings = loaded.settings.index
-    store = None if args.no_cache else IndexStore.for_workspace(root)
+    store = IndexStore.for_workspace(root) if use_cache else None
     index = WorkspaceIndex(
         root, LanguageRegistry.load(), store, settings.limits(), tuple(settings.exclude)
     )
-    report = index.build(workers=args.workers or settings.workers)
-    if store is not None:
-        store.close()
+    return index, settings
+
+
+def _context(args: argparse.Namespace) -> int:
+    from codehearth.index.context import ContextRequest, workspace_context
+    from codehearth.prompts.budget import EstimatingCounter, split_budget
+    from codehearth.settings import CompletionSettings
+
+    root = args.path.resolve()
+    path = args.file.resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"codehearth context: {error}", file=sys.stderr)
+        return 2
+    lines = text.split("\n")
+    if not (1 <= args.line <= len(lines) and 1 <= args.col <= len(lines[args.line - 1]) + 1):
+        print(
+            f"codehearth context: {path} has no line {args.line} column {args.col}", file=sys.stderr
+        )
+        return 2
+    index, _ = _open_index(root)
+    index.build()
+    spec = index.registry.by_path(str(path))
+    offset = sum(len(line) + 1 for line in lines[: args.line - 1]) + args.col - 1
+    defaults = CompletionSettings()
+    counter = EstimatingCounter()
+    split = split_budget(
+        text[:offset],
+        text[offset:],
+        counter,
+        budget=defaults.prompt_tokens,
+        prefix_share=defaults.prefix_share,
+        suffix_share=defaults.suffix_share,
+    )
+    packed = workspace_context(
+        index,
+        index.registry,
+        counter,
+        ContextRequest(
+            path=str(path),
+            language_id=spec.language_id if spec else "",
+            text=text,
+            offset=offset,
+            prefix_chars=len(split.prefix),
+            suffix_chars=len(split.suffix),
+            budget=args.budget,
+        ),
+    )
+    if index.store is not None:
+        index.store.close()
+    rows = [
+        {
+            "file": snippet.path,
+            "tokens": snippet.tokens,
+            "score": round(snippet.score, 4),
+            "skeletonized": snippet.skeletonized,
+            "chunks": [
+                {
+                    "symbol": chunk.symbol,
+                    "kind": chunk.kind,
+                    "range": [chunk.start_line + 1, chunk.end_line + 1],
+                }
+                for chunk in snippet.chunks
+            ],
+            "text": snippet.text,
+        }
+        for snippet in packed
+    ]
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps({"budget": args.budget, "snippets": rows}, indent=2))
     else:
-        languages = ", ".join(f"{k} {v}" for k, v in sorted(report.per_language.items()))
-        print(f"{report.files} files ({languages}), {report.chunks} chunks, "
-              f"{report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s "
-              f"({report.from_cache} from cache, {report.workers} worker(s))")
-        for reason, count in sorted(report.skipped.items()):
-            print(f"skipped {count}: {reason}")
+        for row in rows:
+            print(
+                f"== {row['file']} ({row['tokens']} tokens, score {row['score']}"
+                f"{', skeleton' if row['skeletonized'] else ''})"
+            )
+            print(row["text"])
     return 0
 
 

@@ -48,6 +48,8 @@ class ScriptedClient:
         self.server_command = server_command or [sys.executable, "-m", "codehearth", "serve"]
         self.client = LanguageClient("codehearth-scripted-client", __version__)
         self.messages: list[str] = []
+        self.log_messages: list[str] = []
+        self.progress: list[Any] = []
         self._drain: asyncio.Task[None] | None = None
         self._versions: dict[str, int] = {}
         self._next_id = 0
@@ -58,7 +60,15 @@ class ScriptedClient:
 
         @self.client.feature(types.WINDOW_LOG_MESSAGE)
         def _log(params: types.LogMessageParams) -> None:
+            self.log_messages.append(params.message)
+
+        @self.client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _create_progress(params: types.WorkDoneProgressCreateParams) -> None:
             return None
+
+        @self.client.feature(types.PROGRESS)
+        def _progress(params: types.ProgressParams) -> None:
+            self.progress.append(params.value)
 
     async def __aenter__(self) -> ScriptedClient:
         await self.client.start_io(*self.server_command, env=self.env)

@@ -240,6 +240,29 @@ def test_fake_source_is_a_chunk_source() -> None:
     assert source.file_chunks("app/db.py") is not None
 
 
+def test_cursor_context_takes_recent_positions_as_any_iterable() -> None:
+    cursor = CursorContext("a.py", "python", "", 0, (0, 0), [("b.py", 3)])
+    assert cursor.recent == (("b.py", 3),)
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        pytest.param("", "", id="empty-file"),
+        pytest.param("compute_total(", "compute_total(", id="single-line-unindexed-file"),
+        pytest.param("\n" * 5 + "fetch_user(", "fetch_user(", id="cursor-on-last-line"),
+    ],
+)
+def test_file_edges(text: str, marker: str) -> None:
+    offset = text.index(marker) + len(marker)
+    cursor = CursorContext("new.py", "python", text, offset, (0, text.count("\n")))
+    results = retrieve(FakeSource(), cursor)
+    if marker:
+        assert symbols(results)[0].endswith(marker.rstrip("("))
+    else:
+        assert all("exact" not in item.sources for item in results)
+
+
 # --- exact ------------------------------------------------------------------------------
 
 

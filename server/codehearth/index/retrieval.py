@@ -157,7 +157,7 @@ def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> 
         return []
     line = cursor.text.count("\n", 0, cursor.offset)
     current = source.file_chunks(cursor.path)
-    lines = _lines(cursor.text, cursor.offset, *_enclosing_region(current, line))
+    lines = _lines(cursor.text, cursor.offset, line, *_enclosing_region(current, line))
     statement_first = _statement_start(lines, line)
     statement = "\n".join(item.text for item in lines if statement_first <= item.number <= line)
     eligible = _eligibility(cursor, line)
@@ -244,10 +244,9 @@ def _enclosing_region(current: FileChunks | None, line: int) -> tuple[int, int]:
     )
 
 
-def _lines(text: str, offset: int, first: int, last: int) -> list[_Line]:
+def _lines(text: str, offset: int, line: int, first: int, last: int) -> list[_Line]:
     """Lines ``first``..``last`` of ``text`` (clipped to the text), found by walking out from
-    the cursor so the cost is that of the lines returned, not of the file."""
-    line = text.count("\n", 0, offset)
+    the cursor (on ``line``) so the cost is that of the lines returned, not of the file."""
     start = text.rfind("\n", 0, offset) + 1
     number = line
     while number > first and start > 0:
