@@ -113,9 +113,10 @@ def _serve(args: argparse.Namespace) -> int:
             print("--tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return 0
+        return 0
+    from codehearth.transport import serve_stdio
+
+    return serve_stdio(server)
 
 
 # -- complete -------------------------------------------------------------------------

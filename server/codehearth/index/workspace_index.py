@@ -342,12 +342,12 @@ class WorkspaceIndex:
         current = self._files.get(path)
         if current is not None and current.content_hash == digest:
             return False
-        cached = self.store.load_chunks(digest) if self.store else None
+        cached = self.store.load_chunks(digest) if self.store and saved else None
         if cached is not None:
             chunks = rebased(cached, path)
         else:
             chunks = chunk_file(self.registry, spec.language_id, path, text)
-            if self.store:
+            if self.store and saved:  # unsaved buffers change too often to be worth it
                 self.store.save_chunks(chunks)
         with self._lock:
             if path in self._files:
@@ -382,11 +382,8 @@ class WorkspaceIndex:
 
     def _install(self, chunks: FileChunks) -> None:
         self._files[chunks.path] = chunks
-        stem = PurePosixPath(chunks.path).stem
-        self._by_stem.setdefault(stem, set()).add(chunks.path)
-        if stem in ("__init__", "index", "mod"):
-            parent = PurePosixPath(chunks.path).parent.name
-            self._by_stem.setdefault(parent, set()).add(chunks.path)
+        for stem in _stems(chunks.path):
+            self._by_stem.setdefault(stem, set()).add(chunks.path)
         for chunk in chunks.chunks:
             key = self.chunk_key(chunk)
             self._chunks[key] = chunk
@@ -397,8 +394,12 @@ class WorkspaceIndex:
 
     def _uninstall(self, path: str) -> None:
         chunks = self._files.pop(path)
-        for names in self._by_stem.values():
-            names.discard(path)
+        for stem in _stems(path):
+            paths = self._by_stem.get(stem)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._by_stem[stem]
         for chunk in chunks.chunks:
             key = self.chunk_key(chunk)
             self._chunks.pop(key, None)
@@ -409,6 +410,14 @@ class WorkspaceIndex:
                     if not keys:
                         del self._defining[name]
             self.bm25.remove(key)
+
+
+def _stems(path: str) -> tuple[str, ...]:
+    """Module names a file answers to: its stem, and its folder for package entry files."""
+    pure = PurePosixPath(path)
+    if pure.stem in ("__init__", "index", "mod"):
+        return (pure.stem, pure.parent.name)
+    return (pure.stem,)
 
 
 _SCRIPT_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".d.ts")

@@ -1,0 +1,540 @@
+"""Recall of the cross-file definition a masked line needs, on real code brought by pip.
+
+Corpus: the source of packages installed in this venv (mypy without its vendored
+``typeshed`` stubs, hypothesis, pygls, lsprotocol, _pytest, httpx, anyio), copied into ONE
+temporary workspace and indexed together (``WorkspaceIndex``, no store, 2 workers), so every
+query sees the other packages as distractors. Each top-level folder is a "package".
+
+Targets: N lines (seeded sample) inside a function or method body that call ``f(`` (bare
+``f(`` or attribute ``x.f(``, found with :mod:`ast`, so never in strings or comments), where
+``f`` is defined by a function/method chunk in ANOTHER file of the same package, is not
+defined anywhere in the current file, is defined in at most 3 files of the package and by no
+class chunk (so the target is unambiguous). The line's code is removed (its indentation and
+newline stay, so line numbers do not move) and the cursor is put where the code began: the
+model would have to write the call. The index keeps the unmasked file; that changes nothing
+here, because the chunk holding the cursor line is never returned. The prompt's prefix and
+suffix are ``split_budget`` at the default prompt budget (``CompletionSettings``).
+
+For each CONTEXT budget in :data:`BUDGETS` (tokens, ``EstimatingCounter``), a system
+succeeds when its context shows the definition's signature line (``def f(`` line, found in
+the whole chunk, its skeleton or a repo-map outline line) under the defining file's path:
+
+1. ``ours``: ``workspace_context`` (retrieve + compress), exactly as the server calls it
+   but with no recent edits;
+2. ``truncation``: "other open files" = 5 random files (seeded) of the cursor's folder
+   (topped up from the package when the folder has fewer), each under a ``# Path:``
+   header, concatenated in that order and cut at the budget;
+3. ``bm25``: the index's BM25 search with the terms (sub-tokens and whole identifiers) of
+   the :data:`QUERY_LINES` lines either side of the cursor, whole chunks taken in rank
+   order while they fit (skipping those that do not), with the same eligibility as ours
+   (no chunk of the current file already in the prompt or holding the cursor).
+
+Printed as one JSON object: recall per budget and system, ``ratio_ours_vs_truncation_1500``
+(target >= 2), the number of samples, mean/p95 context build time of ours per query, corpus
+size, and diagnostics of ours' misses at 1500 tokens (why the definition is absent: never
+retrieved, retrieved but not packed, packed without its signature line) with recall split
+by how much signal the masked cursor keeps.
+"""
+
+import os
+import sys
+
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import ast
+import builtins
+import importlib.util
+import json
+import random
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from codehearth.index.bm25 import identifier_spans, identifier_terms, tokenize_code
+from codehearth.index.context import ContextRequest, workspace_context
+from codehearth.index.model import Chunk
+from codehearth.index.retrieval import (
+    MAX_ENCLOSING_LINES,
+    CursorContext,
+    caret_window,
+    retrieve,
+)
+from codehearth.index.scanner import ScanLimits
+from codehearth.index.workspace_index import WorkspaceIndex
+from codehearth.languages import LanguageRegistry
+from codehearth.prompts.budget import EstimatingCounter, TokenCounter, split_budget
+from codehearth.settings import CompletionSettings
+
+PACKAGES = ("mypy", "hypothesis", "pygls", "lsprotocol", "_pytest", "httpx", "anyio")
+EXCLUDED = ("__pycache__", "*.pyc", "*.so", "typeshed")
+SAMPLES = 300
+SEED = 20240611
+BUDGETS = (512, 1500, 4000)
+RATIO_BUDGET = 1500
+TARGET_RATIO = 2.0
+OPEN_FILES = 5
+QUERY_LINES = 15
+BM25_CANDIDATES = 100
+MAX_DEFINING_FILES = 3
+FUNCTION_KINDS = frozenset(("function", "method"))
+BUILTIN_NAMES = frozenset(dir(builtins)).union(
+    *(dir(kind) for kind in (str, bytes, list, dict, set, frozenset, tuple, int, float))
+)
+SYSTEMS = ("ours", "truncation", "bm25")
+
+
+@attrs.frozen
+class Target:
+    path: str
+    package: str
+    line: int
+    name: str
+    attribute: bool  # x.f( rather than f(
+    definitions: tuple[Chunk, ...]  # function/method chunks defining f in other files
+
+
+@attrs.frozen
+class Query:
+    target: Target
+    text: str  # the file with the target line's code removed
+    offset: int
+    prefix_chars: int
+    suffix_chars: int
+    imported_by_name: bool  # `from m import f` in the current file
+    name_in_window: bool  # f still written in the prompt's prefix or suffix
+    name_looked_up: bool  # imported by name, or written in the enclosing definition's lines
+
+
+def build_corpus(target: Path) -> None:
+    for name in PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        shutil.copytree(
+            Path(spec.origin).parent, target / name, ignore=shutil.ignore_patterns(*EXCLUDED)
+        )
+
+
+def package_of(index: WorkspaceIndex, path: str) -> str:
+    return Path(path).relative_to(index.root).parts[0]
+
+
+def definition_line(chunk: Chunk) -> str | None:
+    """The stripped ``def name(`` line of a function chunk (the signature's first line)."""
+    name = chunk.symbol.rsplit(".", 1)[-1]
+    pattern = re.compile(rf"^\s*(async\s+)?def\s+{re.escape(name)}\b")
+    for line in (chunk.skeleton or chunk.text).splitlines():
+        if pattern.match(line):
+            return line.strip()
+    return None
+
+
+def shows(segments: list[tuple[str, str]], definitions: tuple[Chunk, ...]) -> bool:
+    """Whether any (absolute path, text) segment shows one definition's signature line."""
+    wanted = {(chunk.path, line) for chunk in definitions if (line := definition_line(chunk))}
+    return any(
+        (path, line.strip()) in wanted for path, text in segments for line in text.splitlines()
+    )
+
+
+def find_targets(index: WorkspaceIndex) -> list[Target]:
+    """Every eligible (file, line, name) of the corpus, in a stable order."""
+    by_package: dict[str, dict[str, list[Chunk]]] = {}
+    for path in sorted(index.paths()):
+        package = package_of(index, path)
+        chunks = index.file_chunks(path)
+        assert chunks is not None
+        names = by_package.setdefault(package, {})
+        for chunk in chunks.chunks:
+            for name in chunk.defines:
+                names.setdefault(name, []).append(chunk)
+    targets: list[Target] = []
+    for path in sorted(index.paths()):
+        if not path.endswith(".py"):
+            continue
+        package = package_of(index, path)
+        defined = by_package[package]
+        chunks = index.file_chunks(path)
+        assert chunks is not None
+        local = {name for chunk in chunks.chunks for name in chunk.defines}
+        try:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        seen: set[int] = set()
+        for name, line, attribute in calls_in_functions(tree, package):
+            if line in seen or name in local:
+                continue
+            chunks_defining = defined.get(name, [])
+            others = tuple(
+                c
+                for c in chunks_defining
+                if c.path != path
+                and (c.kind in FUNCTION_KINDS or (c.kind == "part" and definition_line(c)))
+            )
+            files = {c.path for c in chunks_defining}
+            if (
+                not others
+                or len(files) > MAX_DEFINING_FILES
+                or any(c.kind == "class" for c in chunks_defining)
+            ):
+                continue
+            seen.add(line)
+            targets.append(Target(path, package, line, name, attribute, others))
+    return targets
+
+
+def calls_in_functions(tree: ast.Module, package: str) -> Iterator[tuple[str, int, bool]]:
+    """(name, 0-based line, attribute call?) of the calls in function bodies, leaving out
+    builtins and methods of builtin types (``.update(``, ``.format(``: not the package's
+    same-named definition) and attributes of modules from outside the package."""
+    external: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            external |= {
+                alias.asname or alias.name.split(".")[0]
+                for alias in node.names
+                if alias.name.split(".")[0] != package
+            }
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] != package:
+                external |= {alias.asname or alias.name for alias in node.names}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for statement in function.body:
+            for node in ast.walk(statement):
+                if not isinstance(node, ast.Call):
+                    continue
+                if isinstance(node.func, ast.Name):
+                    name, line, attribute = node.func.id, node.func.lineno, False
+                elif isinstance(node.func, ast.Attribute):
+                    receiver = node.func.value
+                    if isinstance(receiver, ast.Name) and receiver.id in external:
+                        continue
+                    name, line = node.func.attr, node.func.end_lineno or node.func.lineno
+                    attribute = True
+                else:
+                    continue
+                if name in BUILTIN_NAMES or name.startswith("__") or len(name) < 3:
+                    continue
+                yield name, line - 1, attribute
+
+
+def make_query(index: WorkspaceIndex, target: Target, counter: TokenCounter) -> Query:
+    original = Path(target.path).read_text(encoding="utf-8")
+    lines = original.split("\n")
+    start = sum(len(line) + 1 for line in lines[: target.line])
+    code = lines[target.line]
+    indent = len(code) - len(code.lstrip())
+    offset = start + indent
+    text = original[:offset] + original[start + len(code) :]
+    settings = CompletionSettings()
+    split = split_budget(
+        text[:offset],
+        text[offset:],
+        counter,
+        budget=settings.prompt_tokens,
+        prefix_share=settings.prefix_share,
+        suffix_share=settings.suffix_share,
+    )
+    chunks = index.file_chunks(target.path)
+    assert chunks is not None
+    imported = any(target.name in item.names for item in chunks.imports)
+    word = re.compile(rf"\b{re.escape(target.name)}\b")
+    in_window = bool(word.search(split.prefix) or word.search(split.suffix))
+    # What retrieval's exact ranking looks up: the enclosing definition's identifiers (at most
+    # MAX_ENCLOSING_LINES either side of the cursor) and the imported names.
+    enclosing = [
+        chunk
+        for chunk in chunks.chunks
+        if chunk.kind != "module" and chunk.start_line <= target.line <= chunk.end_line
+    ]
+    region = ""
+    if enclosing:
+        inner = min(enclosing, key=lambda chunk: chunk.end_line - chunk.start_line)
+        first = max(inner.start_line, target.line - MAX_ENCLOSING_LINES)
+        last = min(inner.end_line, target.line + MAX_ENCLOSING_LINES)
+        region = "\n".join(text.split("\n")[first : last + 1])
+    looked_up = imported or bool(word.search(region))
+    return Query(
+        target, text, offset, len(split.prefix), len(split.suffix), imported, in_window, looked_up
+    )
+
+
+def cursor_of(query: Query) -> CursorContext:
+    return CursorContext(
+        path=query.target.path,
+        language_id="python",
+        text=query.text,
+        offset=query.offset,
+        window_lines=caret_window(query.text, query.offset, query.prefix_chars, query.suffix_chars),
+    )
+
+
+def eligible(query: Query, chunk: Chunk) -> bool:
+    """Same rule as retrieval: nothing of the current file already in the prompt or holding
+    the cursor line."""
+    if chunk.path != query.target.path:
+        return True
+    first, last = cursor_of(query).window_lines
+    line = query.target.line
+    return not (first <= chunk.start_line and chunk.end_line <= last) and not (
+        chunk.start_line <= line <= chunk.end_line
+    )
+
+
+def open_files(index: WorkspaceIndex, query: Query, rng: random.Random) -> list[str]:
+    """OPEN_FILES random other files of the cursor's folder, topped up from the package."""
+    path = query.target.path
+    folder = os.path.dirname(path)
+    paths = sorted(p for p in index.paths() if p != path)
+    same_folder = [p for p in paths if os.path.dirname(p) == folder]
+    chosen = rng.sample(same_folder, min(OPEN_FILES, len(same_folder)))
+    if len(chosen) < OPEN_FILES:
+        rest = [
+            p for p in paths if p not in chosen and package_of(index, p) == query.target.package
+        ]
+        chosen += rng.sample(rest, min(OPEN_FILES - len(chosen), len(rest)))
+    return chosen
+
+
+def truncation_context(
+    index: WorkspaceIndex, files: list[str], counter: TokenCounter, budget: int
+) -> list[tuple[str, str]]:
+    """The files under ``# Path:`` headers, concatenated and cut (by characters) at
+    ``budget`` tokens; returned per file for the success check."""
+    segments: list[tuple[str, str]] = []
+    used = 0
+    for path in files:
+        header = f"# Path: {os.path.relpath(path, index.root)}\n"
+        text = Path(path).read_text(encoding="utf-8") + "\n"
+        cost = counter.count(header + text)
+        if used + cost <= budget:
+            segments.append((path, text))
+            used += cost
+            continue
+        left = budget - used - counter.count(header)
+        if left > 0:
+            low, high = 0, len(text)
+            while low < high:
+                middle = (low + high + 1) // 2
+                if counter.count(text[:middle]) <= left:
+                    low = middle
+                else:
+                    high = middle - 1
+            # A signature line cut in the middle is not shown.
+            segments.append((path, text[: text.rfind("\n", 0, low) + 1]))
+        break
+    return segments
+
+
+def bm25_ranking(index: WorkspaceIndex, query: Query) -> list[Chunk]:
+    lines = query.text.split("\n")
+    line = query.target.line
+    region = "\n".join(lines[max(0, line - QUERY_LINES) : line + QUERY_LINES + 1])
+    terms = tokenize_code(region) + identifier_terms(name for _, name in identifier_spans(region))
+    ranked = []
+    for key, _ in index.bm25.search(terms, BM25_CANDIDATES):
+        chunk = index.chunk_by_key(key)
+        if chunk is not None and eligible(query, chunk):
+            ranked.append(chunk)
+    return ranked
+
+
+def bm25_context(
+    index: WorkspaceIndex, ranked: list[Chunk], counter: TokenCounter, budget: int
+) -> list[tuple[str, str]]:
+    segments: list[tuple[str, str]] = []
+    used = 0
+    for chunk in ranked:
+        cost = counter.count(f"# Path: {os.path.relpath(chunk.path, index.root)}\n{chunk.text}\n")
+        if used + cost <= budget:
+            segments.append((chunk.path, chunk.text))
+            used += cost
+    return segments
+
+
+@attrs.define
+class Outcome:
+    """One query's results: hits per (budget, system) and diagnostics of ours at 1500."""
+
+    hits: dict[tuple[int, str], bool] = attrs.field(factory=dict)
+    seconds: list[float] = attrs.field(factory=list)
+    rank: int | None = None  # of the definition in retrieve()'s output, 1-based
+    sources: str = ""
+    miss: str = ""  # why ours missed at RATIO_BUDGET
+    outline_only: bool = False
+    definer_open: bool = False
+
+
+def evaluate(
+    index: WorkspaceIndex, registry: LanguageRegistry, counter: TokenCounter, query: Query
+) -> Outcome:
+    target = query.target
+    outcome = Outcome()
+    files = open_files(index, query, random.Random(f"{SEED}:{target.path}"))
+    outcome.definer_open = any(chunk.path in files for chunk in target.definitions)
+    ranked = bm25_ranking(index, query)
+    scored = retrieve(index, cursor_of(query))
+    for position, item in enumerate(scored, start=1):
+        if item.chunk in target.definitions:
+            outcome.rank, outcome.sources = position, "+".join(item.sources)
+            break
+    for budget in BUDGETS:
+        request = ContextRequest(
+            path=target.path,
+            language_id="python",
+            text=query.text,
+            offset=query.offset,
+            prefix_chars=query.prefix_chars,
+            suffix_chars=query.suffix_chars,
+            budget=budget,
+        )
+        clock = time.perf_counter()
+        packed = workspace_context(index, registry, counter, request)
+        outcome.seconds.append(time.perf_counter() - clock)
+        ours = [(str(index.root / snippet.path), snippet.text, snippet.score) for snippet in packed]
+        hit = shows([(path, text) for path, text, _ in ours], target.definitions)
+        outcome.hits[budget, "ours"] = hit
+        outcome.hits[budget, "truncation"] = shows(
+            truncation_context(index, files, counter, budget), target.definitions
+        )
+        outcome.hits[budget, "bm25"] = shows(
+            bm25_context(index, ranked, counter, budget), target.definitions
+        )
+        if budget != RATIO_BUDGET:
+            continue
+        # Outlines have score 0.
+        retrieved_shown = [(path, text) for path, text, score in ours if score > 0]
+        outcome.outline_only = hit and not shows(retrieved_shown, target.definitions)
+        if hit:
+            continue
+        shown = {chunk for snippet in packed if snippet.score > 0 for chunk in snippet.chunks}
+        if outcome.rank is None:
+            outcome.miss = "name_cut_from_exact" if query.name_looked_up else "name_not_in_query"
+        elif not shown & set(target.definitions):
+            outcome.miss = "retrieved_not_packed"
+        else:
+            outcome.miss = "packed_without_signature"
+    return outcome
+
+
+def recall(hits: list[bool]) -> float:
+    return round(sum(hits) / len(hits), 3) if hits else 0.0
+
+
+def median(values: list[int]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def main() -> None:
+    started = time.perf_counter()
+    registry = LanguageRegistry.load()
+    counter = EstimatingCounter()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "corpus"
+        build_corpus(root)
+        index = WorkspaceIndex(
+            root, registry, None, ScanLimits(max_file_bytes=1_000_000, max_files=100_000)
+        )
+        report = index.build(workers=2)
+        candidates = find_targets(index)
+        targets = random.Random(SEED).sample(candidates, min(SAMPLES, len(candidates)))
+        queries = [make_query(index, target, counter) for target in targets]
+        outcomes = [evaluate(index, registry, counter, query) for query in queries]
+        packages = sorted({package_of(index, path) for path in index.paths()})
+
+    def recall_of(budget: int, system: str, picked: list[bool] | None = None) -> float:
+        return recall(
+            [
+                outcome.hits[budget, system]
+                for number, outcome in enumerate(outcomes)
+                if picked is None or picked[number]
+            ]
+        )
+
+    splits: dict[str, dict[str, float | int]] = {}
+    for label, values in (
+        ("name_in_prompt_window", [query.name_in_window for query in queries]),
+        ("imported_by_name", [query.imported_by_name for query in queries]),
+        ("attribute_call", [query.target.attribute for query in queries]),
+    ):
+        for flag in (True, False):
+            picked = [value == flag for value in values]
+            splits[f"{label}={flag}"] = {
+                "n": sum(picked),
+                "recall": recall_of(RATIO_BUDGET, "ours", picked),
+            }
+    not_packed = [
+        (outcome.rank, query.target.definitions[0])
+        for query, outcome in zip(queries, outcomes, strict=True)
+        if outcome.miss == "retrieved_not_packed" and outcome.rank is not None
+    ]
+    seconds = [value for outcome in outcomes for value in outcome.seconds]
+    ours_at = recall_of(RATIO_BUDGET, "ours")
+    truncation_at = recall_of(RATIO_BUDGET, "truncation")
+    print(
+        json.dumps(
+            {
+                "benchmark": "retrieval",
+                "recall": {
+                    str(budget): {system: recall_of(budget, system) for system in SYSTEMS}
+                    for budget in BUDGETS
+                },
+                "ratio_ours_vs_truncation_1500": (
+                    round(ours_at / truncation_at, 2) if truncation_at else None
+                ),
+                "ratio_ours_vs_bm25_1500": (
+                    round(ours_at / bm25_at, 2)
+                    if (bm25_at := recall_of(RATIO_BUDGET, "bm25"))
+                    else None
+                ),
+                "target_ratio": TARGET_RATIO,
+                "samples": len(queries),
+                "candidate_lines": len(candidates),
+                "samples_per_package": dict(Counter(q.target.package for q in queries)),
+                "ours_mean_ms": round(statistics.mean(seconds) * 1000, 2),
+                "ours_p95_ms": round(
+                    statistics.quantiles(seconds, n=20, method="inclusive")[18] * 1000, 2
+                ),
+                "corpus": {
+                    "packages": packages,
+                    "files": report.files,
+                    "chunks": report.chunks,
+                    "megabytes": round(report.bytes / 1e6, 2),
+                    "index_seconds": round(report.seconds + report.lexical_seconds, 2),
+                },
+                "truncation_definer_file_open": recall([o.definer_open for o in outcomes]),
+                "ours_at_1500": {
+                    "recall_split": splits,
+                    "definition_in_retrieve_top40": recall([o.rank is not None for o in outcomes]),
+                    "definition_rank_median": median([o.rank for o in outcomes if o.rank]),
+                    "definition_found_by": dict(Counter(o.sources for o in outcomes if o.rank)),
+                    "hits_from_outline_only": sum(o.outline_only for o in outcomes),
+                    "miss_reasons": dict(Counter(o.miss for o in outcomes if o.miss)),
+                    "retrieved_not_packed": {
+                        "rank_median": median([rank for rank, _ in not_packed]),
+                        "whole_tokens_median": median(
+                            [counter.count(chunk.text) for _, chunk in not_packed]
+                        ),
+                        "skeleton_tokens_median": median(
+                            [counter.count(chunk.skeleton) for _, chunk in not_packed]
+                        ),
+                    },
+                },
+                "total_seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

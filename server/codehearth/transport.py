@@ -1,0 +1,193 @@
+"""Our stdio transport: every request gets exactly one answer, bad input never kills us.
+
+Replaces pygls's stdin loop (``run_async``) for ``codehearth serve``:
+
+* a dedicated reader thread frames messages with :class:`~codehearth.framing.FrameReader`
+  and hands each whole body to the event loop (one thread hop per message, and the pygls
+  thread pool stays free for real work);
+* :class:`MessageGate` validates each body before pygls sees it: invalid JSON gets
+  ``-32700``, a malformed message ``-32600``, params that do not fit the method ``-32602``
+  with the request's id (pygls would send nothing), a request before ``initialize``
+  ``-32002`` and a request after ``shutdown`` ``-32600``; error texts carry no payload;
+* ``exit`` ends the process with 0 after ``shutdown`` and 1 without, per the spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import threading
+from typing import Any, BinaryIO
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
+from pygls.protocol import JsonRPCProtocol
+
+from codehearth.framing import Frame, FrameReader
+
+log = logging.getLogger(__name__)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+METHOD_NOT_FOUND = -32601
+SERVER_NOT_INITIALIZED = -32002
+
+_ALLOWED_BEFORE_INITIALIZE = frozenset({types.INITIALIZE, types.EXIT})
+FUTURES_PRUNE_SECONDS = 30.0
+
+
+class MessageGate:
+    """Checks a raw message and either answers the error itself or passes it to pygls."""
+
+    def __init__(self, protocol: JsonRPCProtocol, report: Any = None) -> None:
+        self.protocol = protocol
+        self.report = report
+        self.initialized = False
+        self.shut_down = False
+
+    def dispatch(self, body: bytes) -> None:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            self._error(None, PARSE_ERROR, "Parse error: the message is not valid JSON")
+            return
+        if not isinstance(data, dict):
+            self._error(None, INVALID_REQUEST, "Invalid request: expected a JSON object")
+            return
+        msg_id = data.get("id")
+        method = data.get("method")
+        has_id = "id" in data
+        if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, int | str)):
+            self._error(None, INVALID_REQUEST, "Invalid request: id must be a number or string")
+            return
+        if data.get("jsonrpc") != "2.0":
+            if has_id:
+                self._error(msg_id, INVALID_REQUEST, 'Invalid request: "jsonrpc" must be "2.0"')
+            else:
+                log.warning("dropped a notification without jsonrpc 2.0")
+            return
+        if method is not None and not isinstance(method, str):
+            self._error(msg_id, INVALID_REQUEST, "Invalid request: method must be a string")
+            return
+        is_request = has_id and method is not None
+        if method is not None and not self._lifecycle_allows(method, msg_id, is_request):
+            return
+        try:
+            message = self.protocol.structure_message(data)
+        except Exception as error:
+            self._invalid(method, msg_id, is_request, error)
+            return
+        if method == types.INITIALIZE:
+            self.initialized = True
+        elif method == types.SHUTDOWN:
+            self.shut_down = True
+        self.protocol.handle_message(message)
+
+    def _lifecycle_allows(self, method: str, msg_id: Any, is_request: bool) -> bool:
+        if not self.initialized and method not in _ALLOWED_BEFORE_INITIALIZE:
+            if is_request:
+                self._error(msg_id, SERVER_NOT_INITIALIZED, "Server not initialized")
+            return False
+        if self.shut_down and method != types.EXIT:
+            if is_request:
+                self._error(msg_id, INVALID_REQUEST, "Invalid request: the server is shut down")
+            return False
+        return True
+
+    def _invalid(self, method: str | None, msg_id: Any, is_request: bool, error: Exception) -> None:
+        cause = error.__cause__ or error
+        summary = str(cause).splitlines()[0][:200] if str(cause) else type(cause).__name__
+        if is_request and method and self.protocol.get_message_type(method) is None:
+            if method not in self.protocol.fm.features:
+                self._error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method}")
+                return
+        if is_request:
+            code = INVALID_PARAMS if isinstance(error, JsonRpcInvalidParams) else INVALID_REQUEST
+            self._error(msg_id, code, f"Invalid params for {method}: {summary}")
+        else:
+            log.warning("dropped %s with invalid params: %s", method or "a message", summary)
+
+    def _error(self, msg_id: Any, code: int, message: str) -> None:
+        response = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+        self.protocol._send_data(response)  # already plain JSON: sent as is
+
+
+def serve_stdio(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """Run ``server`` (a pygls LanguageServer) on stdio; returns the process exit code."""
+    stdin = stdin or sys.stdin.buffer
+    server._stop_event = threading.Event()
+    writer = StdoutWriter(stdout or sys.stdout.buffer)
+    server.protocol.set_writer(writer)
+    gate = MessageGate(server.protocol)
+    server.message_gate = gate
+    try:
+        asyncio.run(_run(server, gate, stdin))
+    except SystemExit as exit_request:  # `exit`: pygls calls sys.exit(0 or 1)
+        code = exit_request.code
+        return code if isinstance(code, int) else 0
+    except BrokenPipeError:
+        log.error("the client closed the connection")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.shutdown()
+    # stdin ended without `exit`: the editor went away.
+    return 0 if gate.shut_down else 1
+
+
+async def _run(server: Any, gate: MessageGate, stdin: BinaryIO) -> None:
+    loop = asyncio.get_running_loop()
+    finished = asyncio.Event()
+
+    descriptor = stdin.fileno()
+
+    def read_frames() -> None:
+        # os.read on the descriptor: a thread blocked here holds no Python-level lock,
+        # so the interpreter can exit while it waits.
+        try:
+            for frame in FrameReader(lambda size: os.read(descriptor, size)):
+                if isinstance(frame, Frame):
+                    loop.call_soon_threadsafe(_dispatch, gate, frame.body)
+                else:
+                    loop.call_soon_threadsafe(log.warning, "bad frame: %s", frame.reason)
+        except (OSError, ValueError) as error:
+            loop.call_soon_threadsafe(log.error, "reading stdin failed: %s", error)
+        finally:
+            loop.call_soon_threadsafe(finished.set)
+
+    threading.Thread(target=read_frames, name="lsp-stdin", daemon=True).start()
+    pruner = asyncio.create_task(_prune_futures(server.protocol))
+    try:
+        await finished.wait()
+    finally:
+        pruner.cancel()
+
+
+def _dispatch(gate: MessageGate, body: bytes) -> None:
+    try:
+        gate.dispatch(body)
+    except SystemExit:
+        raise
+    except Exception:  # a bug in a handler's dispatch must not stop the loop
+        log.exception("internal error while dispatching a message")
+
+
+async def _prune_futures(protocol: JsonRPCProtocol) -> None:
+    """pygls never drops finished futures of notifications and commands (its P9): prune."""
+    while True:
+        await asyncio.sleep(FUTURES_PRUNE_SECONDS)
+        prune_done_futures(protocol)
+
+
+def prune_done_futures(protocol: JsonRPCProtocol) -> int:
+    futures = protocol._request_futures
+    done = [key for key, future in futures.items() if future.done()]
+    for key in done:
+        futures.pop(key, None)
+    return len(done)
