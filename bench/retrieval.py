@@ -380,7 +380,8 @@ def evaluate(
 ) -> Outcome:
     target = query.target
     outcome = Outcome()
-    files = open_files(index, query, random.Random(f"{SEED}:{target.path}"))
+    seed = f"{SEED}:{os.path.relpath(target.path, index.root)}"
+    files = open_files(index, query, random.Random(seed))
     outcome.definer_open = any(chunk.path in files for chunk in target.definitions)
     ranked = bm25_ranking(index, query)
     scored = retrieve(index, cursor_of(query))

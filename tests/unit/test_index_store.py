@@ -74,7 +74,7 @@ def test_chunks_round_trip_through_the_store(tmp_path: Path, file_chunks: FileCh
     store = IndexStore(tmp_path / "cache")
     store.save_chunks(file_chunks)
 
-    assert store.load_chunks(file_chunks.content_hash) == file_chunks
+    assert store.load_chunks(file_chunks.content_hash, file_chunks.language_id) == file_chunks
     assert file_chunks.imports  # the round trip covers imports too
     assert any(chunk.references for chunk in file_chunks.chunks)
 
@@ -90,11 +90,11 @@ def test_chunks_survive_closing_and_reopening_the_store(
 
     assert reopened.persistent
     assert reopened.problem is None
-    assert reopened.load_chunks(file_chunks.content_hash) == file_chunks
+    assert reopened.load_chunks(file_chunks.content_hash, file_chunks.language_id) == file_chunks
 
 
 def test_unknown_content_hash_loads_nothing(tmp_path: Path) -> None:
-    assert IndexStore(tmp_path / "cache").load_chunks("0" * 64) is None
+    assert IndexStore(tmp_path / "cache").load_chunks("0" * 64, "python") is None
 
 
 def test_manifest_round_trips(tmp_path: Path) -> None:
@@ -171,9 +171,9 @@ def test_corrupt_database_is_moved_aside_and_a_fresh_store_works(
     moved = list(tmp_path.glob("cache.corrupt-*"))
     assert len(moved) == 1
     assert (moved[0] / "cache.db").read_bytes().startswith(b"this is not an sqlite")
-    assert reopened.load_chunks(file_chunks.content_hash) is None
+    assert reopened.load_chunks(file_chunks.content_hash, file_chunks.language_id) is None
     reopened.save_chunks(file_chunks)
-    assert reopened.load_chunks(file_chunks.content_hash) == file_chunks
+    assert reopened.load_chunks(file_chunks.content_hash, file_chunks.language_id) == file_chunks
 
 
 def test_build_with_a_corrupt_store_rebuilds_from_source(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_unusable_store_folder_leaves_the_store_in_memory_only(
     assert store.problem is not None and "disabled" in store.problem
     store.save_chunks(file_chunks)  # no exception, nothing kept
     store.save_manifest({"/w/a.py": ManifestEntry(1, 2, "x")})
-    assert store.load_chunks(file_chunks.content_hash) is None
+    assert store.load_chunks(file_chunks.content_hash, file_chunks.language_id) is None
     assert store.load_manifest() == {}
 
 
@@ -257,7 +257,7 @@ def test_a_failing_write_disables_the_store_without_raising(
     assert not store.persistent
     assert store.problem is not None and "disk I/O error" in store.problem
     store.save_chunks(file_chunks)
-    assert store.load_chunks(file_chunks.content_hash) is None
+    assert store.load_chunks(file_chunks.content_hash, file_chunks.language_id) is None
 
 
 # --- warm builds and reuse ------------------------------------------------------------
@@ -378,16 +378,6 @@ def test_saved_update_is_in_the_manifest_after_flush(tmp_path: Path) -> None:
     assert (warm.parsed, warm.from_cache) == (0, len(WORKSPACE))
 
 
-LANGUAGE_MIX_UP_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: IndexStore keys chunks by content hash only (store.py save_chunks/"
-    "load_chunks) and workspace_index.rebased() only changes the path, so identical content "
-    "in two languages (an empty __init__.py and index.ts, the same code in .js and .ts) is "
-    "reloaded with the other file's language_id and chunks",
-)
-
-
-@LANGUAGE_MIX_UP_BUG
 @pytest.mark.parametrize(
     ("first", "second", "content"),
     [
@@ -423,7 +413,6 @@ def test_warm_build_keeps_each_file_language_for_identical_content(
         assert chunks == cold.file_chunks(path)
 
 
-@LANGUAGE_MIX_UP_BUG
 def test_saved_update_keeps_the_language_of_identical_content(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     write_tree(root, {"pkg/__init__.py": ""})

@@ -114,11 +114,6 @@ def test_ignore_file_negation_cannot_reinclude_a_secret(tmp_path: Path) -> None:
     assert scan_relative(WorkspaceScanner(tmp_path, REGISTRY)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scanner follows a symlink with an innocent name to a denied file "
-    "(innocent.py -> .env.py) and indexes the secret; is_denied only checks the link name",
-)
 def test_symlink_to_a_secret_file_is_not_scanned(tmp_path: Path) -> None:
     write_tree(tmp_path, SECRET_SOURCE_FILES)
     os.symlink(tmp_path / ".env.py", tmp_path / "innocent.py")
@@ -171,13 +166,6 @@ IGNORE_WORKSPACE: dict[str, str] = {
 }
 EXTRA_EXCLUDES = ("generated_code/", "*_pb2.py")
 
-NESTED_NEGATION_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scanner.WorkspaceScanner.excluded checks each ignore file on its own, so a "
-    "nested .gitignore's `!keep.generated.py` cannot re-include a file the root "
-    ".gitignore's `*.generated.py` ignores (git lets deeper files override)",
-)
-
 IGNORE_CASES = [
     pytest.param("main.py", True, id="plain-file"),
     pytest.param("models.generated.py", False, id="root-glob"),
@@ -198,7 +186,6 @@ IGNORE_CASES = [
         "sub/keep.generated.py",
         True,
         id="nested-negation-overrides-root",
-        marks=NESTED_NEGATION_BUG,
     ),
     pytest.param("node_modules/lib/index.js", False, id="noise-node-modules"),
     pytest.param("web/node_modules/react/index.js", False, id="noise-nested-node-modules"),
@@ -231,24 +218,9 @@ def test_scan_honours_ignore_files_noise_and_excludes(
     assert (relative in scanned) is included
 
 
-ACCEPTS_AFTER_EXCLUDED_DIRECTORY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: WorkspaceIndex.accepts('logs/keep.py') is True (GitIgnoreSpec applies "
-    "`!logs/keep.py` after `logs/`) but scan() never descends into the excluded logs/ "
-    "folder, as git does; accepts() and scan() disagree",
-)
-
-
 @pytest.mark.parametrize(
     "relative",
-    [
-        pytest.param(
-            param.values[0],
-            id=param.id,
-            marks=ACCEPTS_AFTER_EXCLUDED_DIRECTORY_BUG if param.values[0] == "logs/keep.py" else (),
-        )
-        for param in IGNORE_CASES
-    ],
+    [pytest.param(param.values[0], id=param.id) for param in IGNORE_CASES],
 )
 def test_accepts_agrees_with_scan(
     ignore_workspace: tuple[WorkspaceIndex, set[str]], relative: str

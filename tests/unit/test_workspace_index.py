@@ -156,12 +156,6 @@ def test_update_file_with_unchanged_content_reports_no_change(tmp_path: Path) ->
     assert not index.update_file(str(path), path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: WorkspaceIndex.build() on an index that already holds a file installs the "
-    "file's new chunks without uninstalling the old ones (only `_files[path]` is replaced), "
-    "so definitions, chunk keys and BM25 entries of the old version stay",
-)
 def test_second_build_after_a_disk_edit_drops_the_old_definitions(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.py": "def old_name():\n    return 1\n", "b.py": "x = 1\n"})
     index, _ = built(tmp_path)
@@ -175,12 +169,6 @@ def test_second_build_after_a_disk_edit_drops_the_old_definitions(tmp_path: Path
     assert len(index.bm25) == report.chunks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: WorkspaceIndex.update_file(path, text) with a buffer over "
-    "max_file_bytes returns False and keeps the chunks of the previous version, while "
-    "update_file(path) from disk (and a fresh build) drop the oversized file",
-)
 def test_buffer_growing_over_the_size_cap_drops_the_stale_chunks(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.py": "def old_name():\n    return 1\n"})
     index, _ = built(tmp_path, limits=ScanLimits(max_file_bytes=200))

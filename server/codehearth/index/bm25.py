@@ -193,7 +193,8 @@ class BM25Index:
             return []
         with self._lock:
             scores = self._scores(query, limit)
-        return heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
+        # Best score first; equal scores by key, so results never depend on insertion order.
+        return heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], item[0]))
 
     def _scores(self, query: Counter[str], limit: int) -> dict[str, float]:
         documents = len(self._lengths)

@@ -152,12 +152,26 @@ class WorkspaceScanner:
             return True
         if self._extra.match_file(relative):
             return True
+        # As git: ignore files apply root first, deeper ones later, and the last pattern
+        # that matches decides (so a nested `!pattern` can re-include a file).
+        ignored = False
         for base, spec in ignores:
             if base and not relative.startswith(base):
                 continue
-            if spec.match_file(relative[len(base) :]):
+            verdict = spec.check_file(relative[len(base) :]).include
+            if verdict is not None:
+                ignored = verdict
+        return ignored
+
+    def excluded_path(self, relative: str) -> bool:
+        """Is a file excluded, counting its folders? (A file in an excluded folder stays
+        excluded whatever the patterns say about it, as in git and in ``scan``.)"""
+        parts = relative.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth]) + "/"
+            if self.excluded(folder, self.ignores_for(folder)):
                 return True
-        return False
+        return self.excluded(relative, self.ignores_for(relative))
 
     def ignores_for(self, relative: str) -> list[tuple[str, pathspec.PathSpec]]:
         """The ignore files that apply to one path (those of its folder and its parents)."""
@@ -212,6 +226,8 @@ class WorkspaceScanner:
                     continue
                 if not is_file or self.excluded(relative, ignores):
                     continue
+                if entry.is_symlink() and not self._symlink_target_allowed(entry.path):
+                    continue
                 scanned = self._check_file(entry, relative)
                 if scanned is None:
                     continue
@@ -221,6 +237,20 @@ class WorkspaceScanner:
                     self._skip("over max files")
                     log.warning("stopped indexing at %d files (index.maxFiles)", count)
                     return
+
+    def _symlink_target_allowed(self, path: str) -> bool:
+        """A linked file is read only when its target is inside the workspace and is not
+        itself a secret (``innocent.py -> .env`` must not leak)."""
+        try:
+            target = Path(os.path.realpath(path))
+            relative = target.relative_to(self.root).as_posix()
+        except (ValueError, OSError):
+            self._skip("symlink outside workspace")
+            return False
+        if _SECRET_SPEC.match_file(relative):
+            self._skip("symlink to a secret")
+            return False
+        return True
 
     def _check_file(self, entry: os.DirEntry[str], relative: str) -> ScannedFile | None:
         spec = self.registry.by_path(entry.name)

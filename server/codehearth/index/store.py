@@ -113,8 +113,10 @@ class IndexStore:
             log.warning("%s; the index stays in memory only", problem)
         self.close()
 
-    def load_chunks(self, content_hash: str) -> FileChunks | None:
-        data = self._get(f"chunks:{CHUNKER_VERSION}:{content_hash}")
+    def load_chunks(self, content_hash: str, language_id: str) -> FileChunks | None:
+        """Chunks for this content parsed as this language (the same bytes chunk
+        differently as JavaScript and TypeScript)."""
+        data = self._get(_chunks_key(content_hash, language_id))
         if not isinstance(data, dict):
             return None
         try:
@@ -123,7 +125,7 @@ class IndexStore:
             return None
 
     def save_chunks(self, chunks: FileChunks) -> None:
-        self._set(f"chunks:{CHUNKER_VERSION}:{chunks.content_hash}", chunks.to_json())
+        self._set(_chunks_key(chunks.content_hash, chunks.language_id), chunks.to_json())
 
     def load_manifest(self) -> dict[str, ManifestEntry]:
         data = self._get(MANIFEST_KEY)
@@ -140,6 +142,10 @@ class IndexStore:
             MANIFEST_KEY,
             {path: [e.mtime_ns, e.size, e.content_hash] for path, e in manifest.items()},
         )
+
+
+def _chunks_key(content_hash: str, language_id: str) -> str:
+    return f"chunks:{CHUNKER_VERSION}:{language_id}:{content_hash}"
 
 
 def _open_checked(folder: Path) -> diskcache.Cache:

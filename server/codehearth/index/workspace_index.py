@@ -203,7 +203,11 @@ class WorkspaceIndex:
             entry = manifest.get(item.path)
             cached = None
             if entry and entry.mtime_ns == item.mtime_ns and entry.size == item.size:
-                cached = self.store.load_chunks(entry.content_hash) if self.store else None
+                cached = (
+                    self.store.load_chunks(entry.content_hash, item.language_id)
+                    if self.store
+                    else None
+                )
             if cached is not None:
                 fresh[item.path] = rebased(cached, item.path)
                 new_manifest[item.path] = entry  # type: ignore[assignment]
@@ -237,8 +241,12 @@ class WorkspaceIndex:
                 if path not in fresh:
                     self._uninstall(path)
             for chunks in fresh.values():
-                if self._files.get(chunks.path) is not chunks:
-                    self._install(chunks)
+                current = self._files.get(chunks.path)
+                if current is chunks:
+                    continue
+                if current is not None:
+                    self._uninstall(chunks.path)
+                self._install(chunks)
             self._manifest = new_manifest
             self._manifest_dirty = True
         self.flush()
@@ -322,7 +330,7 @@ class WorkspaceIndex:
             return False
         if is_denied(path, self.root) or self.registry.by_path(path) is None:
             return False
-        return not self.scanner.excluded(relative, self.scanner.ignores_for(relative))
+        return not self.scanner.excluded_path(relative)
 
     def update_file(self, path: str, text: str | None = None, *, saved: bool = False) -> bool:
         """Re-chunk one file from an editor buffer (``text``) or from disk; True if changed."""
@@ -337,12 +345,15 @@ class WorkspaceIndex:
                 self.remove_file(path)
                 return True
         elif len(text.encode("utf-8", "surrogatepass")) > self.limits.max_file_bytes:
-            return False
+            # Too large now: drop it, as a build would.
+            existed = path in self._files
+            self.remove_file(path)
+            return existed
         digest = content_hash(text)
         current = self._files.get(path)
         if current is not None and current.content_hash == digest:
             return False
-        cached = self.store.load_chunks(digest) if self.store and saved else None
+        cached = self.store.load_chunks(digest, spec.language_id) if self.store and saved else None
         if cached is not None:
             chunks = rebased(cached, path)
         else:
