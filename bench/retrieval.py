@@ -9,11 +9,13 @@ Targets: N lines (seeded sample) inside a function or method body that call ``f(
 ``f(`` or attribute ``x.f(``, found with :mod:`ast`, so never in strings or comments), where
 ``f`` is defined by a function/method chunk in ANOTHER file of the same package, is not
 defined anywhere in the current file, is defined in at most 3 files of the package and by no
-class chunk (so the target is unambiguous). The line's code is removed (its indentation and
-newline stay, so line numbers do not move) and the cursor is put where the code began: the
-model would have to write the call. The index keeps the unmasked file; that changes nothing
-here, because the chunk holding the cursor line is never returned. The prompt's prefix and
-suffix are ``split_budget`` at the default prompt budget (``CompletionSettings``).
+class chunk (so the target is unambiguous), is no builtin or method of a builtin type
+(``.update(``, ``.format(``) and is not called on a module imported from outside the
+package. The line's code is removed (its indentation and newline stay, so line numbers do
+not move) and the cursor is put where the code began: the model would have to write the
+call. The index keeps the unmasked file; that changes nothing here, because the chunk
+holding the cursor line is never returned. The prompt's prefix and suffix are
+``split_budget`` at the default prompt budget (``CompletionSettings``).
 
 For each CONTEXT budget in :data:`BUDGETS` (tokens, ``EstimatingCounter``), a system
 succeeds when its context shows the definition's signature line (``def f(`` line, found in
@@ -31,9 +33,17 @@ the whole chunk, its skeleton or a repo-map outline line) under the defining fil
 
 Printed as one JSON object: recall per budget and system, ``ratio_ours_vs_truncation_1500``
 (target >= 2), the number of samples, mean/p95 context build time of ours per query, corpus
-size, and diagnostics of ours' misses at 1500 tokens (why the definition is absent: never
-retrieved, retrieved but not packed, packed without its signature line) with recall split
-by how much signal the masked cursor keeps.
+size, and diagnostics of ours at 1500 tokens: recall split by how much signal the masked
+cursor keeps, the definition's rank in ``retrieve()`` and why it was missed -
+``name_not_in_query`` (``f`` is neither imported by name nor written in the enclosing
+definition's lines that retrieval reads, so no exact lookup can find it),
+``name_cut_from_exact`` (it is, but the definition is not in the top 40),
+``retrieved_not_packed`` (retrieved, but compress spent the budget elsewhere) or
+``packed_without_signature``.
+
+Ours is not bit-for-bit reproducible: ``chunks_defining`` returns its definitions in set
+order, and retrieval keeps the first three of a name, so recall moves by about one point
+between runs.
 """
 
 import os

@@ -13,6 +13,7 @@ from codehearth.index.compress import (
     PackedSnippet,
     as_context_snippets,
     compress,
+    signature_text,
 )
 from codehearth.index.model import Chunk, FileChunks
 from codehearth.index.retrieval import ScoredChunk
@@ -342,3 +343,52 @@ def test_budget_is_never_exceeded(
     for snippet in packed:
         assert snippet.tokens > 0
         assert snippet.chunks == tuple(sorted(snippet.chunks, key=lambda c: c.start_line))
+
+
+SIGNATURES = [
+    pytest.param(
+        'def tax(amount: float) -> float:\n    """Tax due."""\n    ...',
+        "def tax(amount: float) -> float: ...",
+        id="python-docstring-dropped",
+    ),
+    pytest.param(
+        "@property\ndef name(self) -> str:\n    ...",
+        "@property\ndef name(self) -> str: ...",
+        id="python-decorator-kept",
+    ),
+    pytest.param(
+        "def long(\n    a: int,\n    b: int,\n) -> int:\n    ...",
+        "def long(\n    a: int,\n    b: int,\n) -> int: ...",
+        id="python-multi-line-signature",
+    ),
+    pytest.param(
+        "/** Docs. */\nfunc Add(a, b int) int {\n\t...\n}",
+        "/** Docs. */\nfunc Add(a, b int) int { ... }",
+        id="go-braces",
+    ),
+    pytest.param("func F() { ... }", "func F() { ... }", id="one-line-skeleton"),
+]
+
+
+@pytest.mark.parametrize(("skeleton", "expected"), SIGNATURES)
+def test_signature_text(skeleton: str, expected: str) -> None:
+    chunk = make_chunk("s.py", 0, 5, "f", skeleton=skeleton)
+    assert signature_text(chunk) == expected
+
+
+def test_a_definition_too_big_for_its_skeleton_is_shown_by_its_signature() -> None:
+    docstring = "\n".join(f"    line {i} of a long docstring" for i in range(80))
+    skeleton = f'def big(a: int) -> int:\n    """\n{docstring}\n    """\n    ...'
+    chunk = make_chunk("big.py", 0, 200, "big", skeleton=skeleton)
+    packed = compress([scored(chunk)], CharCounter(), 80, registry=REGISTRY)
+    assert [snippet.text for snippet in packed] == ["def big(a: int) -> int: ..."]
+    assert packed[0].skeletonized
+
+
+def test_outline_lines_skip_decorators() -> None:
+    decorated = make_chunk(
+        "n.py", 0, 3, "name", skeleton="@property\ndef name(self) -> str:\n    ..."
+    )
+    neighbour = FileChunks(path="n.py", language_id="python", content_hash="0", chunks=(decorated,))
+    packed = compress([], CharCounter(), 200, registry=REGISTRY, outline_neighbours=[neighbour])
+    assert packed[0].text.splitlines()[-1] == "def name(self) -> str:"

@@ -1,8 +1,9 @@
 """Fitting retrieved chunks into the prompt's context budget.
 
 :func:`compress` packs greedily by score per token. Each chunk is offered whole when it is
-small (at most :data:`LARGE_FRACTION` of the budget) and as its skeleton (signature and
-docstring, body elided) when it is large or when the whole text no longer fits. Chunks of one
+small (at most :data:`LARGE_FRACTION` of the budget), as its skeleton (signature and
+docstring, body elided) when it is large or when the whole text no longer fits, and last as
+its bare signature (``def f(x): ...``), which is what a caller most needs. Chunks of one
 file are merged into one snippet in line order, with an elision line (``# ...`` in the file's
 comment syntax) between chunks that are not adjacent; a chunk inside another chunk shown
 whole (a method of a class shown whole) is not repeated. Whatever budget is left then goes to
@@ -50,10 +51,49 @@ class PackedSnippet:
     score: float
 
 
+SIGNATURE, SKELETON, WHOLE = 0, 1, 2
+"""How much of a chunk is shown: its signature line(s), its skeleton, or all of it."""
+
+_DECORATOR_PREFIXES = ("@", "#[")
+
+
 @attrs.frozen
 class _Piece:
     chunk: Chunk
-    whole: bool
+    form: int
+
+    @property
+    def whole(self) -> bool:
+        return self.form == WHOLE
+
+    def text(self) -> str:
+        if self.form == WHOLE:
+            return self.chunk.text
+        if self.form == SKELETON:
+            return self.chunk.skeleton
+        return signature_text(self.chunk)
+
+
+def signature_text(chunk: Chunk) -> str:
+    """Decorators and the signature of a definition with its body elided (``def f(x): ...``,
+    ``func f() { ... }``): the cheapest useful form, without the docstring."""
+    lines: list[str] = []
+    for line in (chunk.skeleton or chunk.text).splitlines():
+        if not line.strip() and not lines:
+            continue
+        lines.append(line.rstrip())
+        stripped = line.strip()
+        if stripped.startswith(_DECORATOR_PREFIXES):
+            continue
+        if stripped.endswith(":"):
+            lines[-1] += " ..."
+            break
+        if stripped.endswith("{"):
+            lines[-1] += " ... }"
+            break
+        if stripped.endswith(("}", "...", ";")):
+            break
+    return "\n".join(lines)
 
 
 @attrs.define
@@ -86,19 +126,23 @@ def compress(
     def cost(path: str, comment: str, text: str) -> int:
         return counter.count(f"{comment} Path: {path}\n{text}\n")
 
-    def place(item: ScoredChunk, whole: bool) -> bool:
+    def place(item: ScoredChunk, form: int) -> bool:
         """Add the chunk to its file if the budget allows; True when it is (now) shown."""
         nonlocal used
         chunk = item.chunk
+        whole = form == WHOLE
         file = files.get(chunk.path) or _File(chunk.path, _comment(registry, chunk))
         if any(
-            (piece.whole and _contains(piece.chunk, chunk)) or (piece.chunk == chunk and not whole)
+            (piece.whole and _contains(piece.chunk, chunk))
+            or (piece.chunk == chunk and piece.form >= form)
             for piece in file.pieces
         ):
             file.score = max(file.score, item.score)
             return True
-        pieces = [p for p in file.pieces if not (whole and _contains(chunk, p.chunk))]
-        pieces.append(_Piece(chunk, whole))
+        pieces = [
+            p for p in file.pieces if not (whole and _contains(chunk, p.chunk)) and p.chunk != chunk
+        ]
+        pieces.append(_Piece(chunk, form))
         text = _render(pieces, file.comment)
         tokens = cost(chunk.path, file.comment, text)
         if used - file.tokens + tokens > budget:
@@ -109,23 +153,25 @@ def compress(
         files[chunk.path] = file
         return True
 
-    offers: list[tuple[float, int, ScoredChunk, tuple[bool, ...]]] = []
+    offers: list[tuple[float, int, ScoredChunk, tuple[int, ...]]] = []
     for index, item in enumerate(scored):
         chunk = item.chunk
-        forms: tuple[bool, ...]
+        forms: tuple[int, ...]
         comment = _comment(registry, chunk)
         whole_cost = cost(chunk.path, comment, chunk.text)
         if not chunk.skeleton or chunk.skeleton == chunk.text:
-            forms, first_cost = (True,), whole_cost
+            forms, first_cost = (WHOLE, SIGNATURE), whole_cost
         elif whole_cost > budget * LARGE_FRACTION:
-            forms, first_cost = (False,), cost(chunk.path, comment, chunk.skeleton)
+            forms, first_cost = (SKELETON, SIGNATURE), cost(chunk.path, comment, chunk.skeleton)
         else:
-            forms, first_cost = (True, False), whole_cost
+            forms, first_cost = (WHOLE, SKELETON, SIGNATURE), whole_cost
+        if chunk.kind in _NOT_OUTLINED:
+            forms = tuple(form for form in forms if form != SIGNATURE)
         offers.append((item.score / first_cost, index, item, forms))
     offers.sort(key=lambda offer: (-offer[0], offer[1]))
     for _, _, item, forms in offers:
-        for whole in forms:
-            if place(item, whole):
+        for form in forms:
+            if place(item, form):
                 break
 
     packed = [
@@ -174,7 +220,7 @@ def _render(pieces: Iterable[_Piece], comment: str) -> str:
         )
         if previous is not None and not adjacent:
             lines.append(f"{comment} ...")
-        lines.append((piece.chunk.text if piece.whole else piece.chunk.skeleton).rstrip("\n"))
+        lines.append(piece.text().rstrip("\n"))
         previous = piece
     return "\n".join(lines)
 
@@ -219,7 +265,12 @@ def _outlines(
 
 
 def _signature(chunk: Chunk) -> str:
-    """The first non-blank line of the chunk's skeleton (or text), indented one level for
-    a member of a class."""
-    first = next(line for line in (chunk.skeleton or chunk.text).splitlines() if line.strip())
-    return ("    " if chunk.parent else "") + first.strip()
+    """One outline line: the chunk's signature line (decorators and attributes skipped),
+    indented one level for a member of a class."""
+    lines = [line for line in signature_text(chunk).splitlines() if line.strip()]
+    first = next(
+        (line for line in lines if not line.strip().startswith(_DECORATOR_PREFIXES)),
+        lines[0] if lines else "",
+    )
+    line = first.strip().removesuffix(" ... }").removesuffix(" ...")
+    return ("    " if chunk.parent else "") + line

@@ -23,6 +23,8 @@ returned, and :mod:`codehearth.index.compress` decides what fits.
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
@@ -43,7 +45,12 @@ RRF_K = 60
 DEFINE_WEIGHT = 3
 # Per-ranking fusion weights: the definition of a name the cursor uses beats a lexical
 # look-alike, which beats "was edited recently".
-SOURCE_WEIGHTS: Mapping[str, float] = {"exact": 2.0, "lexical": 1.0, "recent": 0.8}
+SOURCE_WEIGHTS: Mapping[str, float] = {
+    "exact": 2.0,
+    "imported": 2.0,
+    "lexical": 1.0,
+    "recent": 0.8,
+}
 
 # Lines on either side of the cursor searched when it is not inside an indexed definition,
 # and the most lines of an enclosing definition searched on either side of it.
@@ -175,10 +182,13 @@ def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> 
         return keys
 
     imports = current.imports if current is not None else ()
-    near = _names_near_cursor(lines, cursor.offset, statement_first, line)
-    names = list(dict.fromkeys([*near, *(name for item in imports for name in item.names)]))
+    near = list(dict.fromkeys(_names_near_cursor(lines, cursor.offset, statement_first, line)))
     imported = {path for item in imports for path in source.resolve_import(cursor.path, item)}
-    exact = ranked(_definitions(source, names, imported, cursor.path, eligible))
+    exact = ranked(_definitions(source, near, imported, cursor.path, eligible))
+    # Imported names get a ranking of their own (most used in the file first), so a long
+    # import list is not cut off behind the names near the cursor.
+    imported_names = _imported_names_by_use(cursor.text, imports, set(near))
+    from_imports = ranked(_definitions(source, imported_names, imported, cursor.path, eligible))
 
     statement_terms = tokenize_code(statement)
     statement_terms += identifier_terms(name for _, name in identifier_spans(statement))
@@ -191,7 +201,9 @@ def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> 
     )
     recent = ranked(chunk for chunk in _recent_chunks(source, cursor.recent) if eligible(chunk))
 
-    fused = fuse_rankings({"exact": exact, "lexical": lexical, "recent": recent})
+    fused = fuse_rankings(
+        {"exact": exact, "imported": from_imports, "lexical": lexical, "recent": recent}
+    )
     return [ScoredChunk(found[key], score, sources) for key, score, sources in fused[:limit]]
 
 
@@ -300,10 +312,28 @@ def _definitions(
 ) -> Iterator[Chunk]:
     """The eligible chunks defining each name in turn: in imported files first, then in
     other files, then in the current file; at most :data:`MAX_DEFINITIONS_PER_NAME` each."""
+    folder = os.path.dirname(current_path)
     for name in names:
         candidates = [chunk for chunk in source.chunks_defining(name) if eligible(chunk)]
-        candidates.sort(key=lambda chunk: (chunk.path not in imported, chunk.path == current_path))
+        candidates.sort(
+            key=lambda chunk: (
+                chunk.path not in imported,
+                chunk.path == current_path,
+                os.path.dirname(chunk.path) != folder,
+                chunk.path,
+                chunk.start_line,
+            )
+        )
         yield from candidates[:MAX_DEFINITIONS_PER_NAME]
+
+
+def _imported_names_by_use(text: str, imports: Sequence[Import], skip: set[str]) -> list[str]:
+    """Names the file imports (not already in ``skip``), most used in the file first."""
+    names = [name for item in imports for name in item.names if name not in skip]
+    if not names:
+        return []
+    uses = Counter(name for _, name in identifier_spans(text) if name in set(names))
+    return sorted(dict.fromkeys(names), key=lambda name: -uses[name])
 
 
 def _recent_chunks(source: ChunkSource, recent: Sequence[tuple[str, int]]) -> Iterator[Chunk]:

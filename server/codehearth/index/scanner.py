@@ -190,9 +190,7 @@ class WorkspaceScanner:
         """Yield indexable files, breadth-first; stops at ``max_files``."""
         self.skipped = {}
         seen_dirs: set[tuple[int, int]] = set()
-        pending: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [
-            (self.root, "", [])
-        ]
+        pending: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [(self.root, "", [])]
         count = 0
         while pending:
             folder, relative_folder, inherited = pending.pop(0)

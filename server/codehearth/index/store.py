@@ -69,8 +69,9 @@ class IndexStore:
             return _open_checked(folder)
         except (sqlite3.DatabaseError, OSError, diskcache.Timeout) as error:
             aside = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
-            log.warning("index cache at %s is unusable (%s); moved aside to %s",
-                        folder, error, aside)
+            log.warning(
+                "index cache at %s is unusable (%s); moved aside to %s", folder, error, aside
+            )
             try:
                 if folder.exists():
                     shutil.move(str(folder), str(aside))
