@@ -172,6 +172,27 @@ class CodeHearthServer(LanguageServer):
 
     # -- lifecycle -------------------------------------------------------------------
 
+    async def watch_files(self, registration_id: str, glob: str) -> None:
+        """Ask the client to send ``workspace/didChangeWatchedFiles`` for ``glob``, when it
+        supports dynamic registration. A convenience: a refusal is only logged."""
+        workspace = self.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        if watched is None or not watched.dynamic_registration:
+            return
+        registration = types.Registration(
+            id=registration_id,
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                watchers=[types.FileSystemWatcher(glob_pattern=glob)]
+            ),
+        )
+        try:
+            await self.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except Exception as error:  # e.g. a client bug; saves still reach us
+            log.info("client refused the %s watcher: %s", glob, error)
+
     def _ready_event(self) -> asyncio.Event:
         if self._ready is None:
             self._ready = asyncio.Event()  # created lazily: it must bind the running loop

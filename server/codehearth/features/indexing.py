@@ -121,24 +121,8 @@ async def start_index(ls: CodeHearthServer) -> None:
 
 
 async def _watch_sources(ls: CodeHearthServer) -> None:
-    workspace = ls.client_capabilities.workspace
-    watched = workspace.did_change_watched_files if workspace else None
-    if watched is None or not watched.dynamic_registration:
-        return
     extensions = sorted({ext.lstrip(".") for spec in ls.registry.specs for ext in spec.extensions})
-    registration = types.Registration(
-        id=WATCHER_ID,
-        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-        register_options=types.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[types.FileSystemWatcher(glob_pattern=f"**/*.{{{','.join(extensions)}}}")]
-        ),
-    )
-    try:
-        await ls.client_register_capability_async(
-            types.RegistrationParams(registrations=[registration])
-        )
-    except Exception as error:  # watching is a convenience; saves still update the index
-        log.info("client refused the source watcher: %s", error)
+    await ls.watch_files(WATCHER_ID, f"**/*.{{{','.join(extensions)}}}")
 
 
 class _Progress:

@@ -41,7 +41,7 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: CodeHearthServer, params: types.InitializedParams) -> None:
         await ls.start_services()
-        await _watch_toml(ls)
+        await ls.watch_files(TOML_WATCHER_ID, f"**/{TOML_FILE_NAME}")
         ls.spawn(start_index(ls), "index build")
 
     @server.feature(types.SHUTDOWN)
@@ -59,24 +59,3 @@ def register(server: CodeHearthServer) -> None:
             await ls.fetch_client_settings()
         ls.rebuild_settings()
         ls.log_info("settings reloaded")
-
-
-async def _watch_toml(ls: CodeHearthServer) -> None:
-    """Ask the client to tell us when codehearth.toml changes (if it can)."""
-    workspace = ls.client_capabilities.workspace
-    watched = workspace.did_change_watched_files if workspace else None
-    if watched is None or not watched.dynamic_registration:
-        return
-    registration = types.Registration(
-        id=TOML_WATCHER_ID,
-        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-        register_options=types.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[types.FileSystemWatcher(glob_pattern=f"**/{TOML_FILE_NAME}")]
-        ),
-    )
-    try:
-        await ls.client_register_capability_async(
-            types.RegistrationParams(registrations=[registration])
-        )
-    except Exception as error:  # the watcher is a convenience; never fail start-up on it
-        log.info("client refused the %s watcher: %s", TOML_FILE_NAME, error)
