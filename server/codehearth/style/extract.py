@@ -446,7 +446,8 @@ class StyleExtractor:
             counts.update({m: file.weight for m in third})
         if not counts:
             return None
-        top = tuple(name for name, _ in counts.most_common(TOP_LIBRARIES))
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        top = tuple(name for name, _ in ranked[:TOP_LIBRARIES])
         return StyleAttribute("libraries.preferred", top, files, round(min(1.0, files / 5), 3))
 
 
