@@ -34,6 +34,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/latency.py
 	$(PY) bench/typing.py
+	$(PY) bench/index.py
+	$(PY) bench/retrieval.py
+	$(PY) bench/style.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

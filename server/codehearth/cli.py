@@ -75,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     context.add_argument("--json", action="store_true", help="print JSON")
     context.set_defaults(run=_context)
 
+    style = commands.add_parser("style", help="print the coding style inferred for a folder")
+    style.add_argument("path", type=Path)
+    style.add_argument("--json", action="store_true", help="print JSON")
+    style.add_argument(
+        "--hide-configs", action="store_true", help="infer only; ignore formatter configs"
+    )
+    style.set_defaults(run=_style)
+
     doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
@@ -319,6 +327,31 @@ def _context(args: argparse.Namespace) -> int:
                 f"{', skeleton' if row['skeletonized'] else ''})"
             )
             print(row["text"])
+    return 0
+
+
+def _style(args: argparse.Namespace) -> int:
+    from codehearth.languages import LanguageRegistry
+    from codehearth.style.profile import build_profile, render_style_block
+
+    root = args.path.resolve()
+    if not root.is_dir():
+        print(f"codehearth style: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    style = build_profile(root, LanguageRegistry.load(), hide_configs=args.hide_configs)
+    if args.json:
+        print(json.dumps(style.to_json(), indent=2))
+        return 0
+    for language_id, profile in sorted(style.profiles.items()):
+        print(f"== {language_id} ({profile.files} files)")
+        for name, attribute in sorted(profile.attributes.items()):
+            mark = " " if attribute.confident else "?"
+            print(f" {mark} {name} = {attribute.value!r}  "
+                  f"[{attribute.source}, {attribute.evidence} seen, "
+                  f"confidence {attribute.confidence:.2f}]")
+        block = render_style_block(style, language_id)
+        if block:
+            print("  prompt block:\n    " + block.replace("\n", "\n    "))
     return 0
 
 

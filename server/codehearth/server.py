@@ -31,6 +31,7 @@ from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.prompts.budget import BudgetSplit
 from codehearth.prompts.fim import ContextSnippet
 from codehearth.settings import Settings, build_settings, read_toml_settings
+from codehearth.style.profile import WorkspaceStyle, apply_to_completion
 
 if TYPE_CHECKING:
     from codehearth.features.indexing import IndexUpdates
@@ -59,6 +60,7 @@ class CodeHearthServer(LanguageServer):
         self.backend: OllamaBackend | None = None
         self.engine: CompletionEngine | None = None
         self.index: WorkspaceIndex | None = None
+        self.style: WorkspaceStyle | None = None
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
@@ -225,6 +227,7 @@ class CodeHearthServer(LanguageServer):
             self.registry,
             self.notifier.report,
             context_provider=self.completion_context,
+            postprocess=self.in_user_style,
         )
         self.log_info(
             f"CodeHearth {__version__}: Ollama at {backend.host}, "
@@ -263,6 +266,14 @@ class CodeHearthServer(LanguageServer):
             log.exception("workspace context failed")
             return ()
         return as_context_snippets(packed)
+
+    def in_user_style(self, suggestion: str, language_id: str) -> str:
+        """Indentation and quotes of a suggestion as the user writes them (FIM prompts
+        cannot take instructions, so the style is applied afterwards)."""
+        style = self.style
+        if style is None or not self.settings.style.enabled:
+            return suggestion
+        return apply_to_completion(suggestion, style, language_id)
 
     async def warm_up(self) -> None:
         """Discover models (``/api/tags``) and load the completion model once, so the

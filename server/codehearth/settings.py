@@ -121,6 +121,16 @@ class IndexSettings:
 
 
 @attrs.define
+class StyleSettings:
+    """The user's own coding style, inferred from their code."""
+
+    enabled: bool = setting(
+        True,
+        "Infer the workspace's style (indentation, quotes, ...) and apply it to suggestions.",
+    )
+
+
+@attrs.define
 class LoggingSettings:
     """Where the server log goes (never stdout: that is the LSP channel)."""
 
@@ -137,6 +147,7 @@ class Settings:
     ollama: OllamaSettings = attrs.field(factory=OllamaSettings)
     completion: CompletionSettings = attrs.field(factory=CompletionSettings)
     index: IndexSettings = attrs.field(factory=IndexSettings)
+    style: StyleSettings = attrs.field(factory=StyleSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -144,6 +155,7 @@ for _settings_class in (
     OllamaSettings,
     CompletionSettings,
     IndexSettings,
+    StyleSettings,
     LoggingSettings,
     Settings,
 ):

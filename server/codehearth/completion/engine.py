@@ -85,6 +85,9 @@ Reporter = Callable[[BackendError], None]
 ContextProvider = Callable[[CompletionQuery, BudgetSplit], tuple[ContextSnippet, ...]]
 """Workspace context for a query, within ``split.context_tokens`` (see index.context)."""
 
+PostProcessor = Callable[[str, str], str]
+"""(suggestion, language id) -> suggestion in the user's style (see style.profile)."""
+
 
 class CompletionEngine:
     """Owns generations, debounce and model profiles; one per server."""
@@ -96,12 +99,14 @@ class CompletionEngine:
         registry: LanguageRegistry,
         report: Reporter,
         context_provider: ContextProvider | None = None,
+        postprocess: PostProcessor | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
         self.registry = registry
         self.report = report
         self.context_provider = context_provider
+        self.postprocess = postprocess
         self.counter = EstimatingCounter()
         self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
         self.generations = GenerationStore(settings.cache_size)
@@ -390,6 +395,8 @@ class CompletionEngine:
         suggestions: list[Suggestion] = []
         for text in texts:
             filtered = apply_filters(text, context)
+            if filtered and self.postprocess is not None:
+                filtered = self.postprocess(filtered, query.language_id)
             if filtered and filtered not in (s.text for s in suggestions):
                 suggestions.append(Suggestion(text=filtered, multiline="\n" in filtered))
         return suggestions

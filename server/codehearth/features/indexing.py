@@ -1,7 +1,8 @@
 """Keeping the workspace index current: the background build after ``initialized``
-(reported with ``$/progress``), debounced re-chunking of open documents (driven by the
-document sync handlers) and ``workspace/didChangeWatchedFiles`` (a watcher registered
-dynamically for the languages the index knows; it also reloads ``codehearth.toml``).
+(reported with ``$/progress``, then the workspace's style profile), debounced re-chunking
+of open documents (driven by the document sync handlers) and
+``workspace/didChangeWatchedFiles`` (a watcher registered dynamically for the languages the
+index knows; it also reloads ``codehearth.toml``).
 
 Handlers stay thin: parsing runs in a worker thread (``asyncio.to_thread``), the cold
 build on a process pool, so the event loop keeps answering requests.
@@ -20,6 +21,7 @@ from codehearth.index.store import IndexStore
 from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.server import CodeHearthServer
 from codehearth.settings import TOML_FILE_NAME
+from codehearth.style.profile import build_profile
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,7 @@ class IndexUpdates:
         previous = self._pending.pop(uri, None)
         if previous is not None:
             previous.cancel()
-        self._pending[uri] = asyncio.get_running_loop().call_later(
-            delay, self._run, uri, saved
-        )
+        self._pending[uri] = asyncio.get_running_loop().call_later(delay, self._run, uri, saved)
 
     def _run(self, uri: str, saved: bool) -> None:
         self._pending.pop(uri, None)
@@ -118,6 +118,18 @@ async def start_index(ls: CodeHearthServer) -> None:
     if store is not None and store.problem:
         ls.warn_once(store.problem)
     await _watch_sources(ls)
+    if ls.settings.style.enabled:
+        ls.style = await asyncio.to_thread(
+            build_profile,
+            ls.workspace_root,
+            ls.registry,
+            limits=settings.limits(),
+            excludes=tuple(settings.exclude),
+        )
+        languages = ", ".join(
+            f"{language} ({profile.files} files)" for language, profile in ls.style.profiles.items()
+        )
+        ls.log_info(f"style: profiled {languages or 'no files'}")
 
 
 async def _watch_sources(ls: CodeHearthServer) -> None:
