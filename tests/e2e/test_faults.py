@@ -58,7 +58,7 @@ async def test_fault_gives_empty_answer_and_one_message(
         )
         assert items_of(result) == []
     assert len(warnings_about(client, message)) == 1, client.messages
-    assert ollama.open_streams == 0
+    assert await ollama.wait_for_async(lambda: ollama.open_streams == 0, timeout=2)
     recovered = await client.text_document_inline_completion_async(inline_params(uri, 1, 4))
     assert [text_of(i) for i in items_of(recovered)] == ["return a + b"]
 

@@ -126,6 +126,7 @@ async def test_typing_along_the_suggestion_reuses_the_stream(
     )
     assert [text_of(i) for i in items_of(second)] == ["urn a + b"]
     assert items_of(await first) == []  # its document version is gone
+    assert await ollama.wait_for_async(lambda: ollama.generations()[0].finished_at is not None)
     generations = ollama.generations()
     assert len(generations) == 1
     assert generations[0].completed and not generations[0].client_disconnected
@@ -148,7 +149,7 @@ async def test_cancel_request_stops_the_stream(
     assert await ollama.wait_for_async(
         lambda: ollama.generations()[0].client_disconnected, timeout=2
     )
-    assert ollama.open_streams == 0
+    assert await ollama.wait_for_async(lambda: ollama.open_streams == 0, timeout=2)
 
 
 async def test_new_edit_cancels_the_stream_it_contradicts(

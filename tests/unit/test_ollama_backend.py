@@ -345,6 +345,8 @@ async def test_warm_up_loads_the_model_with_the_fixed_context_size(
     fake: FakeOllama, backend: OllamaBackend
 ) -> None:
     await backend.warm_up(CODER, num_ctx=8192)
+    # The client can see the end of the response before the fake has logged it.
+    assert await fake.wait_for_async(lambda: fake.generations()[0].finished_at is not None, 2)
     [recorded] = fake.generations()
     assert recorded.body is not None
     assert recorded.body["prompt"] == ""
