@@ -124,7 +124,6 @@ def serve_stdio(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | N
     writer = StdoutWriter(stdout or sys.stdout.buffer)
     server.protocol.set_writer(writer)
     gate = MessageGate(server.protocol)
-    server.message_gate = gate
     try:
         asyncio.run(_run(server, gate, stdin))
     except SystemExit as exit_request:  # `exit`: pygls calls sys.exit(0 or 1)

@@ -144,6 +144,40 @@ async def test_a_completion_at_a_block_start_comes_from_one_generation(
     assert harness.engine.stats.generations == 1
 
 
+@pytest.mark.parametrize(
+    ("trained_context", "configured", "sent"),
+    [
+        pytest.param(32768, 8192, 8192, id="setting-below-the-model"),
+        pytest.param(4096, 8192, 4096, id="capped-at-the-model"),
+    ],
+)
+async def test_num_ctx_never_exceeds_the_models_trained_context(
+    fake: FakeOllama, make: Make, trained_context: int, configured: int, sent: int
+) -> None:
+    fake.add_model(
+        "tiny-coder:1b",
+        architecture="qwen2",
+        capabilities=["completion", "insert"],
+        template="<|fim_prefix|>{{ .Prompt }}<|fim_suffix|>{{ .Suffix }}<|fim_middle|>",
+        context_length=trained_context,
+    )
+    harness = make(model="tiny-coder:1b", num_ctx=configured)
+    await harness.engine.complete(query(BODY))
+    assert [body["options"]["num_ctx"] for body in bodies(fake)] == [sent]
+
+
+async def test_a_missing_model_is_looked_up_afresh_once_pulled(
+    fake: FakeOllama, make: Make
+) -> None:
+    harness = make()
+    await harness.engine.complete(query(BODY))
+    fake.inject("not_found", times=1)
+    assert await harness.engine.complete(query(BODY.replace("b):", "c):"))) == []
+    shows_before = sum(1 for r in fake.requests if r.path == "/api/show")
+    await harness.engine.complete(query(BODY.replace("b):", "d):")))
+    assert sum(1 for r in fake.requests if r.path == "/api/show") == shows_before + 1
+
+
 async def test_a_multi_line_answer_is_kept_where_a_block_starts(
     fake: FakeOllama, make: Make
 ) -> None:

@@ -36,7 +36,7 @@ from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
 from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
-from codehearth.prompts.family import FamilyDetection, detect_family
+from codehearth.prompts.family import FamilyDetection, context_length, detect_family
 from codehearth.prompts.fim import ContextSnippet, FimRequest, FimTemplate, get_template
 from codehearth.settings import CompletionSettings
 
@@ -78,6 +78,8 @@ class ModelProfile:
     model: str
     detection: FamilyDetection
     template: FimTemplate
+    context_length: int | None = None
+    """The model's trained context (from /api/show); num_ctx never exceeds it."""
 
 
 Reporter = Callable[[BackendError], None]
@@ -151,7 +153,10 @@ class CompletionEngine:
         show = {} if self.settings.family else await self.backend.show(self.settings.model)
         detection = detect_family(show, override=self.settings.family)
         profile = ModelProfile(
-            model=self.settings.model, detection=detection, template=get_template(detection.family)
+            model=self.settings.model,
+            detection=detection,
+            template=get_template(detection.family),
+            context_length=context_length(show),
         )
         log.info("completion model %s: %s (%s)", profile.model, detection.family, detection.reason)
         self._profiles[key] = profile
@@ -270,7 +275,8 @@ class CompletionEngine:
         seed: int | None = None,
     ) -> GenerateRequest:
         s = self.settings
-        budget = min(s.prompt_tokens, max(64, s.num_ctx - s.max_tokens))
+        num_ctx = min(s.num_ctx, profile.context_length or s.num_ctx)
+        budget = min(s.prompt_tokens, max(64, num_ctx - s.max_tokens))
         split = split_budget(
             query.text[: query.offset],
             query.text[query.offset :],
@@ -296,7 +302,7 @@ class CompletionEngine:
         return GenerateRequest(
             model=profile.model,
             prompt=prompt,
-            num_ctx=s.num_ctx,
+            num_ctx=num_ctx,
             max_tokens=s.max_tokens if multiline else min(s.max_tokens, 64),
             temperature=s.temperature if temperature is None else temperature,
             stop=profile.template.stop,
@@ -332,6 +338,10 @@ class CompletionEngine:
         if error is not None:
             self.stats.failures += 1
             self.generations.discard(generation)
+            if error.kind is ProblemKind.MODEL_MISSING:
+                # Removed since we looked: detect its family afresh once it is back.
+                self.backend.forget_model(request.model)
+                self._profiles.clear()
             self.report(error)
         else:
             self.debounce.note_latency(elapsed)

@@ -35,18 +35,6 @@ JS_TS = ("javascript", "javascriptreact", "typescript", "typescriptreact")
 RUST = ("rust",)
 C_CPP = ("c", "cpp")
 
-CONFIG_FILES = (
-    ".editorconfig",
-    "pyproject.toml",
-    "ruff.toml",
-    ".ruff.toml",
-    ".prettierrc",
-    ".prettierrc.json",
-    "package.json",
-    "rustfmt.toml",
-    ".rustfmt.toml",
-    ".clang-format",
-)
 """Every file this module reads, at the workspace root."""
 
 _PRETTIER_DEFAULTS: Settings = {
