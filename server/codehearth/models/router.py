@@ -1,0 +1,136 @@
+"""Which model answers: roles, ordered fallbacks, context fit, health and the cloud rule.
+
+Settings name model *roles* (``completion``, ``edit``, ``chat``, ``embed``, ``critic``),
+each an ordered list of candidates: a model on an endpoint (several Ollama hosts, or an
+OpenAI-compatible server such as llama.cpp or vLLM). :meth:`Router.route` returns the
+candidates to try for one job, best first: those whose context length holds the prompt,
+whose endpoint's circuit breaker lets a request through, and - unless the user set
+``allowCloud`` - no cloud endpoint. Callers report each outcome with
+:meth:`Router.record`, which feeds the breaker and the latency average; :meth:`table`
+is what ``codehearth doctor`` and the status command show. Pure Python, no I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+from codehearth.models.health import EndpointHealth
+from codehearth.models.ollama_backend import is_loopback
+
+ROLES = ("completion", "edit", "chat", "embed", "critic")
+
+
+@attrs.frozen
+class Endpoint:
+    """A model server: ``kind`` is ``ollama`` or ``openai`` (an OpenAI-compatible API).
+
+    ``cloud`` marks a third-party service: it is only ever used with ``allowCloud``. A
+    host the user configured on their own network (a team GPU box) is not cloud.
+    """
+
+    url: str
+    kind: str = "ollama"
+    cloud: bool = False
+
+    @property
+    def local(self) -> bool:
+        return is_loopback(self.url)
+
+
+@attrs.frozen
+class Candidate:
+    """A model on an endpoint; ``context_length`` when known (from ``/api/show``)."""
+
+    endpoint: Endpoint
+    model: str
+    context_length: int | None = None
+
+
+@attrs.frozen
+class Route:
+    """The candidates to try for one job, best first, and why others were left out."""
+
+    candidates: tuple[Candidate, ...]
+    skipped: tuple[tuple[Candidate, str], ...] = ()
+
+
+class Router:
+    """Routes jobs to candidates; keeps one health record per endpoint."""
+
+    def __init__(
+        self,
+        roles: Mapping[str, Sequence[Candidate]],
+        *,
+        allow_cloud: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown model roles: {', '.join(sorted(unknown))}")
+        self.roles = {role: tuple(candidates) for role, candidates in roles.items()}
+        self.allow_cloud = allow_cloud
+        self._clock = clock
+        self._health: dict[Endpoint, EndpointHealth] = {}
+
+    def health(self, endpoint: Endpoint) -> EndpointHealth:
+        found = self._health.get(endpoint)
+        if found is None:
+            found = self._health[endpoint] = EndpointHealth(clock=self._clock)
+        return found
+
+    def route(self, role: str, prompt_tokens: int = 0, reply_tokens: int = 0) -> Route:
+        """Candidates for ``role`` that may take a prompt of this size now, best first."""
+        chosen: list[Candidate] = []
+        skipped: list[tuple[Candidate, str]] = []
+        for candidate in self.roles.get(role, ()):
+            reason = self._unusable(candidate, prompt_tokens + reply_tokens)
+            if reason:
+                skipped.append((candidate, reason))
+            else:
+                chosen.append(candidate)
+        return Route(tuple(chosen), tuple(skipped))
+
+    def _unusable(self, candidate: Candidate, tokens: int) -> str:
+        if candidate.endpoint.cloud and not self.allow_cloud:
+            return "a cloud endpoint and allowCloud is off"
+        if candidate.context_length is not None and tokens > candidate.context_length:
+            return f"prompt of {tokens} tokens exceeds its {candidate.context_length} context"
+        if not self.health(candidate.endpoint).available():
+            return f"circuit open: {self.health(candidate.endpoint).last_problem}"
+        return ""
+
+    def begin(self, candidate: Candidate) -> None:
+        """A request goes to ``candidate`` (claims the probe of a half-open endpoint)."""
+        self.health(candidate.endpoint).begin()
+
+    def record(
+        self, candidate: Candidate, *, ok: bool, seconds: float = 0.0, problem: str = ""
+    ) -> None:
+        health = self.health(candidate.endpoint)
+        if ok:
+            health.record_success(seconds)
+        else:
+            health.record_failure(problem or "request failed")
+
+    def table(self) -> list[dict[str, object]]:
+        """One row per role and candidate, in order, with its endpoint's health."""
+        rows: list[dict[str, object]] = []
+        for role, candidates in self.roles.items():
+            for rank, candidate in enumerate(candidates, start=1):
+                rows.append(
+                    {
+                        "role": role,
+                        "rank": rank,
+                        "model": candidate.model,
+                        "endpoint": candidate.endpoint.url,
+                        "kind": candidate.endpoint.kind,
+                        "local": candidate.endpoint.local,
+                        "cloud": candidate.endpoint.cloud,
+                        "contextLength": candidate.context_length,
+                        **self.health(candidate.endpoint).describe(),
+                    }
+                )
+        return rows
