@@ -26,6 +26,7 @@ class ProblemKind(enum.Enum):
     STREAM_ERROR = "stream-error"
     BAD_RESPONSE = "bad-response"
     TIMEOUT = "timeout"
+    UNSUPPORTED = "unsupported"
 
 
 @attrs.frozen
@@ -59,6 +60,12 @@ def classify(error: BaseException, *, host: str, model: str) -> BackendError:
             status, text = error.status_code, str(error.error)
         if status == 404:
             return model_missing(model, detail)
+        if status == 400:
+            return BackendError(
+                ProblemKind.UNSUPPORTED,
+                f"{model} refused the request: {text[:200]}",
+                detail,
+            )
         if status == 503:
             return BackendError(
                 ProblemKind.OVERLOADED,

@@ -70,6 +70,16 @@ class GenerateChunk:
 
 
 @attrs.frozen
+class ChatChunk:
+    """One piece of a streamed chat answer; tool calls arrive whole, with ``done`` last."""
+
+    content: str = ""
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    done: bool = False
+    prompt_eval_count: int | None = None
+
+
+@attrs.frozen
 class GenerateRequest:
     """A raw (template already applied) generation request."""
 
@@ -161,6 +171,57 @@ class OllamaBackend:
             ),
         )
 
+    async def chat(
+        self,
+        model: str,
+        messages: list[Mapping[str, Any]],
+        *,
+        num_ctx: int,
+        max_tokens: int = 1024,
+        temperature: float = 0.2,
+        tools: list[Mapping[str, Any]] | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream a chat answer (``/api/chat``), with tool calls when ``tools`` are given.
+        Raises BackendError; cancelling the consumer closes the stream."""
+        options = {"num_ctx": num_ctx, "num_predict": max_tokens, "temperature": temperature}
+        stream = await self._call(
+            model,
+            self._client.chat(
+                model=model,
+                messages=messages,
+                tools=tools,
+                stream=True,
+                keep_alive=self.keep_alive,
+                options=options,
+            ),
+        )
+        iterator = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    part = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    raise classify(error, host=self.host, model=model) from error
+                message = part.message
+                calls = tuple(
+                    {"name": call.function.name, "arguments": dict(call.function.arguments)}
+                    for call in (message.tool_calls or ())
+                )
+                yield ChatChunk(
+                    content=message.content or "",
+                    tool_calls=calls,
+                    done=bool(part.done),
+                    prompt_eval_count=part.prompt_eval_count,
+                )
+                if part.done:
+                    return
+        finally:
+            await _close_quietly(iterator)
+
     async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateChunk]:
         """Stream a raw generation. Raises BackendError; cancellation closes the stream."""
         stream = await self._call(
@@ -211,6 +272,7 @@ async def _close_quietly(iterator: Any) -> None:
 
 __all__ = [
     "BackendError",
+    "ChatChunk",
     "GenerateChunk",
     "GenerateRequest",
     "OllamaBackend",
