@@ -1,0 +1,1 @@
+"""Verified code actions: edit safety, verifiers and the draft-verify-refine loop."""

@@ -1,0 +1,141 @@
+"""One code action, from request to verified edit: region, prompt, refine loop, checks.
+
+``run_action`` is what the LSP layer calls when a CodeHearth action is resolved: it takes
+the region (whole lines of the diagnostic or selection), builds the action's prompt (with
+the user's style block and workspace context), runs the refine loop against a chat model
+and the verifiers, and validates the resulting proposal (only the target document, only the
+region, current version). Only a verified, validated edit comes back as ``edit``; anything
+else comes back with the reason and the best draft, for a chat answer. No pygls here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from codehearth.languages import LanguageRegistry
+from codehearth.prompts.actions import (
+    ActionRequest,
+    DiagnosticInfo,
+    action_messages,
+    context_around,
+)
+from codehearth.refine.edits import (
+    EditProposal,
+    TextRange,
+    line_starts,
+    offset_at,
+    range_text,
+    validate_proposal,
+)
+from codehearth.refine.loop import Model, RefineResult, RefineTask, refine
+from codehearth.refine.verify import Candidate, TargetDiagnostic, Verdict, verify
+
+EDIT_ACTIONS = ("quick_fix", "add_docstring", "add_type_hints", "simplify")
+"""Actions whose answer replaces the region (explain and write_tests answer in chat)."""
+
+
+@attrs.frozen
+class ActionJob:
+    """What the client asked for, in code points (0-based lines)."""
+
+    kind: str
+    uri: str
+    version: int | None
+    path: str
+    language_id: str
+    text: str
+    start_line: int
+    end_line: int
+    diagnostic: TargetDiagnostic | None = None
+    style_block: str = ""
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class ActionOutcome:
+    """The refine result plus the final validation; ``edit`` only when both passed."""
+
+    result: RefineResult
+    edit: EditProposal | None
+    reason: str
+
+
+def region_for(text: str, start_line: int, end_line: int) -> TextRange:
+    """Whole lines ``start_line``..``end_line`` (clamped to the document), newline excluded."""
+    lines = text.split("\n")
+    last = max(0, len(lines) - 1)
+    start = min(max(start_line, 0), last)
+    end = min(max(end_line, start), last)
+    return TextRange(start, 0, end, len(lines[end].rstrip("\r")))
+
+
+async def run_action(
+    job: ActionJob,
+    model: Model,
+    *,
+    workspace_root: Path | None,
+    current_version: Callable[[], int | None],
+    max_rounds: int = 3,
+    time_budget_s: float = 30.0,
+    trusted: bool = False,
+) -> ActionOutcome:
+    """Draft, verify, critique and refine an edit for ``job``; see the module docstring."""
+    if job.kind not in EDIT_ACTIONS:
+        raise ValueError(f"{job.kind} does not edit code")
+    region = region_for(job.text, job.start_line, job.end_line)
+    starts = line_starts(job.text)
+    start = offset_at(job.text, region.start_line, region.start_char, starts)
+    end = offset_at(job.text, region.end_line, region.end_char, starts)
+    before, after = context_around(job.text, start, end)
+    diagnostic = job.diagnostic
+    request = ActionRequest(
+        path=job.path,
+        language_id=job.language_id,
+        selection=range_text(job.text, region),
+        before=before,
+        after=after,
+        diagnostic=(
+            DiagnosticInfo(diagnostic.code, diagnostic.message, diagnostic.line)
+            if diagnostic is not None
+            else None
+        ),
+        style_block=job.style_block,
+        context=job.context,
+    )
+    task = RefineTask(
+        uri=job.uri,
+        version=job.version,
+        language_id=job.language_id,
+        text=job.text,
+        region=region,
+        messages=tuple(action_messages(job.kind, request)),
+        diagnostic=diagnostic,
+    )
+    checker_registry = LanguageRegistry.load()  # parsers are not thread-safe: our own
+
+    async def verifier(candidate: Candidate) -> Verdict:
+        return await asyncio.to_thread(
+            verify, candidate, registry=checker_registry, trusted=trusted
+        )
+
+    result = await refine(
+        task, model, verifier, max_rounds=max_rounds, time_budget_s=time_budget_s
+    )
+    if result.edit is None:
+        return ActionOutcome(result, None, result.reason)
+    validation = validate_proposal(
+        result.edit,
+        target_uri=job.uri,
+        current_version=current_version(),
+        workspace_root=workspace_root or Path(job.path).parent,
+        target_path=Path(job.path),
+        document_text=job.text,
+        allowed_range=region,
+    )
+    if not validation.ok:
+        return ActionOutcome(result, None, validation.reason)
+    return ActionOutcome(result, result.edit, "verified")

@@ -1,0 +1,153 @@
+"""The refine loop: draft, verify, critique with the verifier's findings, refine.
+
+Each round asks the model for a replacement of the task's region, turns the answer into a
+minimal edit and runs the verifier on it. A candidate that verifies ends the loop; one that
+does not makes the next prompt, which shows the model its previous answer and the failed
+checks (execution feedback). The loop stops after ``max_rounds`` or when ``time_budget_s``
+runs out (the model call in flight is cut off at the deadline).
+
+Only a verified edit is ever returned; otherwise the result has ``edit=None`` and the
+least-bad draft (the one that passed the most checks; later wins ties), which the server
+may still show as a chat answer. Model garbage (empty answers, prose, fences in the wrong
+language) is a failed round, never an exception; cancellation propagates at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import attrs
+
+from codehearth.prompts.actions import Message, critique_messages
+from codehearth.refine.edits import (
+    AnswerError,
+    EditError,
+    EditProposal,
+    TextRange,
+    edits_from_answer,
+    extract_code,
+    range_text,
+)
+from codehearth.refine.verify import Candidate, Check, TargetDiagnostic, Verdict
+
+log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 4
+"""The rough ratio behind :attr:`RoundTrace.prompt_tokens_estimate`."""
+
+Model = Callable[[list[Message]], Awaitable[str]]
+Verifier = Callable[[Candidate], Awaitable[Verdict] | Verdict]
+
+
+@attrs.frozen
+class RefineTask:
+    """One action to refine: the document, the region the model rewrites and the first
+    prompt (from :mod:`codehearth.prompts.actions`)."""
+
+    uri: str
+    version: int | None
+    language_id: str
+    text: str
+    region: TextRange
+    messages: tuple[Message, ...]
+    diagnostic: TargetDiagnostic | None = None
+
+
+@attrs.frozen
+class RoundTrace:
+    """What one round cost and found."""
+
+    round: int
+    prompt_tokens_estimate: int
+    answer_chars: int
+    checks: tuple[Check, ...]
+    ms: float
+
+
+@attrs.frozen
+class RefineResult:
+    """The loop's outcome; ``reason`` is ``verified``, ``max-rounds`` or ``time-budget``."""
+
+    verified: bool
+    edit: EditProposal | None
+    best_draft: str | None
+    rounds: tuple[RoundTrace, ...]
+    reason: str
+
+
+def _estimate_tokens(messages: Sequence[Message]) -> int:
+    return math.ceil(sum(len(message["content"]) for message in messages) / CHARS_PER_TOKEN)
+
+
+async def _judge(
+    task: RefineTask, region_text: str, answer: str, verifier: Verifier
+) -> tuple[EditProposal | None, tuple[Check, ...], str | None]:
+    """The proposal made from an answer, the checks it went through, and its code."""
+    try:
+        code = extract_code(answer)
+        edits = edits_from_answer(region_text, answer, task.region)
+    except (AnswerError, EditError) as error:
+        return None, (Check("answer", False, str(error)),), None
+    if not edits:
+        return None, (Check("answer", False, "the answer does not change the region"),), code
+    proposal = EditProposal(task.uri, task.version, tuple(edits))
+    candidate = Candidate(proposal, task.text, task.language_id, answer, task.diagnostic)
+    try:
+        outcome = verifier(candidate)
+        verdict = await outcome if inspect.isawaitable(outcome) else outcome
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.exception("verifier failed")
+        return None, (Check("verifier", False, f"verifier error: {error!r}"),), code
+    assert isinstance(verdict, Verdict)
+    return (proposal if verdict.ok else None), verdict.checks, code
+
+
+async def refine(
+    task: RefineTask,
+    model: Model,
+    verifier: Verifier,
+    *,
+    max_rounds: int = 3,
+    time_budget_s: float = 20.0,
+) -> RefineResult:
+    """Draft, verify and refine until a candidate verifies or rounds or time run out."""
+    deadline = time.monotonic() + time_budget_s
+    region_text = range_text(task.text, task.region)
+    messages = list(task.messages)
+    rounds: list[RoundTrace] = []
+    best_draft: str | None = None
+    best_score = -1
+    reason = "max-rounds"
+    for number in range(1, max_rounds + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            reason = "time-budget"
+            break
+        started = time.monotonic()
+        tokens = _estimate_tokens(messages)
+        try:
+            answer = await asyncio.wait_for(model(messages), remaining)
+        except TimeoutError:
+            ms = (time.monotonic() - started) * 1000
+            timed_out = Check("model", False, f"no answer within {time_budget_s:g}s")
+            rounds.append(RoundTrace(number, tokens, 0, (timed_out,), ms))
+            reason = "time-budget"
+            break
+        proposal, checks, code = await _judge(task, region_text, answer, verifier)
+        ms = (time.monotonic() - started) * 1000
+        rounds.append(RoundTrace(number, tokens, len(answer), checks, ms))
+        if proposal is not None:
+            return RefineResult(True, proposal, code, tuple(rounds), "verified")
+        score = sum(check.ok for check in checks)
+        if code is not None and score >= best_score:
+            best_draft, best_score = code, score
+        failed = [(check.name, check.detail) for check in checks if not check.ok]
+        messages = critique_messages(task.messages, answer, failed, task.language_id)
+    return RefineResult(False, None, best_draft, tuple(rounds), reason)
