@@ -105,7 +105,11 @@ class CodeHearthServer(LanguageServer):
         self._log_warning(message)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Errors outside a request: logged, shown at most once per kind per 30 s, no trace."""
+        """Errors outside a request: logged, shown at most once per kind per 30 s, no trace.
+        (A failed request has already been answered with its error: no popup for it.)"""
+        if getattr(source, "__name__", "") == "FeatureRequestError":
+            log.info("request failed: %s", error)
+            return
         log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
         self.server_errors.notify(f"internal error: {type(error).__name__}; see the server log")
 
@@ -326,10 +330,18 @@ def model_is_installed(model: str, installed: list[str]) -> bool:
 
 def create_server() -> CodeHearthServer:
     """Build a server with every feature module registered."""
-    from codehearth.features import commands, documents, indexing, inline_completion, lifecycle
+    from codehearth.features import (
+        code_actions,
+        commands,
+        documents,
+        indexing,
+        inline_completion,
+        lifecycle,
+    )
 
     server = CodeHearthServer()
     lifecycle.register(server)
+    code_actions.register(server)
     commands.register(server)
     indexing.register(server)
     documents.register(server)

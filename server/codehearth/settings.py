@@ -121,6 +121,25 @@ class IndexSettings:
 
 
 @attrs.define
+class ActionSettings:
+    """Code actions: quick fixes and refactors that are verified before they are offered."""
+
+    enabled: bool = setting(True, "Offer CodeHearth quick fixes and refactors.")
+    model: str = setting(
+        "qwen2.5-coder:7b", "Ollama model for code actions (a stronger chat model is best)."
+    )
+    num_ctx: int = setting(8192, "Context window sent with every action request.")
+    max_rounds: int = setting(3, "Draft/verify/critique/refine rounds before giving up.")
+    time_budget_seconds: float = setting(
+        40.0, "Longest time one action may take, all rounds included."
+    )
+    run_tests: bool = setting(
+        False,
+        "Also run the configured test command as a verifier (never on untrusted workspaces).",
+    )
+
+
+@attrs.define
 class StyleSettings:
     """The user's own coding style, inferred from their code."""
 
@@ -148,6 +167,7 @@ class Settings:
     completion: CompletionSettings = attrs.field(factory=CompletionSettings)
     index: IndexSettings = attrs.field(factory=IndexSettings)
     style: StyleSettings = attrs.field(factory=StyleSettings)
+    actions: ActionSettings = attrs.field(factory=ActionSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -156,6 +176,7 @@ for _settings_class in (
     CompletionSettings,
     IndexSettings,
     StyleSettings,
+    ActionSettings,
     LoggingSettings,
     Settings,
 ):
@@ -260,6 +281,9 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("index", "max_files", 1, 10_000_000),
     ("index", "workers", 1, 64),
     ("index", "context_tokens", 0, 1_048_576),
+    ("actions", "num_ctx", 512, 1_048_576),
+    ("actions", "max_rounds", 1, 10),
+    ("actions", "time_budget_seconds", 1, 600),
 )
 
 

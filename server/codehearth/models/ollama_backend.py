@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -174,7 +174,7 @@ class OllamaBackend:
     async def chat(
         self,
         model: str,
-        messages: list[Mapping[str, Any]],
+        messages: Sequence[Mapping[str, Any]],
         *,
         num_ctx: int,
         max_tokens: int = 1024,
@@ -188,7 +188,7 @@ class OllamaBackend:
             model,
             self._client.chat(
                 model=model,
-                messages=messages,
+                messages=list(messages),
                 tools=tools,
                 stream=True,
                 keep_alive=self.keep_alive,

@@ -1,0 +1,88 @@
+"""Code actions end to end: stubs at once, the refine loop on resolve, only verified edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document
+from tests.fakes.fake_ollama import FakeOllama
+
+SOURCE = "import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n"
+UNUSED_IMPORT = types.Diagnostic(
+    range=types.Range(
+        start=types.Position(line=0, character=7), end=types.Position(line=0, character=9)
+    ),
+    message="`os` imported but unused",
+    code="F401",
+    source="ruff",
+)
+
+
+def request(uri: str, diagnostics: list[types.Diagnostic]) -> types.CodeActionParams:
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(
+            start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+        ),
+        context=types.CodeActionContext(diagnostics=diagnostics),
+    )
+
+
+def scripted(*answers: str) -> Any:
+    """A model that gives these answers in turn (then repeats the last)."""
+    calls: list[Any] = []
+
+    def answer(body: dict[str, Any]) -> str:
+        calls.append(body)
+        return answers[min(len(calls), len(answers)) - 1]
+
+    answer.calls = calls  # type: ignore[attr-defined]
+    return answer
+
+
+async def quick_fix(client: LanguageClient, workspace: Path) -> tuple[str, types.CodeAction]:
+    uri = open_document(client, workspace, "tool.py", SOURCE)
+    actions = await client.text_document_code_action_async(request(uri, [UNUSED_IMPORT]))
+    assert actions is not None
+    [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
+    assert stub.kind == "quickfix.codehearth" and stub.edit is None
+    return uri, stub
+
+
+async def test_a_weak_models_fix_is_verified_after_feedback(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    model = scripted("```python\nimport os as\n```", "```python\n```")
+    ollama.responder = model
+    uri, stub = await quick_fix(client, workspace)
+    resolved = await client.code_action_resolve_async(stub)
+    assert resolved.edit is not None
+    if resolved.edit.document_changes:  # VS Code: versioned document changes
+        [document_edit] = resolved.edit.document_changes
+        assert isinstance(document_edit, types.TextDocumentEdit)
+        assert document_edit.text_document.uri == uri
+        assert document_edit.text_document.version == 1
+        edits = list(document_edit.edits)
+    else:  # Neovim's captured capabilities: plain changes
+        assert resolved.edit.changes is not None and list(resolved.edit.changes) == [uri]
+        edits = list(resolved.edit.changes[uri])
+    [edit] = edits
+    assert isinstance(edit, types.TextEdit)
+    assert edit.range.start.line == 0 and edit.new_text == ""
+    assert len(model.calls) == 2
+    critique = model.calls[1]["messages"][-1]["content"]
+    assert "parses" in critique or "syntax" in critique.lower()
+
+
+async def test_no_edit_is_offered_when_nothing_verifies(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = scripted("```python\nimport os as\n```")
+    _, stub = await quick_fix(client, workspace)
+    resolved = await client.code_action_resolve_async(stub)
+    assert resolved.edit is None
+    assert any("no verified edit for quick fix" in m.message for m in client.messages)
