@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench vscode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-## test: the whole test suite (unit, golden, end-to-end over stdio)
+## test: the whole test suite (unit, golden, end-to-end over stdio; the VS Code
+## extension's build and tests too when npm is installed)
 test: $(STAMP)
 	$(PY) -m pytest -q
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) vscode; \
+	else echo "npm not found: skipping the VS Code extension"; fi
+
+## vscode: build, test and package the VS Code extension (Node 20+)
+vscode: $(STAMP)
+	cd vscode-extension && npm ci --no-audit --no-fund && npm run build && npm test && npm run package
 
 ## test-fast: skip the slow end-to-end suites for quick local loops
 test-fast: $(STAMP)
