@@ -83,6 +83,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     style.set_defaults(run=_style)
 
+    memory = commands.add_parser("memory", help="show, add, search, forget, export, import")
+    memory.add_argument("--workspace", type=Path, default=Path.cwd(), help="default: here")
+    actions = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
+    actions.add_parser("show", help="core blocks, counts and recent messages")
+    add_note = actions.add_parser("add", help="remember a note (archival memory)")
+    add_note.add_argument("text")
+    add_note.add_argument("--tag", action="append", default=[], help="repeatable")
+    find = actions.add_parser("search", help="search notes and past messages")
+    find.add_argument("query")
+    find.add_argument("--limit", type=int, default=5)
+    drop = actions.add_parser("forget", help="forget a note by id")
+    drop.add_argument("id")
+    dump = actions.add_parser("export", help="write all memory as JSON")
+    dump.add_argument("file", nargs="?", type=Path, help="default: stdout")
+    load = actions.add_parser("import", help="read memory from an export")
+    load.add_argument("file", type=Path)
+    memory.set_defaults(run=_memory)
+
     doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
@@ -353,6 +371,38 @@ def _style(args: argparse.Namespace) -> int:
         if block:
             print("  prompt block:\n    " + block.replace("\n", "\n    "))
     return 0
+
+
+def _memory(args: argparse.Namespace) -> int:
+    from codehearth.memory import commands as memory
+    from codehearth.memory.store import MemoryStore
+
+    try:
+        with MemoryStore.for_workspace(args.workspace.resolve()) as store:
+            for warning in store.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            action = args.memory_command
+            if action == "show":
+                result: dict[str, Any] = memory.show(store)
+            elif action == "add":
+                result = memory.add(store, memory.AddArgs(args.text, args.tag))
+            elif action == "search":
+                result = memory.search(store, memory.SearchArgs(args.query, args.limit))
+            elif action == "forget":
+                result = memory.forget(store, memory.ForgetArgs(args.id))
+            elif action == "export":
+                result = memory.export(store)
+                if args.file is not None:
+                    args.file.write_text(json.dumps(result, indent=2), encoding="utf-8")
+                    result = {"exported": str(args.file)}
+            else:
+                data = json.loads(args.file.read_text(encoding="utf-8"))
+                result = memory.import_(store, memory.ImportArgs(data))
+    except (ValueError, OSError) as error:
+        print(f"codehearth memory: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("ok", True) else 1
 
 
 # -- doctor ---------------------------------------------------------------------------

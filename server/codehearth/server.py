@@ -26,6 +26,7 @@ from codehearth.index.context import ContextRequest, recent_positions, workspace
 from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.languages import LanguageRegistry
 from codehearth.logs import configure_logging
+from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError, model_missing
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.prompts.budget import BudgetSplit
@@ -61,6 +62,7 @@ class CodeHearthServer(LanguageServer):
         self.engine: CompletionEngine | None = None
         self.index: WorkspaceIndex | None = None
         self.style: WorkspaceStyle | None = None
+        self.memory: MemoryStore | None = None
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
@@ -309,6 +311,8 @@ class CodeHearthServer(LanguageServer):
             await self.engine.aclose()
         if self.backend is not None:
             await self.backend.aclose()
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.close)
         if self.index is not None:
             await asyncio.to_thread(self.index.flush)
             if self.index.store is not None:
@@ -337,10 +341,12 @@ def create_server() -> CodeHearthServer:
         indexing,
         inline_completion,
         lifecycle,
+        memory,
     )
 
     server = CodeHearthServer()
     lifecycle.register(server)
+    memory.register(server)
     code_actions.register(server)
     commands.register(server)
     indexing.register(server)

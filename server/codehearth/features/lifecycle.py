@@ -12,6 +12,7 @@ from lsprotocol import types
 
 from codehearth.features.indexing import start_index
 from codehearth.features.inline_completion import register_completion_fallback
+from codehearth.features.memory import open_memory
 from codehearth.server import CodeHearthServer
 from codehearth.settings import TOML_FILE_NAME
 
@@ -43,6 +44,7 @@ def register(server: CodeHearthServer) -> None:
         await ls.start_services()
         await ls.watch_files(TOML_WATCHER_ID, f"**/{TOML_FILE_NAME}")
         ls.spawn(start_index(ls), "index build")
+        ls.spawn(open_memory(ls), "open memory")
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: CodeHearthServer, params: None) -> None:

@@ -1,0 +1,70 @@
+"""Memory commands (``workspace/executeCommand``): ``codehearth.memory.show``, ``.add``,
+``.search``, ``.forget``, ``.export`` and ``.import``.
+
+Arguments are attrs classes, so pygls structures the client's JSON into them and answers
+``-32602`` with the reason when they do not fit. The store is opened off the event loop
+after ``initialized``; every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from codehearth.memory import commands
+from codehearth.memory.commands import AddArgs, ForgetArgs, ImportArgs, SearchArgs
+from codehearth.memory.store import MemoryStore
+from codehearth.server import CodeHearthServer
+
+UNAVAILABLE = {"available": False, "problem": "memory is not open yet"}
+
+
+def register(server: CodeHearthServer) -> None:
+    @server.command("codehearth.memory.show")
+    async def show(ls: CodeHearthServer) -> dict[str, Any]:
+        store = ls.memory
+        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.show, store)
+
+    @server.command("codehearth.memory.add")
+    async def add(ls: CodeHearthServer, args: AddArgs) -> dict[str, Any]:
+        store = ls.memory
+        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.add, store, args)
+
+    @server.command("codehearth.memory.search")
+    async def search(ls: CodeHearthServer, args: SearchArgs) -> dict[str, Any]:
+        store = ls.memory
+        if store is None:
+            return UNAVAILABLE
+        return await asyncio.to_thread(commands.search, store, args)
+
+    @server.command("codehearth.memory.forget")
+    async def forget(ls: CodeHearthServer, args: ForgetArgs) -> dict[str, Any]:
+        store = ls.memory
+        if store is None:
+            return UNAVAILABLE
+        return await asyncio.to_thread(commands.forget, store, args)
+
+    @server.command("codehearth.memory.export")
+    async def export(ls: CodeHearthServer) -> dict[str, Any]:
+        store = ls.memory
+        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.export, store)
+
+    @server.command("codehearth.memory.import")
+    async def import_(ls: CodeHearthServer, args: ImportArgs) -> dict[str, Any]:
+        store = ls.memory
+        if store is None:
+            return UNAVAILABLE
+        return await asyncio.to_thread(commands.import_, store, args)
+
+
+async def open_memory(ls: CodeHearthServer) -> None:
+    """Open the user's memory store for this workspace (off the loop); warn once if it
+    had to be repaired or cannot be used."""
+    if ls.workspace_root is None:
+        return
+    store = await asyncio.to_thread(MemoryStore.for_workspace, ls.workspace_root)
+    ls.memory = store
+    for warning in store.warnings:
+        ls.warn_once(f"memory: {warning}")
+    if store.problem:
+        ls.warn_once(f"memory is switched off: {store.problem}")
