@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/index.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/style.py
+	$(PY) bench/memory_search.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
