@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) bench/retrieval.py
 	$(PY) bench/style.py
 	$(PY) bench/memory_search.py
+	$(PY) bench/memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     style.set_defaults(run=_style)
 
+    chat = commands.add_parser("chat", help="ask a question (with this workspace's memory)")
+    chat.add_argument("question")
+    chat.add_argument("--workspace", type=Path, default=Path.cwd(), help="default: here")
+    chat.add_argument("--conversation", default="cli", help="conversation id")
+    _add_model_flags(chat)
+    chat.set_defaults(run=_chat)
+
     memory = commands.add_parser("memory", help="show, add, search, forget, export, import")
     memory.add_argument("--workspace", type=Path, default=Path.cwd(), help="default: here")
     actions = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
@@ -370,6 +377,49 @@ def _style(args: argparse.Namespace) -> int:
         block = render_style_block(style, language_id)
         if block:
             print("  prompt block:\n    " + block.replace("\n", "\n    "))
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    return asyncio.run(_chat_async(args))
+
+
+async def _chat_async(args: argparse.Namespace) -> int:
+    from codehearth.chat.pipeline import ChatSession
+    from codehearth.memory.store import MemoryStore
+    from codehearth.models.errors import BackendError
+    from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+    from codehearth.prompts.budget import EstimatingCounter
+    from codehearth.settings import build_settings, read_toml_settings
+
+    root = args.workspace.resolve()
+    toml_values, _ = read_toml_settings(root)
+    overrides = _overrides(args)
+    if args.model:  # --model names the chat model here
+        overrides = {**overrides, "chat": {"model": args.model}}
+    settings = build_settings(toml_values, overrides).settings
+    backend = OllamaBackend(resolve_host(settings.ollama.host))
+    try:
+        with MemoryStore.for_workspace(root) as store:
+            session = ChatSession(
+                store,
+                backend,
+                model=settings.chat.model,
+                num_ctx=settings.chat.num_ctx,
+                conversation_id=args.conversation,
+                counter=EstimatingCounter(),
+            )
+            answer = await session.ask(
+                args.question, on_chunk=lambda text: print(text, end="", flush=True)
+            )
+            print()
+            for outcome in answer.tool_results:
+                print(f"[memory] {outcome.name}: {outcome.result.content}", file=sys.stderr)
+    except BackendError as error:
+        print(f"codehearth chat: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        await backend.aclose()
     return 0
 
 

@@ -335,6 +335,7 @@ def model_is_installed(model: str, installed: list[str]) -> bool:
 def create_server() -> CodeHearthServer:
     """Build a server with every feature module registered."""
     from codehearth.features import (
+        chat,
         code_actions,
         commands,
         documents,
@@ -347,6 +348,7 @@ def create_server() -> CodeHearthServer:
     server = CodeHearthServer()
     lifecycle.register(server)
     memory.register(server)
+    chat.register(server)
     code_actions.register(server)
     commands.register(server)
     indexing.register(server)

@@ -140,6 +140,16 @@ class ActionSettings:
 
 
 @attrs.define
+class ChatSettings:
+    """Chat: questions about the code, with the user's memory."""
+
+    model: str = setting("qwen2.5-coder:7b", "Ollama model for chat and explanations.")
+    num_ctx: int = setting(
+        8192, "Context window for chat; history beyond it is summarised, never cut silently."
+    )
+
+
+@attrs.define
 class StyleSettings:
     """The user's own coding style, inferred from their code."""
 
@@ -168,6 +178,7 @@ class Settings:
     index: IndexSettings = attrs.field(factory=IndexSettings)
     style: StyleSettings = attrs.field(factory=StyleSettings)
     actions: ActionSettings = attrs.field(factory=ActionSettings)
+    chat: ChatSettings = attrs.field(factory=ChatSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -177,6 +188,7 @@ for _settings_class in (
     IndexSettings,
     StyleSettings,
     ActionSettings,
+    ChatSettings,
     LoggingSettings,
     Settings,
 ):
@@ -282,6 +294,7 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("index", "workers", 1, 64),
     ("index", "context_tokens", 0, 1_048_576),
     ("actions", "num_ctx", 512, 1_048_576),
+    ("chat", "num_ctx", 1024, 1_048_576),
     ("actions", "max_rounds", 1, 10),
     ("actions", "time_budget_seconds", 1, 600),
 )

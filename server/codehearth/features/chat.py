@@ -1,0 +1,204 @@
+"""Chat commands (``workspace/executeCommand``): ``codehearth.chat`` and
+``codehearth.explain``, plus ``window/workDoneProgress/cancel`` to stop an answer.
+
+An answer streams as ``codehearth/chatChunk`` notifications (``{conversationId, text}``)
+and as ``$/progress`` report messages when the client supports work-done progress; the
+command's result is the whole answer. The model runs in a task of our own, so cancelling
+the progress (pygls does not stop a running command, its pitfall P4) cancels it and closes
+the Ollama stream; nothing half-written is kept in memory. One answer at a time per
+conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import attrs
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from codehearth.chat.pipeline import ChatAnswer, ChatSession
+from codehearth.chat.window import ContextOverflow
+from codehearth.index.context import relative
+from codehearth.index.scanner import is_denied
+from codehearth.models.errors import BackendError
+from codehearth.server import CodeHearthServer
+from codehearth.style.profile import render_style_block
+
+log = logging.getLogger(__name__)
+
+CHUNK_NOTIFICATION = "codehearth/chatChunk"
+MAX_SELECTION_CHARS = 12_000
+
+
+@attrs.define
+class ChatArgs:
+    question: str = attrs.field(validator=attrs.validators.min_len(1))
+    conversation_id: str = "default"
+    uri: str | None = None
+    range: types.Range | None = None
+
+
+@attrs.define
+class ExplainArgs:
+    uri: str
+    range: types.Range
+    conversation_id: str = "default"
+
+
+@attrs.define
+class ChatState:
+    """Sessions per conversation, the running answers and their progress tokens."""
+
+    sessions: dict[str, ChatSession] = attrs.field(factory=dict)
+    locks: dict[str, asyncio.Lock] = attrs.field(factory=dict)
+    running: dict[str, asyncio.Task[ChatAnswer]] = attrs.field(factory=dict)
+
+
+def register(server: CodeHearthServer) -> None:
+    state = ChatState()
+
+    @server.command("codehearth.chat")
+    async def chat(ls: CodeHearthServer, args: ChatArgs) -> dict[str, Any]:
+        return await _answer(ls, state, args.question, args.conversation_id, args.uri, args.range)
+
+    @server.command("codehearth.explain")
+    async def explain(ls: CodeHearthServer, args: ExplainArgs) -> dict[str, Any]:
+        question = "Explain what the selected code does, and why, for a colleague."
+        return await _answer(ls, state, question, args.conversation_id, args.uri, args.range)
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def cancel(ls: CodeHearthServer, params: types.WorkDoneProgressCancelParams) -> None:
+        task = state.running.get(str(params.token))
+        if task is not None:
+            task.cancel()
+
+
+async def _answer(
+    ls: CodeHearthServer,
+    state: ChatState,
+    question: str,
+    conversation_id: str,
+    uri: str | None,
+    selection: types.Range | None,
+) -> dict[str, Any]:
+    if not await ls.wait_ready() or ls.engine is None:
+        return {"ok": False, "error": "CodeHearth is still starting"}
+    if ls.memory is None:
+        return {"ok": False, "error": "memory is not open yet; try again in a moment"}
+    session = await _session(ls, state, conversation_id)
+    context = _context(ls, uri, selection)
+    token = await _progress(ls, "CodeHearth: answering")
+
+    def on_chunk(text: str) -> None:
+        ls.protocol.notify(CHUNK_NOTIFICATION, {"conversationId": conversation_id, "text": text})
+        if token is not None:
+            ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=text))
+
+    lock = state.locks.setdefault(conversation_id, asyncio.Lock())
+    async with lock:
+        task = asyncio.create_task(session.ask(question, context=context, on_chunk=on_chunk))
+        key = token or f"chat-{uuid.uuid4().hex[:8]}"
+        state.running[key] = task
+        try:
+            answer = await task
+        except asyncio.CancelledError:
+            return _done(ls, token, {"ok": False, "cancelled": True})
+        except BackendError as error:
+            ls.notifier.report(error)
+            return _done(ls, token, {"ok": False, "error": error.message})
+        except ContextOverflow:
+            return _done(ls, token, {"ok": False, "error": "the question is too long"})
+        finally:
+            state.running.pop(key, None)
+    return _done(
+        ls,
+        token,
+        {
+            "ok": True,
+            "text": answer.text,
+            "model": session.model,
+            "toolResults": [
+                {"name": t.name, "ok": t.result.ok, "content": t.result.content}
+                for t in answer.tool_results
+            ],
+            "summarised": answer.summarised,
+        },
+    )
+
+
+async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str) -> ChatSession:
+    settings = ls.settings.chat
+    session = state.sessions.get(conversation_id)
+    if session is not None and session.model == settings.model:
+        return session
+    engine = ls.engine
+    assert engine is not None and ls.memory is not None
+    supports_tools: bool | None = None
+    try:
+        shown = await engine.backend.show(settings.model)
+        supports_tools = "tools" in (shown.get("capabilities") or [])
+    except BackendError:
+        pass  # the answer itself will report the problem
+    session = ChatSession(
+        ls.memory,
+        engine.backend,
+        model=settings.model,
+        num_ctx=settings.num_ctx,
+        conversation_id=conversation_id,
+        counter=engine.counter,
+        supports_tools=supports_tools,
+    )
+    state.sessions[conversation_id] = session
+    return session
+
+
+def _context(ls: CodeHearthServer, uri: str | None, selection: types.Range | None) -> str:
+    """The selected code (never from a secret file) and the user's style, for the prompt."""
+    if uri is None or uri not in ls.workspace.text_documents:
+        return ""
+    document = ls.workspace.get_text_document(uri)
+    path = document.path or to_fs_path(uri) or uri
+    if is_denied(path, ls.workspace_root):
+        return ""
+    parts = []
+    if selection is not None:
+        text = document.source
+        start = document.offset_at_position(selection.start)
+        end = document.offset_at_position(selection.end)
+        if end > start:
+            shown = relative(path, ls.workspace_root) if ls.workspace_root else path
+            code = text[start:end][:MAX_SELECTION_CHARS]
+            parts.append(
+                f"Selected code from {shown} (lines {selection.start.line + 1}-"
+                f"{selection.end.line + 1}):\n```{document.language_id or ''}\n{code}\n```"
+            )
+    if ls.style is not None and document.language_id:
+        block = render_style_block(ls.style, document.language_id)
+        if block:
+            parts.append(block)
+    return "\n\n".join(parts)
+
+
+async def _progress(ls: CodeHearthServer, title: str) -> str | None:
+    window = ls.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"codehearth-chat-{uuid.uuid4().hex[:8]}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception as error:  # progress is a courtesy; answer without it
+        log.info("client refused progress: %s", error)
+        return None
+    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
+    return token
+
+
+def _done(ls: CodeHearthServer, token: str | None, result: dict[str, Any]) -> dict[str, Any]:
+    if token is not None:
+        message = "done" if result.get("ok") else result.get("error", "cancelled")
+        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=str(message)))
+    return result
