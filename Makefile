@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench vscode clean
+.PHONY: install demo test test-fast test-editors lint bench vscode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-## test: the whole test suite (unit, golden, end-to-end over stdio; the VS Code
-## extension's build and tests too when npm is installed)
+## test: the whole test suite: the VS Code extension's build and tests (when npm is
+## installed), then unit, golden, end-to-end over stdio, and real editors where installed
 test: $(STAMP)
-	$(PY) -m pytest -q
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) vscode; \
 	else echo "npm not found: skipping the VS Code extension"; fi
+	$(PY) -m pytest -q
+
+## test-editors: only the real-editor tests (install the editors first:
+## bash tests/editors/install.sh)
+test-editors: $(STAMP)
+	$(PY) -m pytest -m editors tests/editors -v
 
 ## vscode: build, test and package the VS Code extension (Node 20+)
 vscode: $(STAMP)
@@ -31,7 +36,7 @@ vscode: $(STAMP)
 
 ## test-fast: skip the slow end-to-end suites for quick local loops
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not model and not editors" --ignore=tests/e2e
+	$(PY) -m pytest -q -m "not model and not editors" --ignore=tests/e2e --ignore=tests/editors
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench examples

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.add_argument(
+        "--stdio", action="store_true", help="use stdio (the default; accepted for LSP clients)"
+    )
     serve.add_argument("--log-file", help="write the log to this file instead of stderr")
     serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     serve.set_defaults(run=_serve)

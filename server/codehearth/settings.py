@@ -24,6 +24,9 @@ from codehearth.prompts.fim import FAMILIES
 
 TOML_FILE_NAME = "codehearth.toml"
 
+CLIENT_ONLY_KEYS = ("server_path", "trace")
+"""Settings the VS Code extension keeps in the ``codehearth`` section for itself."""
+
 
 def setting(default: Any, doc: str) -> Any:
     """An attrs field with its default and the user-facing description."""
@@ -330,6 +333,8 @@ def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
     """Merge raw layers (lowest precedence first) into a validated Settings tree."""
     warnings: list[str] = []
     merged = deep_merge(*layers)
+    for key in CLIENT_ONLY_KEYS:  # an editor's own settings in the same section
+        merged.pop(key, None)
     nested = merged.pop("codehearth", None)  # a client may nest the section under its name
     if isinstance(nested, dict):
         merged = deep_merge(merged, nested)

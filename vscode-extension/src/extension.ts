@@ -123,6 +123,9 @@ async function start(): Promise<void> {
     traceOutputChannel: output,
   };
   const languageClient = new LanguageClient("codehearth", "CodeHearth", serverOptions, clientOptions);
+  // Inline completions (LSP 3.18) are a "proposed" feature in vscode-languageclient 9:
+  // without this the client never asks for textDocument/inlineCompletion.
+  languageClient.registerProposedFeatures();
   languageClient.onNotification(CHAT_CHUNK_NOTIFICATION, (params: unknown) => output.append(chatChunkText(params)));
   client = languageClient;
   try {

@@ -1,0 +1,88 @@
+// Drive VS Code for the Web (code-server) in Debian's chromium through playwright-core:
+// open calc.py, press Enter after `def add(a, b):` (VS Code indents the new line), wait for
+// CodeHearth's ghost text (textDocument/inlineCompletion), accept it with Tab, save.
+// usage: URL=http://127.0.0.1:PORT/?folder=WS FILE=WS/calc.py SHOT=<png prefix> \
+//        PROFILE=<empty dir> NODE_PATH=tests/editors/node_modules node drive_vscode.js
+// Prints "STEP ..." lines and "RESULT: PASS|FAIL"; exit status 0 on PASS.
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+
+const { URL, FILE, SHOT, PROFILE } = process.env;
+const EXPECT = process.env.EXPECT || 'return a + b';
+const t0 = Date.now();
+const step = (...a) => console.log(`STEP ${((Date.now() - t0) / 1000).toFixed(1)}s`, ...a);
+// VS Code renders one suggestion as several decoration spans (one per token run): join
+// them and normalise the spacing before comparing.
+const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text')]
+  .map(e => e.textContent).join('').replace(/\s+/g, ' ').trim();
+
+(async () => {
+  const ctx = await chromium.launchPersistentContext(PROFILE, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    env: { ...process.env, XDG_CONFIG_HOME: PROFILE, XDG_CACHE_HOME: PROFILE },
+    viewport: { width: 1280, height: 800 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', e => step('pageerror', e.message));
+  let ghost = '', saved = '';
+  try {
+    await page.goto(URL);
+    await page.waitForSelector('.monaco-workbench', { timeout: 30000 });
+    step('workbench visible');
+    await page.waitForTimeout(1500);
+    await page.keyboard.press('Control+P');                 // Quick Open
+    await page.waitForSelector('.quick-input-widget input', { timeout: 15000 });
+    await page.keyboard.type('calc.py', { delay: 30 });
+    await page.waitForTimeout(800);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines', { timeout: 15000 });
+    await page.click('.monaco-editor .view-lines');
+    step('calc.py open');
+    // the extension is ready when its status bar item names the model
+    try {
+      await page.waitForFunction(() => [...document.querySelectorAll('.statusbar-item')]
+        .some(e => /CodeHearth: \S/.test(e.textContent) && !/off/.test(e.textContent)),
+      null, { timeout: 20000 });
+      step('status bar:', await page.evaluate(() => [...document.querySelectorAll('.statusbar-item')]
+        .map(e => e.textContent.trim()).filter(t => t.includes('CodeHearth')).join(' | ')));
+    } catch (e) {
+      const status = await page.evaluate(() => [...document.querySelectorAll('.statusbar-item')]
+        .map(e => e.textContent.trim()).filter(t => t.includes('CodeHearth')).join(' | '));
+      throw new Error(`CodeHearth not ready after 20 s, status bar: ${JSON.stringify(status)}`);
+    }
+    // line 4 is `def add(a, b):`; End, Enter -> an indented blank line in the body
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type('4', { delay: 30 });
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    step('typed Enter after def add(a, b):');
+    try {   // no Escape here: it would dismiss the inline suggestion
+      await page.waitForFunction(expect => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text')]
+        .map(e => e.textContent).join('').replace(/\s+/g, ' ').includes(expect), EXPECT, { timeout: 20000 });
+    } catch (e) { step('no ghost text within 20 s'); }
+    ghost = await page.evaluate(ghostText);
+    step('ghost text:', JSON.stringify(ghost));
+    await page.screenshot({ path: SHOT + '-ghost.png' });
+    await page.keyboard.press('Tab');                       // accept
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Control+S');
+    for (let i = 0; i < 30; i++) {
+      saved = fs.readFileSync(FILE, 'utf8');
+      if (saved.includes(EXPECT)) break;
+      await page.waitForTimeout(100);
+    }
+    step('calc.py on disk:', JSON.stringify(saved));
+    await page.screenshot({ path: SHOT + '-accepted.png' });
+  } catch (e) {
+    step('ERROR', e.message);
+    await page.screenshot({ path: SHOT + '-error.png' }).catch(() => {});
+  }
+  await ctx.close();
+  const pass = ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
+  console.log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
+  process.exit(pass ? 0 : 1);
+})();
