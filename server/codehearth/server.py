@@ -35,6 +35,7 @@ from codehearth.settings import Settings, build_settings, read_toml_settings
 from codehearth.style.profile import WorkspaceStyle, apply_to_completion
 
 if TYPE_CHECKING:
+    from codehearth.features.diagnostics import SyntaxDiagnostics
     from codehearth.features.indexing import IndexUpdates
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class CodeHearthServer(LanguageServer):
         self.memory: MemoryStore | None = None
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
+        self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
@@ -303,6 +305,7 @@ class CodeHearthServer(LanguageServer):
     async def stop_services(self) -> None:
         """Cancel our tasks and close clients (called from ``shutdown``)."""
         self.index_updates.cancel_all()
+        self.syntax_diagnostics.cancel_all()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

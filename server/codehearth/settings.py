@@ -153,6 +153,17 @@ class ChatSettings:
 
 
 @attrs.define
+class DiagnosticSettings:
+    """Diagnostics CodeHearth publishes itself."""
+
+    syntax: bool = setting(
+        False,
+        "Publish tree-sitter syntax errors as diagnostics (for editors with no other "
+        "language server for the file); each gets a CodeHearth quick fix.",
+    )
+
+
+@attrs.define
 class StyleSettings:
     """The user's own coding style, inferred from their code."""
 
@@ -182,6 +193,7 @@ class Settings:
     style: StyleSettings = attrs.field(factory=StyleSettings)
     actions: ActionSettings = attrs.field(factory=ActionSettings)
     chat: ChatSettings = attrs.field(factory=ChatSettings)
+    diagnostics: DiagnosticSettings = attrs.field(factory=DiagnosticSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -192,6 +204,7 @@ for _settings_class in (
     StyleSettings,
     ActionSettings,
     ChatSettings,
+    DiagnosticSettings,
     LoggingSettings,
     Settings,
 ):

@@ -1,6 +1,9 @@
-// Drive VS Code for the Web (code-server) in Debian's chromium through playwright-core:
-// open calc.py, press Enter after `def add(a, b):` (VS Code indents the new line), wait for
-// CodeHearth's ghost text (textDocument/inlineCompletion), accept it with Tab, save.
+// Drive VS Code for the Web (code-server) in Debian's chromium through playwright-core.
+// MODE=ghost (default): open calc.py, press Enter after `def add(a, b):` (VS Code indents
+// the new line), wait for CodeHearth's ghost text (textDocument/inlineCompletion), accept
+// it with Tab, save.
+// MODE=chat: open calc.py, select `def add(a, b):`, run "CodeHearth: Ask…" from the command
+// palette, type QUESTION, wait for ANSWER in the "CodeHearth Chat" output channel.
 // usage: URL=http://127.0.0.1:PORT/?folder=WS FILE=WS/calc.py SHOT=<png prefix> \
 //        PROFILE=<empty dir> NODE_PATH=tests/editors/node_modules node drive_vscode.js
 // Prints "STEP ..." lines and "RESULT: PASS|FAIL"; exit status 0 on PASS.
@@ -9,6 +12,9 @@ const fs = require('fs');
 
 const { URL, FILE, SHOT, PROFILE } = process.env;
 const EXPECT = process.env.EXPECT || 'return a + b';
+const MODE = process.env.MODE || 'ghost';
+const QUESTION = process.env.QUESTION || 'What does this function do?';
+const ANSWER = process.env.ANSWER || '';
 const t0 = Date.now();
 const step = (...a) => console.log(`STEP ${((Date.now() - t0) / 1000).toFixed(1)}s`, ...a);
 // VS Code renders one suggestion as several decoration spans (one per token run): join
@@ -27,7 +33,7 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
   });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('pageerror', e => step('pageerror', e.message));
-  let ghost = '', saved = '';
+  let ghost = '', saved = '', chat = '';
   try {
     await page.goto(URL);
     await page.waitForSelector('.monaco-workbench', { timeout: 30000 });
@@ -53,36 +59,93 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
         .map(e => e.textContent.trim()).filter(t => t.includes('CodeHearth')).join(' | '));
       throw new Error(`CodeHearth not ready after 20 s, status bar: ${JSON.stringify(status)}`);
     }
-    // line 4 is `def add(a, b):`; End, Enter -> an indented blank line in the body
-    await page.keyboard.press('Control+G');
-    await page.keyboard.type('4', { delay: 30 });
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('End');
-    await page.keyboard.press('Enter');
-    step('typed Enter after def add(a, b):');
-    try {   // no Escape here: it would dismiss the inline suggestion
-      await page.waitForFunction(expect => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text')]
-        .map(e => e.textContent).join('').replace(/\s+/g, ' ').includes(expect), EXPECT, { timeout: 20000 });
-    } catch (e) { step('no ghost text within 20 s'); }
-    ghost = await page.evaluate(ghostText);
-    step('ghost text:', JSON.stringify(ghost));
-    await page.screenshot({ path: SHOT + '-ghost.png' });
-    await page.keyboard.press('Tab');                       // accept
-    await page.waitForTimeout(300);
-    await page.keyboard.press('Control+S');
-    for (let i = 0; i < 30; i++) {
-      saved = fs.readFileSync(FILE, 'utf8');
-      if (saved.includes(EXPECT)) break;
-      await page.waitForTimeout(100);
+    if (MODE === 'chat') {
+      chat = await askInChat(page);
+    } else {
+      [ghost, saved] = await ghostAndTab(page);
     }
-    step('calc.py on disk:', JSON.stringify(saved));
-    await page.screenshot({ path: SHOT + '-accepted.png' });
   } catch (e) {
     step('ERROR', e.message);
-    await page.screenshot({ path: SHOT + '-error.png' }).catch(() => {});
+    await page.screenshot({ path: SHOT + (MODE === 'chat' ? '-chat' : '') + '-error.png' }).catch(() => {});
   }
   await ctx.close();
-  const pass = ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
+  const pass = MODE === 'chat'
+    ? ANSWER !== '' && chat.includes(ANSWER)
+    : ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
   console.log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
   process.exit(pass ? 0 : 1);
 })();
+
+// The ghost-text round trip: returns [ghost text seen, calc.py on disk].
+async function ghostAndTab(page) {
+  let ghost = '', saved = '';
+  // line 4 is `def add(a, b):`; End, Enter -> an indented blank line in the body
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type('4', { delay: 30 });
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  step('typed Enter after def add(a, b):');
+  try {   // no Escape here: it would dismiss the inline suggestion
+    await page.waitForFunction(expect => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text')]
+      .map(e => e.textContent).join('').replace(/\s+/g, ' ').includes(expect), EXPECT, { timeout: 20000 });
+  } catch (e) { step('no ghost text within 20 s'); }
+  ghost = await page.evaluate(ghostText);
+  step('ghost text:', JSON.stringify(ghost));
+  await page.screenshot({ path: SHOT + '-ghost.png' });
+  await page.keyboard.press('Tab');                       // accept
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Control+S');
+  for (let i = 0; i < 30; i++) {
+    saved = fs.readFileSync(FILE, 'utf8');
+    if (saved.includes(EXPECT)) break;
+    await page.waitForTimeout(100);
+  }
+  step('calc.py on disk:', JSON.stringify(saved));
+  await page.screenshot({ path: SHOT + '-accepted.png' });
+  return [ghost, saved];
+}
+
+// Text of the output panel's editor (the channel shown), spaces normalised.
+const panelText = () => [...document.querySelectorAll('.part.panel .view-lines .view-line')]
+  .map(e => e.textContent.replace(/\u00a0/g, ' ')).join('\n');
+
+// The chat round trip: select `def add(a, b):`, F1 -> "CodeHearth: Ask…" -> the question;
+// returns the text of the "CodeHearth Chat" output channel.
+async function askInChat(page) {
+  await page.keyboard.press('Control+G');                 // line 4 is `def add(a, b):`
+  await page.keyboard.type('4', { delay: 30 });
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Shift+End');
+  step('selected line 4');
+  await page.keyboard.press('F1');                        // command palette
+  await page.waitForSelector('.quick-input-widget input', { timeout: 15000 });
+  await page.keyboard.type('CodeHearth: Ask', { delay: 20 });
+  await page.waitForFunction(() => [...document.querySelectorAll('.quick-input-list .monaco-list-row.focused')]
+    .some(e => e.textContent.includes('CodeHearth: Ask')), null, { timeout: 10000 });
+  await page.keyboard.press('Enter');
+  // the input box replaces the palette: wait for its title, then type the question
+  await page.waitForFunction(() => {
+    const w = document.querySelector('.quick-input-widget');
+    return w && w.style.display !== 'none' && w.textContent.includes('CodeHearth: Ask');
+  }, null, { timeout: 10000 });
+  await page.waitForTimeout(200);
+  await page.keyboard.type(QUESTION, { delay: 10 });
+  await page.keyboard.press('Enter');
+  step('asked:', JSON.stringify(QUESTION));
+  let chat = '';
+  try {
+    await page.waitForFunction(answer => [...document.querySelectorAll('.part.panel .view-lines .view-line')]
+      .map(e => e.textContent.replace(/\u00a0/g, ' ')).join('\n').includes(answer), ANSWER, { timeout: 20000 });
+  } catch (e) { step('no answer in the output panel within 20 s'); }
+  chat = await page.evaluate(panelText);
+  const title = await page.evaluate(() => {
+    const box = document.querySelector('.part.panel .monaco-select-box, .part.panel select');
+    return box ? (box.value || box.title || box.textContent) : '';
+  });
+  step('output channel:', JSON.stringify(title));
+  step('chat output:', JSON.stringify(chat));
+  await page.screenshot({ path: SHOT + '-chat.png' });
+  return chat;
+}

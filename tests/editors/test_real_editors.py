@@ -8,6 +8,7 @@ Each test is skipped when its editor is not installed. Run: ``pytest -m editors 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -243,8 +244,16 @@ def wait_healthy(url: str, deadline_s: float) -> bool:
     return False
 
 
-@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
-def test_vscode_ghost_text_and_tab(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+CHAT_QUESTION = "What does this function do?"
+CHAT_ANSWER = "The add function returns the sum of its two arguments."  # the fake's chat reply
+
+
+def run_vscode(
+    tmp_path: Path, workspace: Path, fake: FakeOllama, mode: str, **driver: str
+) -> tuple[int, str, str, float]:
+    """Install the built extension into code-server, open the workspace in chromium and
+    run ``drive_vscode.js`` in ``mode``; returns (exit status, driver output, evidence,
+    seconds since code-server started)."""
     (workspace / "calc.py").write_text(VSCODE_SOURCE)
     server_log = tmp_path / "codehearth.log"
     env = editor_env(tmp_path)
@@ -267,8 +276,6 @@ def test_vscode_ghost_text_and_tab(tmp_path: Path, workspace: Path, fake: FakeOl
         "codehearth.logging.level": "debug",
         "codehearth.logging.file": str(server_log),
     }
-    import json
-
     (data / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
     common = ["--extensions-dir", str(extensions), "--user-data-dir", str(data)]
     installed = subprocess.run(
@@ -298,6 +305,8 @@ def test_vscode_ghost_text_and_tab(tmp_path: Path, workspace: Path, fake: FakeOl
         ARTIFACTS.mkdir(exist_ok=True)
         driver_env = {
             **env,
+            **driver,
+            "MODE": mode,
             "URL": f"{base}/?folder={workspace}",
             "FILE": str(workspace / "calc.py"),
             "SHOT": str(ARTIFACTS / "vscode"),
@@ -313,15 +322,42 @@ def test_vscode_ghost_text_and_tab(tmp_path: Path, workspace: Path, fake: FakeOl
         except ProcessLookupError:
             pass
         code_server.wait()
+    elapsed = time.monotonic() - started
     exthost = sorted(data.glob("logs/*/exthost*/**/*.log"))
     evidence = "\n".join(
-        [f"--- drive_vscode.js (exit {rc}, {seconds:.1f} s) ---", output]
+        [f"--- drive_vscode.js MODE={mode} (exit {rc}, {seconds:.1f} s; {elapsed:.1f} s) ---"]
+        + [output]
         + [f"--- the fake Ollama saw: {[r.path for r in fake.requests]} ---"]
         + [f"--- {path} ---\n{tail(path, 3000)}" for path in [cs_log, server_log, *exthost]]
     )
-    keep("vscode.log", evidence)
+    keep("vscode.log" if mode == "ghost" else f"vscode-{mode}.log", evidence)
+    return rc, output, evidence, elapsed
+
+
+@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
+def test_vscode_ghost_text_and_tab(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    rc, output, evidence, elapsed = run_vscode(tmp_path, workspace, fake, "ghost")
     text = (workspace / "calc.py").read_text()
     assert rc == 0 and "RESULT: PASS" in output, evidence
     assert "def add(a, b):\n    return a + b\n" in text, f"calc.py:\n{text}\n{evidence}"
     assert "/api/generate" in [request.path for request in fake.requests], evidence
-    assert time.monotonic() - started < 60, evidence
+    assert elapsed < 60, evidence
+
+
+@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
+def test_vscode_chat_with_selection(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """Select `def add(a, b):`, "CodeHearth: Ask…" from the command palette: the answer
+    streams into the "CodeHearth Chat" output channel; the model saw the selection."""
+    fake.responder = lambda body: CHAT_ANSWER if "messages" in body else COMPLETION
+    (ARTIFACTS / "vscode-chat.png").unlink(missing_ok=True)
+    rc, output, evidence, elapsed = run_vscode(
+        tmp_path, workspace, fake, "chat", QUESTION=CHAT_QUESTION, ANSWER=CHAT_ANSWER
+    )
+    assert rc == 0 and "RESULT: PASS" in output, evidence
+    assert (ARTIFACTS / "vscode-chat.png").exists(), evidence
+    assert CHAT_ANSWER in output and CHAT_QUESTION in output, evidence
+    chats = [r for r in fake.requests if r.path == "/api/chat" and isinstance(r.body, dict)]
+    prompts = [json.dumps(r.body.get("messages")) for r in chats if r.body]
+    assert any(CHAT_QUESTION in p for p in prompts), f"chat prompts: {prompts}\n{evidence}"
+    assert any("def add(a, b):" in p for p in prompts), f"no selection in {prompts}\n{evidence}"
+    assert elapsed < 60, evidence

@@ -8,6 +8,17 @@ import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } f
 import {
   CHAT_CHUNK_NOTIFICATION,
   COMMANDS,
+  ChatSelection,
+  LspRange,
+  SERVER_COMMANDS,
+  chatArguments,
+  explainArguments,
+  formatChatResult,
+  formatQuestion,
+  memoryMessage,
+  memorySearchItems,
+  parseMemoryImport,
+  withoutOwnCommands,
   CONFIG_SECTION,
   LANGUAGES,
   SEARCHING,
@@ -28,9 +39,15 @@ import {
 
 const MENU_COMMAND = "codehearth.showMenu";
 const STATUS_TIMEOUT_MS = 10_000;
+const MEMORY_TIMEOUT_MS = 30_000;
+/** One conversation per VS Code window: follow-up questions see the earlier turns. */
+const CONVERSATION_ID = "vscode";
 
 let context: vscode.ExtensionContext;
 let output: vscode.OutputChannel;
+let chatOutput: vscode.OutputChannel;
+/** Chunks seen since the current question was asked (an answer with none is printed whole). */
+let chunksSeen = 0;
 let statusItem: vscode.StatusBarItem;
 let client: LanguageClient | undefined;
 let pollTimer: NodeJS.Timeout | undefined;
@@ -39,12 +56,14 @@ let lifecycle: Promise<void> = Promise.resolve();
 export function activate(ctx: vscode.ExtensionContext): Promise<void> {
   context = ctx;
   output = vscode.window.createOutputChannel("CodeHearth");
+  chatOutput = vscode.window.createOutputChannel("CodeHearth Chat");
   statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   statusItem.name = "CodeHearth";
   statusItem.command = MENU_COMMAND;
   statusItem.show();
   ctx.subscriptions.push(
     output,
+    chatOutput,
     statusItem,
     vscode.commands.registerCommand(COMMANDS.restart, () => restart()),
     vscode.commands.registerCommand(COMMANDS.showStatus, showStatus),
@@ -52,6 +71,13 @@ export function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.commands.registerCommand(COMMANDS.openLog, () => output.show()),
     vscode.commands.registerCommand(COMMANDS.installServer, installServer),
     vscode.commands.registerCommand(MENU_COMMAND, showMenu),
+    vscode.commands.registerCommand(COMMANDS.chat, ask),
+    vscode.commands.registerCommand(COMMANDS.explainSelection, explainSelection),
+    vscode.commands.registerCommand(COMMANDS.memoryShow, memoryShow),
+    vscode.commands.registerCommand(COMMANDS.memoryAdd, memoryAdd),
+    vscode.commands.registerCommand(COMMANDS.memorySearch, memorySearch),
+    vscode.commands.registerCommand(COMMANDS.memoryExport, memoryExport),
+    vscode.commands.registerCommand(COMMANDS.memoryImport, memoryImport),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration(`${CONFIG_SECTION}.serverPath`)) {
         void restart();
@@ -126,7 +152,16 @@ async function start(): Promise<void> {
   // Inline completions (LSP 3.18) are a "proposed" feature in vscode-languageclient 9:
   // without this the client never asks for textDocument/inlineCompletion.
   languageClient.registerProposedFeatures();
-  languageClient.onNotification(CHAT_CHUNK_NOTIFICATION, (params: unknown) => output.append(chatChunkText(params)));
+  // Some server commands share an id with ours (codehearth.chat, codehearth.memory.*):
+  // keep vscode-languageclient from registering them a second time (that throws).
+  const executeCommand = languageClient.getFeature("workspace/executeCommand");
+  const registerServerCommands = executeCommand.register.bind(executeCommand);
+  executeCommand.register = (data) =>
+    registerServerCommands({ ...data, registerOptions: withoutOwnCommands(data.registerOptions, Object.values(COMMANDS)) });
+  languageClient.onNotification(CHAT_CHUNK_NOTIFICATION, (params: unknown) => {
+    chunksSeen += 1;
+    chatOutput.append(chatChunkText(params));
+  });
   client = languageClient;
   try {
     await languageClient.start();
@@ -152,15 +187,23 @@ async function stop(): Promise<void> {
   }
 }
 
-async function requestStatus(): Promise<unknown> {
+function runningClient(): LanguageClient {
   if (!client || !client.isRunning()) {
     throw new Error("the server is not running");
   }
-  return withTimeout(
-    client.sendRequest("workspace/executeCommand", { command: STATUS_COMMAND, arguments: [] }),
-    STATUS_TIMEOUT_MS,
-    STATUS_COMMAND,
+  return client;
+}
+
+/** `workspace/executeCommand` sent as is (vscode.commands.executeCommand would convert the arguments). */
+function serverCommand(command: string, args?: unknown): Promise<unknown> {
+  return Promise.resolve(
+    runningClient().sendRequest("workspace/executeCommand", { command, arguments: args === undefined ? [] : [args] }),
   );
+}
+
+async function requestStatus(): Promise<unknown> {
+  runningClient();
+  return withTimeout(serverCommand(STATUS_COMMAND), STATUS_TIMEOUT_MS, STATUS_COMMAND);
 }
 
 /** Refresh the status bar now, then again in 2 s (starting) or 30 s. Errors are shown, never thrown. */
@@ -298,4 +341,217 @@ async function installServer(): Promise<void> {
   }
   void vscode.window.showInformationMessage("CodeHearth installed; starting the server.");
   await restart();
+}
+
+// ---------------------------------------------------------------- chat
+
+function toLspRange(range: vscode.Range): LspRange {
+  return {
+    start: { line: range.start.line, character: range.start.character },
+    end: { line: range.end.line, character: range.end.character },
+  };
+}
+
+function asProtocolUri(uri: vscode.Uri): string {
+  return client ? client.code2ProtocolConverter.asUri(uri) : uri.toString();
+}
+
+function describeSelection(editor: vscode.TextEditor): string {
+  const { start, end } = editor.selection;
+  return `${vscode.workspace.asRelativePath(editor.document.uri)}:${start.line + 1}-${end.line + 1}`;
+}
+
+/** Print the question, stream the answer into "CodeHearth Chat", then the outcome. */
+async function converse(command: string, args: unknown, heading: string): Promise<void> {
+  chatOutput.show(true);
+  chatOutput.append(heading);
+  chunksSeen = 0;
+  let result: unknown;
+  try {
+    result = await serverCommand(command, args);
+  } catch (error) {
+    result = { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  const { text, error } = formatChatResult(result, chunksSeen > 0);
+  chatOutput.append(text);
+  if (error) {
+    void vscode.window.showErrorMessage(`CodeHearth: ${error}`);
+  }
+}
+
+async function ask(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const hasSelection = editor !== undefined && !editor.selection.isEmpty;
+  const question = await vscode.window.showInputBox({
+    title: "CodeHearth: Ask",
+    prompt: hasSelection ? "Ask about the selected code" : "Ask CodeHearth",
+    placeHolder: "Question",
+    ignoreFocusOut: true,
+  });
+  if (question === undefined) {
+    return;
+  }
+  const selection: ChatSelection | undefined =
+    editor && hasSelection ? { uri: asProtocolUri(editor.document.uri), range: toLspRange(editor.selection) } : undefined;
+  const args = chatArguments(question, selection, CONVERSATION_ID);
+  if (!args) {
+    return;
+  }
+  await converse(
+    SERVER_COMMANDS.chat,
+    args,
+    formatQuestion(args.question, editor && hasSelection ? describeSelection(editor) : undefined),
+  );
+}
+
+async function explainSelection(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showInformationMessage("CodeHearth: open a file and select code to explain.");
+    return;
+  }
+  const selection = editor.selection;
+  const line = editor.document.lineAt(selection.start.line);
+  const args = explainArguments(
+    asProtocolUri(editor.document.uri),
+    toLspRange(selection),
+    line.text.length,
+    CONVERSATION_ID,
+  );
+  const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${args.range.start.line + 1}-${args.range.end.line + 1}`;
+  await converse(SERVER_COMMANDS.explain, args, formatQuestion("Explain the selection", where));
+}
+
+// ---------------------------------------------------------------- memory
+
+async function memoryCall(command: string, args?: unknown): Promise<unknown> {
+  return withTimeout(serverCommand(command, args), MEMORY_TIMEOUT_MS, command);
+}
+
+function reportFailure(what: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  output.appendLine(`${what} failed: ${message}`);
+  void vscode.window.showErrorMessage(`CodeHearth: ${what} failed: ${message}`);
+}
+
+function reportMemory(result: unknown): void {
+  const { ok, message } = memoryMessage(result);
+  if (ok) {
+    void vscode.window.showInformationMessage(`CodeHearth memory: ${message}`);
+  } else {
+    void vscode.window.showErrorMessage(`CodeHearth memory: ${message}`);
+  }
+}
+
+async function memoryShow(): Promise<void> {
+  try {
+    const result = await memoryCall(SERVER_COMMANDS.memoryShow);
+    chatOutput.show(true);
+    chatOutput.appendLine(`${SERVER_COMMANDS.memoryShow}: ${JSON.stringify(result, null, 2)}`);
+  } catch (error) {
+    reportFailure("Show Memory", error);
+  }
+}
+
+async function memoryAdd(): Promise<void> {
+  const text = await vscode.window.showInputBox({
+    title: "CodeHearth: Add to Memory",
+    prompt: "A note CodeHearth should remember for this workspace",
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() ? undefined : "Required"),
+  });
+  if (!text?.trim()) {
+    return;
+  }
+  try {
+    reportMemory(await memoryCall(SERVER_COMMANDS.memoryAdd, { text: text.trim() }));
+  } catch (error) {
+    reportFailure("Add to Memory", error);
+  }
+}
+
+async function memorySearch(): Promise<void> {
+  const query = await vscode.window.showInputBox({
+    title: "CodeHearth: Search Memory",
+    prompt: "Words to look for in notes and past conversations",
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() ? undefined : "Required"),
+  });
+  if (!query?.trim()) {
+    return;
+  }
+  let items;
+  try {
+    items = memorySearchItems(await memoryCall(SERVER_COMMANDS.memorySearch, { query: query.trim(), limit: 20 }));
+  } catch (error) {
+    reportFailure("Search Memory", error);
+    return;
+  }
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(`CodeHearth memory: nothing found for "${query.trim()}".`);
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `CodeHearth memory: ${query.trim()}`,
+    placeHolder: "Choose a record to forget it",
+    matchOnDescription: true,
+    matchOnDetail: true,
+  });
+  if (!picked) {
+    return;
+  }
+  const forget = "Forget";
+  const choice = await vscode.window.showWarningMessage(
+    `Forget this record?`,
+    { modal: true, detail: `${picked.label}\n${picked.detail}` },
+    forget,
+  );
+  if (choice !== forget) {
+    return;
+  }
+  try {
+    reportMemory(await memoryCall(SERVER_COMMANDS.memoryForget, { id: picked.id }));
+  } catch (error) {
+    reportFailure("Forget", error);
+  }
+}
+
+async function memoryExport(): Promise<void> {
+  const target = await vscode.window.showSaveDialog({
+    title: "CodeHearth: Export Memory",
+    saveLabel: "Export",
+    filters: { JSON: ["json"] },
+    defaultUri: vscode.workspace.workspaceFolders?.[0]
+      ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, "codehearth-memory.json")
+      : undefined,
+  });
+  if (!target) {
+    return;
+  }
+  try {
+    const data = await memoryCall(SERVER_COMMANDS.memoryExport);
+    await vscode.workspace.fs.writeFile(target, Buffer.from(`${JSON.stringify(data, null, 2)}\n`, "utf8"));
+    void vscode.window.showInformationMessage(`CodeHearth memory exported to ${target.fsPath}.`);
+  } catch (error) {
+    reportFailure("Export Memory", error);
+  }
+}
+
+async function memoryImport(): Promise<void> {
+  const picked = await vscode.window.showOpenDialog({
+    title: "CodeHearth: Import Memory",
+    openLabel: "Import",
+    canSelectMany: false,
+    filters: { JSON: ["json"] },
+  });
+  if (!picked?.[0]) {
+    return;
+  }
+  try {
+    const bytes = await vscode.workspace.fs.readFile(picked[0]);
+    const args = parseMemoryImport(Buffer.from(bytes).toString("utf8"));
+    reportMemory(await memoryCall(SERVER_COMMANDS.memoryImport, args));
+  } catch (error) {
+    reportFailure("Import Memory", error);
+  }
 }

@@ -33,6 +33,26 @@ export const COMMANDS = {
   toggleCompletions: "codehearth.toggleCompletions",
   openLog: "codehearth.openLog",
   installServer: "codehearth.installServer",
+  chat: "codehearth.chat",
+  explainSelection: "codehearth.explainSelection",
+  memoryShow: "codehearth.memory.show",
+  memoryAdd: "codehearth.memory.add",
+  memorySearch: "codehearth.memory.search",
+  memoryExport: "codehearth.memory.export",
+  memoryImport: "codehearth.memory.import",
+} as const;
+
+/** Server-side `workspace/executeCommand` commands the extension calls. */
+export const SERVER_COMMANDS = {
+  status: "codehearth.status",
+  chat: "codehearth.chat",
+  explain: "codehearth.explain",
+  memoryShow: "codehearth.memory.show",
+  memoryAdd: "codehearth.memory.add",
+  memorySearch: "codehearth.memory.search",
+  memoryForget: "codehearth.memory.forget",
+  memoryExport: "codehearth.memory.export",
+  memoryImport: "codehearth.memory.import",
 } as const;
 
 // ---------------------------------------------------------------- server discovery
@@ -385,4 +405,178 @@ export function chatChunkText(params: unknown): string {
     }
   }
   return `${JSON.stringify(params)}\n`;
+}
+
+// ---------------------------------------------------------------- executeCommand registration
+
+/**
+ * The server advertises its commands (executeCommandProvider.commands) and
+ * vscode-languageclient registers a VS Code command for each; some share an id with a
+ * command this extension registers itself (codehearth.chat, codehearth.memory.*), and a
+ * second registration of an id throws. Drop those: ours call the server explicitly.
+ */
+export function withoutOwnCommands<T extends { commands?: string[] }>(options: T, own: readonly string[]): T {
+  if (!options || !Array.isArray(options.commands)) return options;
+  return { ...options, commands: options.commands.filter((command) => !own.includes(command)) };
+}
+
+// ---------------------------------------------------------------- chat
+
+export interface LspPosition {
+  line: number;
+  character: number;
+}
+
+export interface LspRange {
+  start: LspPosition;
+  end: LspPosition;
+}
+
+export interface ChatArgs {
+  question: string;
+  conversationId?: string;
+  uri?: string;
+  range?: LspRange;
+}
+
+export interface ChatSelection {
+  uri: string;
+  range: LspRange;
+}
+
+export function isEmptyRange(range: LspRange): boolean {
+  return range.start.line === range.end.line && range.start.character === range.end.character;
+}
+
+/** `codehearth.chat` arguments; the selection is sent only when it is non-empty. */
+export function chatArguments(question: string, selection?: ChatSelection, conversationId?: string): ChatArgs | undefined {
+  const trimmed = question.trim();
+  if (!trimmed) return undefined;
+  const args: ChatArgs = { question: trimmed };
+  if (conversationId) args.conversationId = conversationId;
+  if (selection && !isEmptyRange(selection.range)) {
+    args.uri = selection.uri;
+    args.range = selection.range;
+  }
+  return args;
+}
+
+/** `codehearth.explain` arguments: the selection, or the whole current line when it is empty. */
+export function explainArguments(
+  uri: string,
+  range: LspRange,
+  lineLength: number,
+  conversationId?: string,
+): { uri: string; range: LspRange; conversationId?: string } {
+  const chosen = isEmptyRange(range)
+    ? { start: { line: range.start.line, character: 0 }, end: { line: range.start.line, character: lineLength } }
+    : range;
+  return conversationId ? { uri, range: chosen, conversationId } : { uri, range: chosen };
+}
+
+export const CHAT_SEPARATOR = "─".repeat(60);
+
+/** The heading printed before an answer streams in. */
+export function formatQuestion(question: string, where?: string): string {
+  return `> ${question}${where ? `  (${where})` : ""}\n\n`;
+}
+
+/**
+ * What to append after the `codehearth.chat`/`codehearth.explain` reply arrived. The
+ * answer itself normally streamed in as chunks; when none came (`streamed` false), print
+ * it here. Ends with the separator.
+ */
+export function formatChatResult(result: unknown, streamed: boolean): { text: string; error?: string } {
+  const r = (result && typeof result === "object" ? result : {}) as Record<string, unknown>;
+  const lines: string[] = [];
+  let error: string | undefined;
+  if (r.ok === true) {
+    if (!streamed && typeof r.text === "string") lines.push(r.text);
+    const tools = Array.isArray(r.toolResults) ? r.toolResults : [];
+    for (const tool of tools as Record<string, unknown>[]) {
+      lines.push(`[tool ${String(tool?.name)}${tool?.ok === false ? " failed" : ""}]`);
+    }
+    const notes = [typeof r.model === "string" ? r.model : undefined, r.summarised ? "earlier turns summarised" : undefined]
+      .filter(Boolean)
+      .join(", ");
+    if (notes) lines.push(`(${notes})`);
+  } else if (r.cancelled) {
+    lines.push("(cancelled)");
+  } else {
+    error = typeof r.error === "string" ? r.error : `unexpected reply: ${JSON.stringify(result)}`;
+    lines.push(`Error: ${error}`);
+  }
+  lines.push(CHAT_SEPARATOR, "");
+  return { text: `\n${lines.join("\n")}\n`, error };
+}
+
+// ---------------------------------------------------------------- memory
+
+export interface MemoryPick {
+  label: string;
+  description: string;
+  detail: string;
+  id: string;
+}
+
+function oneLine(text: string, max = 80): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** Quick pick items for a `codehearth.memory.search` reply: archival notes, then recall. */
+export function memorySearchItems(result: unknown): MemoryPick[] {
+  const r = (result && typeof result === "object" ? result : {}) as Record<string, unknown>;
+  const items: MemoryPick[] = [];
+  const list = (value: unknown) => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);
+  for (const hit of list(r.archival)) {
+    if (typeof hit?.id !== "string") continue;
+    const tags = Array.isArray(hit.tags) && hit.tags.length ? ` #${hit.tags.join(" #")}` : "";
+    items.push({
+      label: oneLine(String(hit.text ?? "")),
+      description: `note${tags}${typeof hit.score === "number" ? ` · ${hit.score.toFixed(2)}` : ""}`,
+      detail: `${hit.id}${hit.time ? ` · ${String(hit.time)}` : ""}`,
+      id: hit.id,
+    });
+  }
+  for (const record of list(r.recall)) {
+    if (typeof record?.id !== "string") continue;
+    items.push({
+      label: oneLine(String(record.text ?? "")),
+      description: [record.kind, record.role].filter((v) => typeof v === "string" && v).join(" · "),
+      detail: `${record.id}${record.time ? ` · ${String(record.time)}` : ""}`,
+      id: record.id,
+    });
+  }
+  return items;
+}
+
+/** A one-line message for the replies of add/forget/import (`{ok, message}` or `{added, skipped, message}`). */
+export function memoryMessage(result: unknown): { ok: boolean; message: string } {
+  const r = (result && typeof result === "object" ? result : {}) as Record<string, unknown>;
+  if (r.available === false) {
+    return { ok: false, message: `memory unavailable: ${String(r.problem ?? "unknown reason")}` };
+  }
+  if (typeof r.added === "number") {
+    const message = typeof r.message === "string" && r.message ? r.message : `imported ${r.added}, skipped ${r.skipped ?? 0}`;
+    return { ok: true, message };
+  }
+  const ok = r.ok !== false;
+  const message =
+    typeof r.message === "string" && r.message ? r.message : ok ? "done" : `failed: ${JSON.stringify(result)}`;
+  return { ok, message };
+}
+
+/** Parse an exported memory file for `codehearth.memory.import` (`{data: object}`). */
+export function parseMemoryImport(text: string): { data: Record<string, unknown> } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not JSON: ${errorText(error)}`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new Error("expected a JSON object (a file written by CodeHearth: Export Memory)");
+  }
+  return { data: parsed as Record<string, unknown> };
 }

@@ -6,8 +6,19 @@ import { describe, it } from "node:test";
 import {
   Candidate,
   ProbeResult,
+  CHAT_SEPARATOR,
+  COMMANDS,
+  SERVER_COMMANDS,
+  chatArguments,
   chatChunkText,
   discoverServer,
+  explainArguments,
+  formatChatResult,
+  formatQuestion,
+  memoryMessage,
+  memorySearchItems,
+  parseMemoryImport,
+  withoutOwnCommands,
   formatStatus,
   formatUnreachable,
   nextPollMs,
@@ -184,5 +195,100 @@ describe("chat chunks", () => {
     assert.equal(chatChunkText({ text: "b" }), "b");
     assert.equal(chatChunkText({ delta: "c" }), "c");
     assert.equal(chatChunkText({ other: 1 }), '{"other":1}\n');
+  });
+});
+
+const range = (l1: number, c1: number, l2: number, c2: number) => ({
+  start: { line: l1, character: c1 },
+  end: { line: l2, character: c2 },
+});
+
+describe("chat", () => {
+  it("sends the selection with the question only when it is non-empty", () => {
+    const uri = "file:///ws/calc.py";
+    assert.deepEqual(chatArguments("  why?  ", { uri, range: range(3, 0, 5, 2) }, "vscode"), {
+      question: "why?",
+      conversationId: "vscode",
+      uri,
+      range: range(3, 0, 5, 2),
+    });
+    assert.deepEqual(chatArguments("why?", { uri, range: range(3, 4, 3, 4) }), { question: "why?" });
+    assert.deepEqual(chatArguments("why?"), { question: "why?" });
+    assert.equal(chatArguments("   "), undefined);
+  });
+
+  it("explains the current line when nothing is selected", () => {
+    assert.deepEqual(explainArguments("file:///a.py", range(2, 1, 4, 0), 10), { uri: "file:///a.py", range: range(2, 1, 4, 0) });
+    assert.deepEqual(explainArguments("file:///a.py", range(2, 5, 2, 5), 12, "c"), {
+      uri: "file:///a.py",
+      range: range(2, 0, 2, 12),
+      conversationId: "c",
+    });
+  });
+
+  it("formats the question and the outcome", () => {
+    assert.equal(formatQuestion("why?", "calc.py:4-5"), "> why?  (calc.py:4-5)\n\n");
+    const streamed = formatChatResult({ ok: true, text: "An answer.", model: "m", toolResults: [], summarised: false }, true);
+    assert.equal(streamed.error, undefined);
+    assert.ok(!streamed.text.includes("An answer."), "streamed text is not printed twice");
+    assert.ok(streamed.text.includes("(m)") && streamed.text.includes(CHAT_SEPARATOR));
+    const whole = formatChatResult(
+      { ok: true, text: "An answer.", model: "m", toolResults: [{ name: "search", ok: false }], summarised: true },
+      false,
+    );
+    assert.ok(whole.text.includes("An answer.\n[tool search failed]\n(m, earlier turns summarised)"));
+    const failed = formatChatResult({ ok: false, error: "model not found" }, false);
+    assert.equal(failed.error, "model not found");
+    assert.ok(failed.text.includes("Error: model not found"));
+    const cancelled = formatChatResult({ ok: false, cancelled: true }, true);
+    assert.equal(cancelled.error, undefined);
+    assert.ok(cancelled.text.includes("(cancelled)"));
+    assert.match(formatChatResult(null, false).error ?? "", /unexpected reply/);
+  });
+
+  it("keeps vscode-languageclient from registering our command ids twice", () => {
+    const own = Object.values(COMMANDS);
+    assert.deepEqual(
+      withoutOwnCommands({ commands: [SERVER_COMMANDS.chat, SERVER_COMMANDS.explain, SERVER_COMMANDS.memoryShow, SERVER_COMMANDS.memoryForget] }, own)
+        .commands,
+      [SERVER_COMMANDS.explain, SERVER_COMMANDS.memoryForget],
+    );
+    const none = {};
+    assert.equal(withoutOwnCommands(none, own), none);
+  });
+});
+
+describe("memory", () => {
+  it("lists search hits as quick pick items", () => {
+    const items = memorySearchItems({
+      archival: [{ id: "n1", text: "use  tabs\nalways", tags: ["style"], time: "2024-01-01", score: 0.91234 }, { text: "no id" }],
+      recall: [{ id: "r1", kind: "message", role: "user", text: "x".repeat(200), time: "t" }],
+    });
+    assert.deepEqual(items.map((i) => i.id), ["n1", "r1"]);
+    assert.equal(items[0].label, "use tabs always");
+    assert.equal(items[0].description, "note #style · 0.91");
+    assert.equal(items[0].detail, "n1 · 2024-01-01");
+    assert.equal(items[1].label.length, 80);
+    assert.equal(items[1].description, "message · user");
+    assert.deepEqual(memorySearchItems(undefined), []);
+  });
+
+  it("summarises add/forget/import replies", () => {
+    assert.deepEqual(memoryMessage({ ok: true, id: "n1", message: "added n1" }), { ok: true, message: "added n1" });
+    assert.deepEqual(memoryMessage({ ok: false, message: "no record 'x' to forget" }), {
+      ok: false,
+      message: "no record 'x' to forget",
+    });
+    assert.deepEqual(memoryMessage({ added: 2, skipped: 1, message: "" }), { ok: true, message: "imported 2, skipped 1" });
+    assert.deepEqual(memoryMessage({ available: false, problem: "memory is not open yet" }), {
+      ok: false,
+      message: "memory unavailable: memory is not open yet",
+    });
+  });
+
+  it("parses an exported file for import", () => {
+    assert.deepEqual(parseMemoryImport('{"version": 1, "records": []}'), { data: { version: 1, records: [] } });
+    assert.throws(() => parseMemoryImport("[1]"), /JSON object/);
+    assert.throws(() => parseMemoryImport("{oops"), /not JSON/);
   });
 });

@@ -59,6 +59,19 @@ describe("package.json", () => {
     assert.deepEqual(ids, Object.values(COMMANDS).sort());
   });
 
+  it("puts every command under the CodeHearth category; menus use contributed commands", () => {
+    for (const command of pkg.contributes.commands) {
+      assert.equal(command.category, "CodeHearth", command.command);
+      assert.ok(command.title, command.command);
+    }
+    const ids = new Set(pkg.contributes.commands.map((c: { command: string }) => c.command));
+    for (const items of Object.values(pkg.contributes.menus ?? {}) as { command: string }[][]) {
+      for (const item of items) {
+        assert.ok(ids.has(item.command), item.command);
+      }
+    }
+  });
+
   it("has the fields vsce and VS Code need", () => {
     assert.equal(pkg.name, "codehearth");
     assert.equal(pkg.publisher, "codehearth");
