@@ -20,6 +20,7 @@ from pygls.uris import to_fs_path
 
 from codehearth import __version__
 from codehearth.completion.engine import CompletionEngine, CompletionQuery
+from codehearth.completion.outcomes import SuggestionOutcomes
 from codehearth.feedback import ProblemNotifier
 from codehearth.index.compress import as_context_snippets
 from codehearth.index.context import ContextRequest, recent_positions, workspace_context
@@ -64,6 +65,7 @@ class CodeHearthServer(LanguageServer):
         self.index: WorkspaceIndex | None = None
         self.style: WorkspaceStyle | None = None
         self.memory: MemoryStore | None = None
+        self.outcomes = SuggestionOutcomes(self._record_suggestion)
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
@@ -243,6 +245,14 @@ class CodeHearthServer(LanguageServer):
         )
         if settings.ollama.warm_up and settings.completion.enabled:
             self.spawn(self.warm_up(), "warm-up")
+
+    def _record_suggestion(self, uri: str, text: str, accepted: bool) -> None:
+        """Keep a suggestion's fate in recall memory (off the loop)."""
+        memory = self.memory
+        if memory is not None:
+            self.spawn(
+                asyncio.to_thread(memory.add_suggestion, uri, text, accepted), "recall suggestion"
+            )
 
     def note_edit(self, uri: str, line: int) -> None:
         """Remember where the user edits (retrieval ranks code near recent edits higher)."""

@@ -153,6 +153,17 @@ class ChatSettings:
 
 
 @attrs.define
+class MemorySettings:
+    """The user's memory: notes and past conversations, kept on this machine."""
+
+    embed_model: str = setting(
+        "nomic-embed-text",
+        "Ollama embedding model for memory search (hybrid with BM25) when it is pulled; "
+        "empty to use BM25 only.",
+    )
+
+
+@attrs.define
 class DiagnosticSettings:
     """Diagnostics CodeHearth publishes itself."""
 
@@ -194,6 +205,7 @@ class Settings:
     actions: ActionSettings = attrs.field(factory=ActionSettings)
     chat: ChatSettings = attrs.field(factory=ChatSettings)
     diagnostics: DiagnosticSettings = attrs.field(factory=DiagnosticSettings)
+    memory: MemorySettings = attrs.field(factory=MemorySettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -205,6 +217,7 @@ for _settings_class in (
     ActionSettings,
     ChatSettings,
     DiagnosticSettings,
+    MemorySettings,
     LoggingSettings,
     Settings,
 ):

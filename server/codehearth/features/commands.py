@@ -1,4 +1,6 @@
-"""Commands (``workspace/executeCommand``): ``codehearth.status`` reports the endpoint,
+"""Commands (``workspace/executeCommand``): ``codehearth.suggestionAccepted`` (run by the
+editor when a suggestion is accepted; recorded in recall memory), and ``codehearth.status``,
+which reports the endpoint,
 the completion model and its template family, and the completion engine's counters and
 recent backend latencies (used by the status UI, ``bench/latency.py`` and tests).
 """
@@ -7,14 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from codehearth import __version__
+from codehearth.features.inline_completion import ACCEPTED_COMMAND
 from codehearth.models.errors import BackendError
 from codehearth.server import CodeHearthServer
 
 STATUS_COMMAND = "codehearth.status"
 
 
+@attrs.define
+class AcceptedArgs:
+    uri: str
+    text: str
+
+
 def register(server: CodeHearthServer) -> None:
+    @server.command(ACCEPTED_COMMAND)
+    async def suggestion_accepted(ls: CodeHearthServer, args: AcceptedArgs) -> None:
+        ls.outcomes.accepted(args.uri, args.text)
+
     @server.command(STATUS_COMMAND)
     async def status(ls: CodeHearthServer) -> dict[str, Any]:
         engine = ls.engine

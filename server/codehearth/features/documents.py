@@ -28,6 +28,8 @@ def register(server: CodeHearthServer) -> None:
         uri = params.text_document.uri
         if ls.engine is not None and uri in ls.workspace.text_documents:
             ls.engine.document_changed(uri, ls.workspace.get_text_document(uri).source)
+        if ls.outcomes.watching(uri) and uri in ls.workspace.text_documents:
+            ls.outcomes.document_changed(uri, ls.workspace.get_text_document(uri).lines)
         for change in params.content_changes:
             line = change.range.start.line if hasattr(change, "range") else 0
             ls.note_edit(uri, line)
@@ -40,5 +42,6 @@ def register(server: CodeHearthServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: CodeHearthServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.outcomes.document_closed(params.text_document.uri)
         if ls.engine is not None:
             ls.engine.document_closed(params.text_document.uri)

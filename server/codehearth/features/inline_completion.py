@@ -25,6 +25,9 @@ from codehearth.server import CodeHearthServer
 
 log = logging.getLogger(__name__)
 
+ACCEPTED_COMMAND = "codehearth.suggestionAccepted"
+"""Run by the editor when the user accepts a suggestion (recorded in recall memory)."""
+
 
 @attrs.frozen
 class Placed:
@@ -41,11 +44,25 @@ def register(server: CodeHearthServer) -> None:
         ls: CodeHearthServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        placed = await _complete(ls, params.text_document.uri, params.position, invoked)
-        if placed is None:
+        uri = params.text_document.uri
+        placed = await _complete(ls, uri, params.position, invoked)
+        if not placed:
             return None
+        first = placed[0]
+        ls.outcomes.shown(uri, first.range.start.line, first.line_prefix, first.text)
         return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=p.text, range=p.range) for p in placed]
+            items=[
+                types.InlineCompletionItem(
+                    insert_text=p.text,
+                    range=p.range,
+                    command=types.Command(
+                        title="CodeHearth: suggestion accepted",
+                        command=ACCEPTED_COMMAND,
+                        arguments=[{"uri": uri, "text": p.text}],
+                    ),
+                )
+                for p in placed
+            ]
         )
 
 

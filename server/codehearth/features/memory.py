@@ -3,20 +3,26 @@
 
 Arguments are attrs classes, so pygls structures the client's JSON into them and answers
 ``-32602`` with the reason when they do not fit. The store is opened off the event loop
-after ``initialized``; every call runs in a worker thread.
+after ``initialized`` (with Ollama embeddings for hybrid search when the embedding model is
+pulled); every call runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
+
+import ollama
 
 from codehearth.memory import commands
 from codehearth.memory.commands import AddArgs, ForgetArgs, ImportArgs, SearchArgs
 from codehearth.memory.store import MemoryStore
-from codehearth.server import CodeHearthServer
+from codehearth.models.errors import BackendError
+from codehearth.server import CodeHearthServer, model_is_installed
 
 UNAVAILABLE = {"available": False, "problem": "memory is not open yet"}
+EMBED_TIMEOUT_SECONDS = 10.0
 
 
 def register(server: CodeHearthServer) -> None:
@@ -62,9 +68,34 @@ async def open_memory(ls: CodeHearthServer) -> None:
     had to be repaired or cannot be used."""
     if ls.workspace_root is None:
         return
-    store = await asyncio.to_thread(MemoryStore.for_workspace, ls.workspace_root)
+    embed = await _embedder(ls)
+    store = await asyncio.to_thread(MemoryStore.for_workspace, ls.workspace_root, embed=embed)
     ls.memory = store
     for warning in store.warnings:
         ls.warn_once(f"memory: {warning}")
     if store.problem:
         ls.warn_once(f"memory is switched off: {store.problem}")
+
+
+async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[float]]] | None:
+    """Embeddings through Ollama (``/api/embed``) when the configured model is pulled."""
+    model = ls.settings.memory.embed_model
+    engine = ls.engine
+    if not model or engine is None:
+        return None
+    try:
+        installed = await engine.backend.list_models()
+    except BackendError:
+        return None
+    if not model_is_installed(model, installed):
+        ls.log_info(f"memory search uses BM25 only (pull {model} for hybrid search)")
+        return None
+    client = ollama.Client(host=engine.backend.host, timeout=EMBED_TIMEOUT_SECONDS)
+    client._client.headers.pop("authorization", None)  # never send OLLAMA_API_KEY
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        response = client.embed(model=model, input=texts, keep_alive=engine.backend.keep_alive)
+        return [list(vector) for vector in response.embeddings]
+
+    ls.log_info(f"memory search is hybrid: BM25 and {model} embeddings")
+    return embed
