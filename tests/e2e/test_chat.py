@@ -71,3 +71,28 @@ async def test_cancelling_the_progress_stops_the_answer(
     assert await ollama.wait_for_async(
         lambda: ollama.generations()[-1].client_disconnected, timeout=2
     )
+
+
+async def test_chat_prompt_carries_workspace_code_related_to_the_question(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    (workspace / "billing.py").write_text(
+        "def compute_invoice_tax(amount):\n    return amount * 0.21\n", encoding="utf-8"
+    )
+    open_document(
+        client,
+        workspace,
+        "billing.py",
+        "def compute_invoice_tax(amount):\n    return amount * 0.21\n",
+    )
+    await command(client, "codehearth.memory.show")
+    for _ in range(100):  # the index picks the open document up after its debounce
+        result = await command(
+            client, "codehearth.chat", {"question": "How is invoice tax computed?"}
+        )
+        prompt = "\n".join(m["content"] for m in ollama.generations()[-1].body["messages"])  # type: ignore[index]
+        if "def compute_invoice_tax(amount):" in prompt:
+            break
+        await asyncio.sleep(0.1)
+    assert result["ok"] is True
+    assert "File billing.py:" in prompt and "def compute_invoice_tax(amount):" in prompt

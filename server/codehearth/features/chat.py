@@ -22,7 +22,7 @@ from pygls.uris import to_fs_path
 
 from codehearth.chat.pipeline import ChatAnswer, ChatSession
 from codehearth.chat.window import ContextOverflow
-from codehearth.index.context import relative
+from codehearth.index.context import question_context, relative
 from codehearth.index.scanner import is_denied
 from codehearth.models.errors import BackendError
 from codehearth.server import CodeHearthServer
@@ -90,7 +90,7 @@ async def _answer(
     if ls.memory is None:
         return {"ok": False, "error": "memory is not open yet; try again in a moment"}
     session = await _session(ls, state, conversation_id)
-    context = _context(ls, uri, selection)
+    context = _context(ls, question, uri, selection)
     token = await _progress(ls, "CodeHearth: answering")
 
     def on_chunk(text: str) -> None:
@@ -156,15 +156,35 @@ async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str)
     return session
 
 
-def _context(ls: CodeHearthServer, uri: str | None, selection: types.Range | None) -> str:
-    """The selected code (never from a secret file) and the user's style, for the prompt."""
-    if uri is None or uri not in ls.workspace.text_documents:
+CHAT_CONTEXT_TOKENS = 1500
+"""Tokens of workspace code related to the question put into the chat prompt."""
+
+
+def _workspace_snippets(ls: CodeHearthServer, question: str) -> str:
+    index, engine = ls.index, ls.engine
+    if index is None or not index.lexical_ready or engine is None:
         return ""
+    packed = question_context(index, ls.registry, engine.counter, question, CHAT_CONTEXT_TOKENS)
+    if not packed:
+        return ""
+    return "Workspace code that may be relevant:\n" + "\n\n".join(
+        f"File {snippet.path}:\n```\n{snippet.text}\n```" for snippet in packed
+    )
+
+
+def _context(
+    ls: CodeHearthServer, question: str, uri: str | None, selection: types.Range | None
+) -> str:
+    """Related workspace code, the selected code (never from a secret file) and the user's
+    style, for the prompt (the window manager cuts this first when space runs out)."""
+    related = _workspace_snippets(ls, question)
+    if uri is None or uri not in ls.workspace.text_documents:
+        return related
     document = ls.workspace.get_text_document(uri)
     path = document.path or to_fs_path(uri) or uri
     if is_denied(path, ls.workspace_root):
-        return ""
-    parts = []
+        return related
+    parts = [related] if related else []
     if selection is not None:
         text = document.source
         start = document.offset_at_position(selection.start)

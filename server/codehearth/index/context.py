@@ -1,4 +1,5 @@
-"""Workspace context for one cursor: retrieve, then compress to a token budget.
+"""Workspace context for one cursor (retrieve, then compress to a token budget), and for a
+chat question (BM25 over its words, then compress).
 
 The one entry point shared by inline completion prompts and ``codehearth context``: it
 builds the :class:`CursorContext` (the caret window is the part of the file the prompt
@@ -13,11 +14,15 @@ from collections.abc import Sequence
 
 import attrs
 
+from codehearth.index.bm25 import tokenize_code
 from codehearth.index.compress import PackedSnippet, compress
-from codehearth.index.retrieval import CursorContext, caret_window, retrieve
+from codehearth.index.retrieval import CursorContext, ScoredChunk, caret_window, retrieve
 from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.languages import LanguageRegistry
 from codehearth.prompts.budget import TokenCounter
+
+QUESTION_CHUNKS = 20
+"""Chunks ranked for a chat question before compression."""
 
 
 @attrs.frozen
@@ -61,6 +66,26 @@ def workspace_context(
         registry=registry,
         outline_neighbours=index.neighbours(request.path),
     )
+    return [attrs.evolve(snippet, path=relative(snippet.path, index.root)) for snippet in packed]
+
+
+def question_context(
+    index: WorkspaceIndex,
+    registry: LanguageRegistry,
+    counter: TokenCounter,
+    question: str,
+    budget: int,
+) -> list[PackedSnippet]:
+    """Code related to a chat question (BM25 over its words), within ``budget`` tokens."""
+    if budget <= 0:
+        return []
+    terms = tokenize_code(question)
+    scored = [
+        ScoredChunk(chunk, score, ("lexical",))
+        for key, score in index.bm25.search(terms, QUESTION_CHUNKS)
+        if (chunk := index.chunk_by_key(key)) is not None
+    ]
+    packed = compress(scored, counter, budget, registry=registry)
     return [attrs.evolve(snippet, path=relative(snippet.path, index.root)) for snippet in packed]
 
 
