@@ -4,6 +4,9 @@
 // it with Tab, save.
 // MODE=chat: open calc.py, select `def add(a, b):`, run "CodeHearth: Ask…" from the command
 // palette, type QUESTION, wait for ANSWER in the "CodeHearth Chat" output channel.
+// MODE=quickfix: calc.py holds a syntax error on line 4 (`def main(:`); wait for its
+// squiggle (codehearth.diagnostics.syntax), Control+. on line 4, pick "CodeHearth: fix…"
+// from the lightbulb menu, wait for EXPECT (e.g. `def main():`) in the editor, save.
 // usage: URL=http://127.0.0.1:PORT/?folder=WS FILE=WS/calc.py SHOT=<png prefix> \
 //        PROFILE=<empty dir> NODE_PATH=tests/editors/node_modules node drive_vscode.js
 // Prints "STEP ..." lines and "RESULT: PASS|FAIL"; exit status 0 on PASS.
@@ -42,7 +45,10 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
     await page.keyboard.press('Control+P');                 // Quick Open
     await page.waitForSelector('.quick-input-widget input', { timeout: 15000 });
     await page.keyboard.type('calc.py', { delay: 30 });
-    await page.waitForTimeout(800);
+    // Enter only once the file search has listed calc.py (a fixed wait raced it)
+    await page.waitForFunction(() => [...document.querySelectorAll('.quick-input-list .monaco-list-row.focused')]
+      .some(e => e.textContent.includes('calc.py')), null, { timeout: 15000 });
+    await page.waitForTimeout(200);
     await page.keyboard.press('Enter');
     await page.waitForSelector('.monaco-editor .view-lines', { timeout: 15000 });
     await page.click('.monaco-editor .view-lines');
@@ -61,17 +67,21 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
     }
     if (MODE === 'chat') {
       chat = await askInChat(page);
+    } else if (MODE === 'quickfix') {
+      saved = await quickFix(page);
     } else {
       [ghost, saved] = await ghostAndTab(page);
     }
   } catch (e) {
     step('ERROR', e.message);
-    await page.screenshot({ path: SHOT + (MODE === 'chat' ? '-chat' : '') + '-error.png' }).catch(() => {});
+    await page.screenshot({ path: SHOT + (MODE === 'ghost' ? '' : '-' + MODE) + '-error.png' }).catch(() => {});
   }
   await ctx.close();
   const pass = MODE === 'chat'
     ? ANSWER !== '' && chat.includes(ANSWER)
-    : ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
+    : MODE === 'quickfix'
+      ? saved.includes(EXPECT + '\n')
+      : ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
   console.log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
   process.exit(pass ? 0 : 1);
 })();
@@ -148,4 +158,59 @@ async function askInChat(page) {
   step('chat output:', JSON.stringify(chat));
   await page.screenshot({ path: SHOT + '-chat.png' });
   return chat;
+}
+
+// Text of the active editor's visible lines, spaces normalised.
+const editorText = () => [...document.querySelectorAll('.editor-instance .monaco-editor .view-lines .view-line')]
+  .map(e => e.textContent.replace(/\u00a0/g, ' ')).join('\n');
+
+// The lightbulb round trip: syntax squiggle on line 4 -> Control+. -> "CodeHearth: fix…"
+// (codeAction/resolve asks the model) -> the fixed line in the editor -> saved; returns
+// calc.py on disk.
+async function quickFix(page) {
+  try {
+    await page.waitForFunction(() => document.querySelector('.monaco-editor .squiggly-error'),
+      null, { timeout: 20000 });
+  } catch (e) { throw new Error('no syntax squiggle within 20 s'); }
+  step('squiggle visible; problems:', JSON.stringify(await page.evaluate(() =>
+    [...document.querySelectorAll('.statusbar-item')].map(e => e.getAttribute('aria-label') || '')
+      .filter(t => /error/i.test(t)).join(' | '))));
+  await page.keyboard.press('Control+G');                 // line 4 is `def main(:`
+  await page.keyboard.type('4', { delay: 30 });
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Control+.');                 // the quick fix (lightbulb) menu
+  const entry = '.action-widget .monaco-list-row';
+  await page.waitForFunction(sel => [...document.querySelectorAll(sel)]
+    .some(e => e.textContent.includes('CodeHearth: fix')), entry, { timeout: 15000 });
+  const entries = await page.evaluate(sel => [...document.querySelectorAll(sel)]
+    .map(e => e.textContent.trim()), entry);
+  step('quick fix menu:', JSON.stringify(entries));
+  await page.screenshot({ path: SHOT + '-quickfix-menu.png' });
+  // keyboard, not a click (the menu's pointer block intercepts clicks): arrow down to the
+  // entry unless it is focused already, then Enter
+  const focused = () => page.evaluate(sel => [...document.querySelectorAll(sel + '.focused')]
+    .some(e => e.textContent.includes('CodeHearth: fix')), entry);
+  for (let i = 0; i < entries.length && !(await focused()); i++) {
+    await page.keyboard.press('ArrowDown');
+    await page.waitForTimeout(100);
+  }
+  if (!(await focused())) throw new Error('could not focus the CodeHearth: fix entry');
+  await page.keyboard.press('Enter');
+  step('picked CodeHearth: fix');
+  try {
+    await page.waitForFunction(expect => [...document.querySelectorAll('.editor-instance .monaco-editor .view-lines .view-line')]
+      .some(e => e.textContent.replace(/\u00a0/g, ' ').includes(expect)), EXPECT, { timeout: 20000 });
+  } catch (e) { step(`no ${JSON.stringify(EXPECT)} in the editor within 20 s`); }
+  step('editor:', JSON.stringify(await page.evaluate(editorText)));
+  await page.keyboard.press('Control+S');
+  let saved = '';
+  for (let i = 0; i < 30; i++) {
+    saved = fs.readFileSync(FILE, 'utf8');
+    if (saved.includes(EXPECT)) break;
+    await page.waitForTimeout(100);
+  }
+  step('calc.py on disk:', JSON.stringify(saved));
+  await page.screenshot({ path: SHOT + '-quickfix.png' });
+  return saved;
 }

@@ -249,12 +249,19 @@ CHAT_ANSWER = "The add function returns the sum of its two arguments."  # the fa
 
 
 def run_vscode(
-    tmp_path: Path, workspace: Path, fake: FakeOllama, mode: str, **driver: str
+    tmp_path: Path,
+    workspace: Path,
+    fake: FakeOllama,
+    mode: str,
+    source: str = VSCODE_SOURCE,
+    user_settings: dict[str, Any] | None = None,
+    **driver: str,
 ) -> tuple[int, str, str, float]:
     """Install the built extension into code-server, open the workspace in chromium and
-    run ``drive_vscode.js`` in ``mode``; returns (exit status, driver output, evidence,
+    run ``drive_vscode.js`` in ``mode`` on calc.py holding ``source`` (``user_settings``
+    added to the VS Code user settings); returns (exit status, driver output, evidence,
     seconds since code-server started)."""
-    (workspace / "calc.py").write_text(VSCODE_SOURCE)
+    (workspace / "calc.py").write_text(source)
     server_log = tmp_path / "codehearth.log"
     env = editor_env(tmp_path)
     extensions, data = tmp_path / "csext", tmp_path / "csdata"
@@ -275,6 +282,7 @@ def run_vscode(
         "codehearth.index.enabled": False,
         "codehearth.logging.level": "debug",
         "codehearth.logging.file": str(server_log),
+        **(user_settings or {}),
     }
     (data / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
     common = ["--extensions-dir", str(extensions), "--user-data-dir", str(data)]
@@ -360,4 +368,33 @@ def test_vscode_chat_with_selection(tmp_path: Path, workspace: Path, fake: FakeO
     prompts = [json.dumps(r.body.get("messages")) for r in chats if r.body]
     assert any(CHAT_QUESTION in p for p in prompts), f"chat prompts: {prompts}\n{evidence}"
     assert any("def add(a, b):" in p for p in prompts), f"no selection in {prompts}\n{evidence}"
+    assert elapsed < 60, evidence
+
+
+BROKEN_SOURCE = "import sys\n\n\ndef main(:\n    print(sys.argv)\n"
+SYNTAX_FIX = "```python\ndef main():\n```"  # the fake's fix of line 4 at /api/chat
+
+
+@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
+def test_vscode_lightbulb_quick_fix(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """With ``codehearth.diagnostics.syntax`` on, `def main(:` gets a squiggle; Control+.
+    on it, "CodeHearth: fix…" from the lightbulb menu: codeAction/resolve asks the model
+    (/api/chat) and VS Code applies the verified fix, saved to disk."""
+    fake.responder = lambda body: SYNTAX_FIX if "messages" in body else COMPLETION
+    (ARTIFACTS / "vscode-quickfix.png").unlink(missing_ok=True)
+    rc, output, evidence, elapsed = run_vscode(
+        tmp_path,
+        workspace,
+        fake,
+        "quickfix",
+        source=BROKEN_SOURCE,
+        user_settings={"codehearth.diagnostics.syntax": True},
+        EXPECT="def main():",
+    )
+    text = (workspace / "calc.py").read_text()
+    assert rc == 0 and "RESULT: PASS" in output, evidence
+    assert (ARTIFACTS / "vscode-quickfix.png").exists(), evidence
+    fixed = BROKEN_SOURCE.replace("def main(:", "def main():")
+    assert text == fixed, f"calc.py:\n{text}\n{evidence}"
+    assert "/api/chat" in [request.path for request in fake.requests], evidence
     assert elapsed < 60, evidence
