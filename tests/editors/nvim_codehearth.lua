@@ -11,6 +11,12 @@
 -- Prints "STEP ..." lines; exits 0 only when every step worked.
 local function out(s) io.stdout:write(s .. "\n") io.stdout:flush() end
 
+-- 0.11 deprecates the dot form client.request_sync(...) for client:request_sync(...)
+local function request_sync(client, method, params, timeout, bufnr)
+  if vim.fn.has("nvim-0.11") == 1 then return client:request_sync(method, params, timeout, bufnr) end
+  return client.request_sync(method, params, timeout, bufnr)
+end
+
 local function main()
   vim.lsp.set_log_level("debug")  -- rpc traffic in $XDG_CACHE_HOME/nvim/lsp.log, for failures
   local bufnr = vim.api.nvim_get_current_buf()
@@ -18,17 +24,30 @@ local function main()
   local v = vim.version()
   out(("STEP nvim %d.%d.%d"):format(v.major, v.minor, v.patch))
 
-  -- vim.lsp.start() arrives in 0.8 and vim.lsp.config/enable in 0.11: on 0.7 the README's
-  -- config is expressed with start_client + buf_attach_client (same cmd and init_options).
-  local client_id = vim.lsp.start_client({
-    name = "codehearth",
-    cmd = { os.getenv("CODEHEARTH"), "serve", "--log-file", os.getenv("CODEHEARTH_LOG"),
-            "--log-level", "DEBUG" },
-    root_dir = vim.fn.getcwd(),
-    init_options = { completion = { model = "qwen2.5-coder:1.5b" } },
-  })
-  assert(client_id, "start_client failed")
-  vim.lsp.buf_attach_client(bufnr, client_id)
+  local client_id
+  if os.getenv("CODEHEARTH_README") then
+    -- Neovim 0.11+: the README's config was loaded verbatim as init.lua (-u); vim.lsp.enable
+    -- started `codehearth serve` for this python buffer. Find that client.
+    local attached = vim.wait(20000, function()
+      local cs = vim.lsp.get_clients({ name = "codehearth", bufnr = bufnr })
+      client_id = cs[1] and cs[1].id
+      return client_id ~= nil
+    end, 50)
+    assert(attached, "the README config attached no codehearth client within 20 s")
+    out("STEP README config attached client " .. client_id)
+  else
+    -- vim.lsp.start() arrives in 0.8 and vim.lsp.config/enable in 0.11: on 0.7 the README's
+    -- config is expressed with start_client + buf_attach_client (same cmd and init_options).
+    client_id = vim.lsp.start_client({
+      name = "codehearth",
+      cmd = { os.getenv("CODEHEARTH"), "serve", "--log-file", os.getenv("CODEHEARTH_LOG"),
+              "--log-level", "DEBUG" },
+      root_dir = vim.fn.getcwd(),
+      init_options = { completion = { model = "qwen2.5-coder:1.5b" } },
+    })
+    assert(client_id, "start_client failed")
+    vim.lsp.buf_attach_client(bufnr, client_id)
+  end
   local ready = vim.wait(20000, function()
     local c = vim.lsp.get_client_by_id(client_id)
     return c ~= nil and c.initialized
@@ -36,6 +55,9 @@ local function main()
   assert(ready, "client did not initialize within 20 s")
   local client = vim.lsp.get_client_by_id(client_id)
   local enc = client.offset_encoding or "utf-16"
+  local caps = client.config.capabilities or {}
+  out("STEP client advertises inlineCompletion: "
+      .. tostring((caps.textDocument or {}).inlineCompletion ~= nil))
   out("STEP initialized, server " .. vim.inspect(client.server_capabilities.completionProvider ~= nil
       and "offers textDocument/completion" or "has NO completionProvider"))
   assert(client.server_capabilities.completionProvider, "no completion fallback advertised")
@@ -57,8 +79,13 @@ local function main()
   end
   assert(item, "no CodeHearth completion item")
   -- the complete-item Neovim's own omnifunc would show for it
-  local words = vim.lsp.util.text_document_completion_list_to_complete_items({ item }, "")
-  out("STEP omnifunc word: " .. vim.inspect(words[1] and words[1].word))
+  -- (0.7: vim.lsp.util.text_document_completion_list_to_complete_items; 0.11: vim.lsp.completion)
+  local to_items = vim.lsp.util.text_document_completion_list_to_complete_items
+    or (vim.lsp.completion and vim.lsp.completion._lsp_to_complete_items)
+  if to_items then
+    local words = to_items({ item }, "")
+    out("STEP omnifunc word: " .. vim.inspect(words[1] and words[1].word))
+  end
   -- accept it: apply its textEdit (what omnifunc/nvim-cmp do on confirm), then :write
   if item.textEdit then
     vim.lsp.util.apply_text_edits({ item.textEdit }, bufnr, enc)
@@ -91,7 +118,7 @@ local function main()
   if not action.edit and not action.command then
     local provider = client.server_capabilities.codeActionProvider
     assert(type(provider) == "table" and provider.resolveProvider, "server cannot resolve")
-    local resolved = client.request_sync("codeAction/resolve", action, 40000, bufnr)
+    local resolved = request_sync(client, "codeAction/resolve", action, 40000, bufnr)
     assert(resolved and not resolved.err, "resolve failed: " .. vim.inspect(resolved))
     action = resolved.result
     out("STEP resolved: edit=" .. tostring(action.edit ~= nil))
@@ -100,7 +127,7 @@ local function main()
     vim.lsp.util.apply_workspace_edit(action.edit, enc)
   elseif action.command then  -- a client without resolveSupport gets codehearth.applyAction
     local cmd = type(action.command) == "table" and action.command or action
-    local r = client.request_sync("workspace/executeCommand",
+    local r = request_sync(client, "workspace/executeCommand",
       { command = cmd.command, arguments = cmd.arguments }, 40000, bufnr)
     out("STEP executeCommand: " .. vim.inspect(r and r.result))
   end
@@ -108,7 +135,7 @@ local function main()
   vim.cmd("write")
   out("STEP line 1 after quick fix: " .. vim.inspect(vim.api.nvim_buf_get_lines(bufnr, 0, 1, false)[1]))
 
-  vim.lsp.stop_client(client_id)
+  if vim.fn.has("nvim-0.11") == 1 then client:stop() else vim.lsp.stop_client(client_id) end
   vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
 end
 

