@@ -109,3 +109,13 @@ async def test_secrets_and_ignored_files_never_reach_the_model(
     assert items_of(result) == []
     assert len(ollama.generations()) >= 1
     assert CANARY not in all_bodies(ollama)
+
+
+async def test_status_reports_index_memory_and_style(client: LanguageClient) -> None:
+    await wait_for_index(client)
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="codehearth.status", arguments=[])
+    )
+    assert status["completion"]["family"] == "qwen2.5-coder"
+    assert status["index"]["ready"] is True and status["index"]["files"] == 1
+    assert set(status["memory"]) == {"available", "problem"}

@@ -258,7 +258,7 @@ async function showMenu(): Promise<void> {
   const enabled = vscode.workspace.getConfiguration(CONFIG_SECTION).get<boolean>("completion.enabled", true);
   const items: (vscode.QuickPickItem & { command: string })[] = [
     { label: "$(debug-restart) Restart server", command: COMMANDS.restart },
-    { label: "$(info) Show status", description: "JSON in the CodeHearth output", command: COMMANDS.showStatus },
+    { label: "$(pulse) Doctor: endpoint, models, index and memory", description: "codehearth.status, as JSON in the CodeHearth output", command: COMMANDS.showStatus },
     {
       label: enabled ? "$(circle-slash) Turn completions off" : "$(check) Turn completions on",
       description: "codehearth.completion.enabled (user settings)",

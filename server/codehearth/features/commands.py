@@ -1,8 +1,8 @@
 """Commands (``workspace/executeCommand``): ``codehearth.suggestionAccepted`` (run by the
-editor when a suggestion is accepted; recorded in recall memory), and ``codehearth.status``,
-which reports the endpoint,
-the completion model and its template family, and the completion engine's counters and
-recent backend latencies (used by the status UI, ``bench/latency.py`` and tests).
+editor when a suggestion is accepted; recorded in recall memory) and ``codehearth.status``:
+the endpoint, the completion model and its template family, the completion engine's
+counters and recent backend latencies, and the state of the index, memory and style
+profile (used by the status UI and doctor view, ``bench/latency.py`` and tests).
 """
 
 from __future__ import annotations
@@ -50,4 +50,17 @@ def register(server: CodeHearthServer) -> None:
             report["completion"]["problem"] = error.message
         report["engine"] = engine.stats.as_dict()
         report["cachedCompletions"] = len(engine.generations)
+        index = ls.index
+        report["index"] = (
+            {"ready": index.ready, "lexicalReady": index.lexical_ready, **index.stats()}
+            if index is not None
+            else {"ready": False}
+        )
+        memory = ls.memory
+        report["memory"] = (
+            {"available": memory.available, "problem": memory.problem}
+            if memory is not None
+            else {"available": False, "problem": "not open"}
+        )
+        report["style"] = sorted(ls.style.profiles) if ls.style is not None else []
         return report
