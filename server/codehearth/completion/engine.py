@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import time
@@ -313,8 +314,11 @@ class CompletionEngine:
         started = time.monotonic()
         error: BackendError | None = None
         try:
-            async with asyncio.timeout(self.settings.deadline_seconds):
-                async for chunk in self.backend.generate(request):
+            async with (
+                asyncio.timeout(self.settings.deadline_seconds),
+                contextlib.aclosing(self.backend.generate(request)) as chunks,
+            ):
+                async for chunk in chunks:
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
                         self.counter.calibrate(len(request.prompt), chunk.prompt_eval_count)

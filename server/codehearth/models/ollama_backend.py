@@ -10,10 +10,11 @@ consumes a stream closes its HTTP connection, which makes Ollama stop generating
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -180,7 +181,7 @@ class OllamaBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer (``/api/chat``), with tool calls when ``tools`` are given.
         Raises BackendError; cancelling the consumer closes the stream."""
         options = {"num_ctx": num_ctx, "num_predict": max_tokens, "temperature": temperature}
@@ -195,17 +196,8 @@ class OllamaBackend:
                 options=options,
             ),
         )
-        iterator = stream.__aiter__()
-        try:
-            while True:
-                try:
-                    part = await iterator.__anext__()
-                except StopAsyncIteration:
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    raise classify(error, host=self.host, model=model) from error
+        async with contextlib.aclosing(self._parts(stream, model)) as parts:
+            async for part in parts:
                 message = part.message
                 calls = tuple(
                     {"name": call.function.name, "arguments": dict(call.function.arguments)}
@@ -219,10 +211,8 @@ class OllamaBackend:
                 )
                 if part.done:
                     return
-        finally:
-            await _close_quietly(iterator)
 
-    async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateChunk]:
+    async def generate(self, request: GenerateRequest) -> AsyncGenerator[GenerateChunk, None]:
         """Stream a raw generation. Raises BackendError; cancellation closes the stream."""
         stream = await self._call(
             request.model,
@@ -235,6 +225,21 @@ class OllamaBackend:
                 options=request.options(),
             ),
         )
+        async with contextlib.aclosing(self._parts(stream, request.model)) as parts:
+            async for part in parts:
+                if part.done:
+                    yield GenerateChunk(
+                        text=part.response or "",
+                        done=True,
+                        prompt_eval_count=part.prompt_eval_count,
+                        eval_count=part.eval_count,
+                    )
+                    return
+                yield GenerateChunk(text=part.response or "")
+
+    async def _parts(self, stream: Any, model: str) -> AsyncGenerator[Any, None]:
+        """The stream's parts, failures classified; the HTTP response is always closed
+        (which is what makes Ollama stop generating), also when the consumer stops early."""
         iterator = stream.__aiter__()
         try:
             while True:
@@ -245,18 +250,9 @@ class OllamaBackend:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    raise classify(error, host=self.host, model=request.model) from error
-                if part.done:
-                    yield GenerateChunk(
-                        text=part.response or "",
-                        done=True,
-                        prompt_eval_count=part.prompt_eval_count,
-                        eval_count=part.eval_count,
-                    )
-                    return
-                yield GenerateChunk(text=part.response or "")
+                    raise classify(error, host=self.host, model=model) from error
+                yield part
         finally:
-            # Closing the HTTP response is what makes Ollama stop generating.
             await _close_quietly(iterator)
 
 
