@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from codehearth import __version__
 from codehearth.completion.engine import CompletionEngine, CompletionQuery
@@ -338,6 +339,25 @@ class CodeHearthServer(LanguageServer):
         if path is None and params.root_path:
             path = params.root_path
         self.workspace_root = Path(path) if path else None
+
+
+def client_range(
+    document: TextDocument,
+    lines: Sequence[str],
+    start_line: int,
+    start_char: int,
+    end_line: int,
+    end_char: int,
+) -> types.Range:
+    """A range in code points (how the domain packages count) in the client's units;
+    ``lines`` is ``document.lines``, which pygls re-splits on each access: pass it once."""
+    return document.position_codec.range_to_client_units(
+        lines,
+        types.Range(
+            start=types.Position(line=start_line, character=start_char),
+            end=types.Position(line=end_line, character=end_char),
+        ),
+    )
 
 
 def model_is_installed(model: str, installed: list[str]) -> bool:

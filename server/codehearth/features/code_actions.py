@@ -25,7 +25,7 @@ from codehearth.models.errors import BackendError
 from codehearth.refine.actions import ActionJob, ActionOutcome, run_action
 from codehearth.refine.edits import EditProposal
 from codehearth.refine.verify import TargetDiagnostic
-from codehearth.server import CodeHearthServer
+from codehearth.server import CodeHearthServer, client_range
 from codehearth.style.profile import render_style_block
 
 log = logging.getLogger(__name__)
@@ -234,15 +234,10 @@ def _log_trace(ls: CodeHearthServer, job: ActionJob, outcome: ActionOutcome) -> 
 def _workspace_edit(ls: CodeHearthServer, proposal: EditProposal) -> types.WorkspaceEdit:
     document = ls.workspace.get_text_document(proposal.uri)
     lines = document.lines
-    codec = document.position_codec
     edits = [
         types.TextEdit(
-            range=codec.range_to_client_units(
-                lines,
-                types.Range(
-                    start=types.Position(line=edit.start_line, character=edit.start_char),
-                    end=types.Position(line=edit.end_line, character=edit.end_char),
-                ),
+            range=client_range(
+                document, lines, edit.start_line, edit.start_char, edit.end_line, edit.end_char
             ),
             new_text=edit.new_text,
         )

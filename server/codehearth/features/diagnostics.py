@@ -14,7 +14,7 @@ import asyncio
 from lsprotocol import types
 
 from codehearth.languages import LanguageRegistry, parse_with_deadline
-from codehearth.server import CodeHearthServer
+from codehearth.server import CodeHearthServer, client_range
 
 DEBOUNCE_SECONDS = 0.4
 PARSE_DEADLINE_MICROS = 500_000
@@ -96,16 +96,9 @@ class SyntaxDiagnostics:
         if current is None or current.version != version:
             return  # a newer change will publish
         lines = document.lines
-        codec = document.position_codec
         diagnostics = [
             types.Diagnostic(
-                range=codec.range_to_client_units(
-                    lines,
-                    types.Range(
-                        start=types.Position(line=start_line, character=start_column),
-                        end=types.Position(line=end_line, character=end_column),
-                    ),
-                ),
+                range=client_range(document, lines, start_line, start_column, end_line, end_column),
                 message=message,
                 severity=types.DiagnosticSeverity.Error,
                 source="codehearth",

@@ -25,42 +25,40 @@ UNAVAILABLE = {"available": False, "problem": "memory is not open yet"}
 EMBED_TIMEOUT_SECONDS = 10.0
 
 
+async def _on_store(
+    ls: CodeHearthServer, operation: Callable[..., dict[str, Any]], *args: Any
+) -> dict[str, Any]:
+    """Run a memory operation in a worker thread, or say the store is not open yet."""
+    store = ls.memory
+    if store is None:
+        return UNAVAILABLE
+    return await asyncio.to_thread(operation, store, *args)
+
+
 def register(server: CodeHearthServer) -> None:
     @server.command("codehearth.memory.show")
     async def show(ls: CodeHearthServer) -> dict[str, Any]:
-        store = ls.memory
-        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.show, store)
+        return await _on_store(ls, commands.show)
 
     @server.command("codehearth.memory.add")
     async def add(ls: CodeHearthServer, args: AddArgs) -> dict[str, Any]:
-        store = ls.memory
-        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.add, store, args)
+        return await _on_store(ls, commands.add, args)
 
     @server.command("codehearth.memory.search")
     async def search(ls: CodeHearthServer, args: SearchArgs) -> dict[str, Any]:
-        store = ls.memory
-        if store is None:
-            return UNAVAILABLE
-        return await asyncio.to_thread(commands.search, store, args)
+        return await _on_store(ls, commands.search, args)
 
     @server.command("codehearth.memory.forget")
     async def forget(ls: CodeHearthServer, args: ForgetArgs) -> dict[str, Any]:
-        store = ls.memory
-        if store is None:
-            return UNAVAILABLE
-        return await asyncio.to_thread(commands.forget, store, args)
+        return await _on_store(ls, commands.forget, args)
 
     @server.command("codehearth.memory.export")
     async def export(ls: CodeHearthServer) -> dict[str, Any]:
-        store = ls.memory
-        return UNAVAILABLE if store is None else await asyncio.to_thread(commands.export, store)
+        return await _on_store(ls, commands.export)
 
     @server.command("codehearth.memory.import")
     async def import_(ls: CodeHearthServer, args: ImportArgs) -> dict[str, Any]:
-        store = ls.memory
-        if store is None:
-            return UNAVAILABLE
-        return await asyncio.to_thread(commands.import_, store, args)
+        return await _on_store(ls, commands.import_, args)
 
 
 async def open_memory(ls: CodeHearthServer) -> None:
