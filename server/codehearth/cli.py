@@ -374,9 +374,11 @@ def _style(args: argparse.Namespace) -> int:
         print(f"== {language_id} ({profile.files} files)")
         for name, attribute in sorted(profile.attributes.items()):
             mark = " " if attribute.confident else "?"
-            print(f" {mark} {name} = {attribute.value!r}  "
-                  f"[{attribute.source}, {attribute.evidence} seen, "
-                  f"confidence {attribute.confidence:.2f}]")
+            print(
+                f" {mark} {name} = {attribute.value!r}  "
+                f"[{attribute.source}, {attribute.evidence} seen, "
+                f"confidence {attribute.confidence:.2f}]"
+            )
         block = render_style_block(style, language_id)
         if block:
             print("  prompt block:\n    " + block.replace("\n", "\n    "))

@@ -43,9 +43,7 @@ class FrameError:
 class FrameReader:
     """Iterates over the frames of a byte stream until it ends."""
 
-    def __init__(
-        self, read: Callable[[int], bytes], max_length: int = MAX_CONTENT_LENGTH
-    ) -> None:
+    def __init__(self, read: Callable[[int], bytes], max_length: int = MAX_CONTENT_LENGTH) -> None:
         self._read = read
         self.max_length = max_length
         self._buffer = bytearray()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,6 +339,36 @@ class CodeHearthServer(LanguageServer):
         if path is None and params.root_path:
             path = params.root_path
         self.workspace_root = Path(path) if path else None
+
+
+class DocumentTimers:
+    """At most one pending delayed job per document: scheduling again replaces it. The job
+    runs as a background task of the server (cancelled at shutdown)."""
+
+    def __init__(self, spawn: Callable[[Coroutine[Any, Any, Any], str], Any]) -> None:
+        self._spawn = spawn
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+
+    def schedule(
+        self,
+        uri: str,
+        delay: float,
+        job: Callable[[], Coroutine[Any, Any, Any]],
+        name: str,
+    ) -> None:
+        previous = self._pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+        self._pending[uri] = asyncio.get_running_loop().call_later(delay, self._run, uri, job, name)
+
+    def _run(self, uri: str, job: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
+        self._pending.pop(uri, None)
+        self._spawn(job(), name)
+
+    def cancel_all(self) -> None:
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
 
 
 def client_range(

@@ -14,7 +14,7 @@ import asyncio
 from lsprotocol import types
 
 from codehearth.languages import LanguageRegistry, parse_with_deadline
-from codehearth.server import CodeHearthServer, client_range
+from codehearth.server import CodeHearthServer, DocumentTimers, client_range
 
 DEBOUNCE_SECONDS = 0.4
 PARSE_DEADLINE_MICROS = 500_000
@@ -69,17 +69,12 @@ class SyntaxDiagnostics:
     def __init__(self, ls: CodeHearthServer) -> None:
         self.ls = ls
         self.registry = LanguageRegistry.load()  # its own parsers: used from a thread
-        self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._timers = DocumentTimers(ls.spawn)
 
     def schedule(self, uri: str) -> None:
-        previous = self._pending.pop(uri, None)
-        if previous is not None:
-            previous.cancel()
-        self._pending[uri] = asyncio.get_running_loop().call_later(DEBOUNCE_SECONDS, self._run, uri)
-
-    def _run(self, uri: str) -> None:
-        self._pending.pop(uri, None)
-        self.ls.spawn(self._publish(uri), "syntax diagnostics")
+        self._timers.schedule(
+            uri, DEBOUNCE_SECONDS, lambda: self._publish(uri), "syntax diagnostics"
+        )
 
     async def _publish(self, uri: str) -> None:
         # Settings are final once the services started (a didOpen can come first).
@@ -111,6 +106,4 @@ class SyntaxDiagnostics:
         )
 
     def cancel_all(self) -> None:
-        for handle in self._pending.values():
-            handle.cancel()
-        self._pending.clear()
+        self._timers.cancel_all()

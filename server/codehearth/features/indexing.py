@@ -19,7 +19,7 @@ from pygls.uris import to_fs_path
 
 from codehearth.index.store import IndexStore
 from codehearth.index.workspace_index import WorkspaceIndex
-from codehearth.server import CodeHearthServer
+from codehearth.server import CodeHearthServer, DocumentTimers
 from codehearth.settings import TOML_FILE_NAME
 from codehearth.style.profile import build_profile
 
@@ -34,24 +34,17 @@ class IndexUpdates:
 
     def __init__(self, ls: CodeHearthServer) -> None:
         self.ls = ls
-        self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._timers = DocumentTimers(ls.spawn)
 
     def schedule(self, uri: str, *, saved: bool, delay: float = CHANGE_DEBOUNCE_SECONDS) -> None:
         if self.ls.index is None:
             return
-        previous = self._pending.pop(uri, None)
-        if previous is not None:
-            previous.cancel()
-        self._pending[uri] = asyncio.get_running_loop().call_later(delay, self._run, uri, saved)
-
-    def _run(self, uri: str, saved: bool) -> None:
-        self._pending.pop(uri, None)
-        self.ls.spawn(_update(self.ls, uri, saved=saved), "index update")
+        self._timers.schedule(
+            uri, delay, lambda: _update(self.ls, uri, saved=saved), "index update"
+        )
 
     def cancel_all(self) -> None:
-        for handle in self._pending.values():
-            handle.cancel()
-        self._pending.clear()
+        self._timers.cancel_all()
 
 
 def register(server: CodeHearthServer) -> None:

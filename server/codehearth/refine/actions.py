@@ -122,9 +122,7 @@ async def run_action(
             verify, candidate, registry=checker_registry, trusted=trusted
         )
 
-    result = await refine(
-        task, model, verifier, max_rounds=max_rounds, time_budget_s=time_budget_s
-    )
+    result = await refine(task, model, verifier, max_rounds=max_rounds, time_budget_s=time_budget_s)
     if result.edit is None:
         return ActionOutcome(result, None, result.reason)
     validation = validate_proposal(
