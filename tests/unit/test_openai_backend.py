@@ -1,0 +1,748 @@
+"""The OpenAI-compatible backend against the fake OpenAI server (httpx on a real socket):
+which URL is dialled, streamed generations and chat (tool calls put together from their
+fragments), discovery, every fault mapped to its kind, streams closed when the consumer
+stops, and the API key sent as a bearer token and never shown.
+
+Backends are created inside the running loop (an async fixture shares the test's loop)
+and closed after each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.fakes.fake_openai import CHAT_PATH, COMPLETIONS_PATH, MODELS_PATH, FakeOpenAI
+
+from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
+from codehearth.models.openai_backend import OpenAIBackend, api_base, openai_messages
+from codehearth.prompts.family import context_length, detect_family
+
+CODER = "qwen2.5-coder-1.5b"
+CHATTER = "llama-3.2-3b-instruct"
+STALL_SECONDS = 0.3
+API_KEY = "sk-test-4f9c2a7e1b3d5f7a9c1e3b5d7f9a2c4e"
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def request(**changes: object) -> GenerateRequest:
+    fields: dict[str, object] = {
+        "model": CODER,
+        "prompt": "<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n<|fim_middle|>",
+        "num_ctx": 2048,
+        "max_tokens": 64,
+        "temperature": 0.2,
+    }
+    fields.update(changes)
+    return GenerateRequest(**fields)  # type: ignore[arg-type]
+
+
+async def collect(backend: OpenAIBackend, generate: GenerateRequest) -> list[GenerateChunk]:
+    return [chunk async for chunk in backend.generate(generate)]
+
+
+async def chat(backend: OpenAIBackend, **options: Any) -> list[ChatChunk]:
+    messages = options.pop("messages", QUESTION)
+    model = options.pop("model", CHATTER)
+    stream = backend.chat(model, messages, num_ctx=4096, **options)
+    return [chunk async for chunk in stream]
+
+
+def last_body(fake: FakeOpenAI) -> dict[str, Any]:
+    body = fake.generations()[-1].body
+    assert body is not None
+    return body
+
+
+@pytest.fixture(scope="module")
+def empty_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("no-ca-certificates")
+
+
+@pytest.fixture(autouse=True)
+def no_ca_bundle(monkeypatch: pytest.MonkeyPatch, empty_ca_dir: Path) -> None:
+    """Every backend here speaks plain HTTP to loopback, yet httpx loads the CA bundle
+    named by $SSL_CERT_FILE for each client (~25 ms); an empty $SSL_CERT_DIR is free."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty_ca_dir))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+async def backend(fake: FakeOpenAI) -> AsyncIterator[OpenAIBackend]:
+    made = OpenAIBackend(fake.api_url, stall_timeout=STALL_SECONDS)
+    yield made
+    await made.aclose()
+
+
+@pytest.fixture
+async def keyed(fake: FakeOpenAI) -> AsyncIterator[OpenAIBackend]:
+    """A backend with the API key the fake requires."""
+    fake.api_key = API_KEY
+    made = OpenAIBackend(fake.api_url, api_key=API_KEY, stall_timeout=STALL_SECONDS)
+    yield made
+    await made.aclose()
+
+
+# -- which URL -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        pytest.param("http://127.0.0.1:8080", "http://127.0.0.1:8080/v1", id="no-path"),
+        pytest.param("http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1", id="root-slash"),
+        pytest.param("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1", id="v1"),
+        pytest.param("http://127.0.0.1:8080/v1/", "http://127.0.0.1:8080/v1", id="v1-slash"),
+        pytest.param("https://api.openai.com/v1", "https://api.openai.com/v1", id="openai"),
+        pytest.param(
+            "https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1", id="path-prefix"
+        ),
+        pytest.param("localhost:1234", "http://localhost:1234/v1", id="bare-host-port"),
+        pytest.param("  http://gpu-box:8000  ", "http://gpu-box:8000/v1", id="whitespace"),
+    ],
+)
+def test_api_base(configured: str, expected: str) -> None:
+    assert api_base(configured) == expected
+
+
+@pytest.mark.parametrize("with_v1", [pytest.param(True, id="v1"), pytest.param(False, id="bare")])
+async def test_the_url_works_with_or_without_v1(fake: FakeOpenAI, with_v1: bool) -> None:
+    backend = OpenAIBackend(fake.api_url if with_v1 else fake.url)
+    try:
+        assert CODER in await backend.list_models()
+        assert backend.host == fake.api_url
+    finally:
+        await backend.aclose()
+
+
+async def test_credentials_in_the_url_are_not_part_of_the_host_name() -> None:
+    backend = OpenAIBackend("http://user:hunter2@127.0.0.1:9/v1")
+    try:
+        assert backend.host == "http://127.0.0.1:9/v1"
+    finally:
+        await backend.aclose()
+
+
+# -- generate ---------------------------------------------------------------------------------
+
+
+async def test_generate_streams_the_text_in_pieces_and_ends_with_the_usage(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("return a + b\n")
+    chunks = await collect(backend, request())
+    pieces = [chunk for chunk in chunks if not chunk.done]
+    assert len(pieces) > 1
+    assert "".join(chunk.text for chunk in chunks) == "return a + b\n"
+    assert [chunk.done for chunk in chunks] == [False] * len(pieces) + [True]
+    final = chunks[-1]
+    assert final.prompt_eval_count == len(request().prompt) // 4
+    assert final.eval_count == len(pieces)
+
+
+async def test_without_usage_from_the_server_the_counts_are_unknown(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.reports_usage = False
+    final = (await collect(backend, request()))[-1]
+    assert final.done
+    assert (final.prompt_eval_count, final.eval_count) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({}, {"max_tokens": 64, "temperature": 0.2}, id="plain"),
+        pytest.param(
+            {"stop": ("<|endoftext|>", "\n\n"), "seed": 0, "max_tokens": 32},
+            {"max_tokens": 32, "temperature": 0.2, "stop": ["<|endoftext|>", "\n\n"], "seed": 0},
+            id="stop-and-seed",
+        ),
+    ],
+)
+async def test_generate_sends_a_streamed_completion_request(
+    fake: FakeOpenAI, backend: OpenAIBackend, changes: dict[str, object], expected: dict[str, Any]
+) -> None:
+    generate = request(**changes)
+    await collect(backend, generate)
+    [recorded] = fake.generations()
+    assert (recorded.method, recorded.path) == ("POST", COMPLETIONS_PATH)
+    assert recorded.body == {
+        "model": CODER,
+        "prompt": generate.prompt,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        **expected,
+    }
+
+
+async def test_generate_honours_max_tokens_and_stop(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("one two three four five")
+    assert "".join(c.text for c in await collect(backend, request(max_tokens=2))) == "one two"
+    stopped = await collect(backend, request(stop=(" four",)))
+    assert "".join(c.text for c in stopped) == "one two three"
+
+
+async def test_a_slow_but_steady_stream_is_not_a_stall(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("a b c d e f")
+    fake.token_delay = STALL_SECONDS / 4  # the whole answer takes longer than the stall limit
+    chunks = await collect(backend, request())
+    assert "".join(chunk.text for chunk in chunks) == "a b c d e f"
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+async def test_chat_streams_the_content_and_ends_with_the_prompt_size(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("It is sunny in Paris.")
+    chunks = await chat(backend, max_tokens=100, temperature=0.5)
+    assert len(chunks) > 2
+    assert "".join(chunk.content for chunk in chunks) == "It is sunny in Paris."
+    final = chunks[-1]
+    assert final.done and final.tool_calls == ()
+    assert final.prompt_eval_count == len(QUESTION[0]["content"]) // 4
+    assert not any(chunk.done for chunk in chunks[:-1])
+    recorded = fake.generations()[-1]
+    assert recorded.path == CHAT_PATH
+    assert recorded.body == {
+        "model": CHATTER,
+        "messages": QUESTION,
+        "max_tokens": 100,
+        "temperature": 0.5,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def call(name: str, arguments: object) -> dict[str, Any]:
+    return {"function": {"name": name, "arguments": arguments}}
+
+
+@pytest.mark.parametrize(
+    ("reply", "calls"),
+    [
+        pytest.param(
+            {"tool_calls": [call("get_weather", {"city": "Paris"})]},
+            ({"name": "get_weather", "arguments": {"city": "Paris"}},),
+            id="one-call",
+        ),
+        pytest.param(
+            {
+                "tool_calls": [
+                    call("get_weather", {"city": "Paris", "days": [1, 2, 3]}),
+                    call("get_weather", {"city": 'Lyon, "La Part-Dieu" ünïcode'}),
+                ]
+            },
+            (
+                {"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2, 3]}},
+                {"name": "get_weather", "arguments": {"city": 'Lyon, "La Part-Dieu" ünïcode'}},
+            ),
+            id="two-calls-long-arguments",
+        ),
+        pytest.param(
+            {"tool_calls": [call("get_weather", {})]},
+            ({"name": "get_weather", "arguments": {}},),
+            id="no-arguments",
+        ),
+        pytest.param(
+            {"content": "Let me check.", "tool_calls": [call("get_weather", {"city": "Nice"})]},
+            ({"name": "get_weather", "arguments": {"city": "Nice"}},),
+            id="content-and-call",
+        ),
+    ],
+)
+async def test_chat_puts_streamed_tool_calls_together(
+    fake: FakeOpenAI, backend: OpenAIBackend, reply: dict[str, Any], calls: tuple[Any, ...]
+) -> None:
+    fake.responder = lambda _body: reply
+    chunks = await chat(backend, tools=[WEATHER_TOOL])
+    assert last_body(fake)["tools"] == [WEATHER_TOOL]
+    assert "".join(chunk.content for chunk in chunks) == reply.get("content", "")
+    assert all(chunk.tool_calls == () for chunk in chunks[:-1])
+    assert chunks[-1].done
+    assert chunks[-1].tool_calls == calls
+
+
+async def test_tool_call_arguments_that_are_not_an_object_are_a_bad_response(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.responder = lambda _body: {"tool_calls": [call("get_weather", "Paris")]}
+    with pytest.raises(BackendError) as raised:
+        await chat(backend, tools=[WEATHER_TOOL])
+    assert raised.value.kind is ProblemKind.BAD_RESPONSE
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        pytest.param(QUESTION, QUESTION, id="plain"),
+        pytest.param(
+            [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [call("get_weather", {"city": "Paris"}), call("now", {})],
+                },
+                {"role": "tool", "content": "sunny"},
+                {"role": "tool", "content": "noon"},
+            ],
+            [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_1_0",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                        },
+                        {
+                            "id": "call_1_1",
+                            "type": "function",
+                            "function": {"name": "now", "arguments": "{}"},
+                        },
+                    ],
+                },
+                {"role": "tool", "content": "sunny", "tool_call_id": "call_1_0"},
+                {"role": "tool", "content": "noon", "tool_call_id": "call_1_1"},
+            ],
+            id="ollama-shaped-tool-turn",
+        ),
+        pytest.param(
+            [
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_x",
+                            "type": "function",
+                            "function": {"name": "now", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "noon", "tool_call_id": "call_x"},
+            ],
+            [
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_x",
+                            "type": "function",
+                            "function": {"name": "now", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "noon", "tool_call_id": "call_x"},
+            ],
+            id="already-openai-shaped",
+        ),
+    ],
+)
+def test_openai_messages(messages: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert openai_messages(messages) == expected
+
+
+async def test_chat_sends_the_tool_history_in_openai_shape(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    history = [
+        *QUESTION,
+        {"role": "assistant", "content": "", "tool_calls": [call("get_weather", {"city": "P"})]},
+        {"role": "tool", "content": "sunny"},
+    ]
+    await chat(backend, messages=history)
+    sent = last_body(fake)["messages"]
+    assert sent[1]["tool_calls"][0]["function"]["arguments"] == '{"city": "P"}'
+    assert sent[2]["tool_call_id"] == sent[1]["tool_calls"][0]["id"]
+
+
+# -- discovery and warm-up ------------------------------------------------------------------
+
+
+async def test_list_models_names_every_served_model(backend: OpenAIBackend) -> None:
+    assert await backend.list_models() == [CODER, CHATTER, "gpt-4o-mini"]
+
+
+@pytest.mark.parametrize(
+    ("model", "length"),
+    [
+        pytest.param(CODER, 32768, id="llama.cpp-meta"),
+        pytest.param(CHATTER, 8192, id="vllm-max-model-len"),
+        pytest.param("gpt-4o-mini", None, id="not-reported"),
+        pytest.param("not-listed", None, id="not-listed"),
+    ],
+)
+async def test_show_reports_the_context_length_only_when_the_server_does(
+    backend: OpenAIBackend, model: str, length: int | None
+) -> None:
+    shown = await backend.show(model)
+    assert context_length(shown) == length
+    if length is None:
+        assert shown == {"model_info": {}}
+    detection = detect_family(shown)
+    assert (detection.family, detection.supports_fim) == ("plain", False)
+
+
+async def test_a_context_length_field_of_the_wrong_type_is_ignored(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.models["odd"] = {"max_model_len": "8192", "meta": {"n_ctx_train": True}}
+    assert await backend.show("odd") == {"model_info": {}}
+
+
+async def test_show_is_cached_until_the_model_is_forgotten(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    def model_requests() -> int:
+        return sum(1 for r in fake.requests if r.path == MODELS_PATH)
+
+    first = await backend.show(CODER)
+    assert await backend.show(CODER) == first
+    assert model_requests() == 1
+    backend.forget_model(CODER)
+    fake.models[CODER] = {"meta": {"n_ctx_train": 4096}}
+    assert context_length(await backend.show(CODER)) == 4096
+    assert model_requests() == 2
+
+
+async def test_warm_up_asks_for_one_token(fake: FakeOpenAI, backend: OpenAIBackend) -> None:
+    await backend.warm_up(CODER, num_ctx=8192)
+    assert await fake.wait_for_async(lambda: fake.generations()[0].finished_at is not None, 2)
+    [recorded] = fake.generations()
+    assert recorded.path == COMPLETIONS_PATH
+    assert recorded.body == {"model": CODER, "prompt": "\n", "max_tokens": 1, "stream": False}
+    assert recorded.completed
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def generate_call(backend: OpenAIBackend) -> Any:
+    return collect(backend, request())
+
+
+def chat_call(backend: OpenAIBackend) -> Any:
+    return chat(backend, tools=[WEATHER_TOOL])
+
+
+@pytest.mark.parametrize(
+    "run", [pytest.param(generate_call, id="generate"), pytest.param(chat_call, id="chat")]
+)
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        pytest.param("bad_request", ProblemKind.UNSUPPORTED, id="400"),
+        pytest.param("unauthorized", ProblemKind.SERVER_ERROR, id="401"),
+        pytest.param("not_found", ProblemKind.MODEL_MISSING, id="404"),
+        pytest.param("rate_limited", ProblemKind.OVERLOADED, id="429"),
+        pytest.param("server_error", ProblemKind.SERVER_ERROR, id="500"),
+        pytest.param("overloaded", ProblemKind.OVERLOADED, id="503"),
+        pytest.param("drop_mid_stream", ProblemKind.STREAM_DROPPED, id="dropped"),
+        pytest.param("no_done", ProblemKind.STREAM_DROPPED, id="no-done"),
+        pytest.param("not_streamed", ProblemKind.BAD_RESPONSE, id="not-streamed"),
+        pytest.param("error_event", ProblemKind.STREAM_ERROR, id="error-event"),
+        pytest.param("bad_json", ProblemKind.BAD_RESPONSE, id="bad-json"),
+        pytest.param("hang", ProblemKind.TIMEOUT, id="hang"),
+    ],
+)
+async def test_each_generation_fault_raises_a_classified_error(
+    fake: FakeOpenAI,
+    backend: OpenAIBackend,
+    run: Callable[[OpenAIBackend], Any],
+    fault: str,
+    kind: ProblemKind,
+) -> None:
+    fake.inject(fault, times=1)
+    with pytest.raises(BackendError) as raised:
+        await run(backend)
+    assert raised.value.kind is kind
+    assert backend.host in raised.value.message
+    assert "ollama" not in raised.value.message.lower()
+    assert await run(backend)  # the next call works again
+
+
+@pytest.mark.parametrize(
+    ("fault", "path", "kind"),
+    [
+        pytest.param("not_found", MODELS_PATH, ProblemKind.BAD_RESPONSE, id="models-404"),
+        pytest.param("unauthorized", MODELS_PATH, ProblemKind.SERVER_ERROR, id="models-401"),
+        pytest.param("server_error", MODELS_PATH, ProblemKind.SERVER_ERROR, id="models-500"),
+        pytest.param("bad_json", MODELS_PATH, ProblemKind.BAD_RESPONSE, id="models-bad-json"),
+        pytest.param("drop_mid_stream", MODELS_PATH, ProblemKind.STREAM_DROPPED, id="models-cut"),
+        pytest.param("hang", MODELS_PATH, ProblemKind.TIMEOUT, id="models-hang"),
+        pytest.param("not_found", COMPLETIONS_PATH, ProblemKind.MODEL_MISSING, id="warm-up-404"),
+        pytest.param("rate_limited", COMPLETIONS_PATH, ProblemKind.OVERLOADED, id="warm-up-429"),
+    ],
+)
+async def test_each_discovery_fault_raises_a_classified_error(
+    fake: FakeOpenAI, backend: OpenAIBackend, fault: str, path: str, kind: ProblemKind
+) -> None:
+    calls = {
+        MODELS_PATH: backend.list_models,
+        COMPLETIONS_PATH: lambda: backend.warm_up(CODER, num_ctx=4096),
+    }
+    fake.inject(fault, times=1, path=path)
+    with pytest.raises(BackendError) as raised:
+        await calls[path]()
+    assert raised.value.kind is kind
+
+
+async def test_models_that_are_not_a_list_are_a_bad_response(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.models = {}
+    assert await backend.list_models() == []
+    fake.models = {"x": {"id": 7}}  # an id that is not a string
+    with pytest.raises(BackendError) as raised:
+        await backend.list_models()
+    assert raised.value.kind is ProblemKind.BAD_RESPONSE
+
+
+async def test_a_missing_model_names_the_endpoint_not_ollama(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    with pytest.raises(BackendError) as raised:
+        await collect(backend, request(model="missing-1b"))
+    assert raised.value.kind is ProblemKind.MODEL_MISSING
+    assert "missing-1b" in raised.value.message
+    assert fake.api_url in raised.value.message
+    assert "pull" not in raised.value.message
+
+
+async def test_text_before_a_dropped_stream_is_delivered_first(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("return a + b * c - d\n")
+    fake.inject("drop_mid_stream", times=1)
+    received: list[str] = []
+    with pytest.raises(BackendError) as raised:
+        async for chunk in backend.generate(request()):
+            received.append(chunk.text)
+    assert raised.value.kind is ProblemKind.STREAM_DROPPED
+    assert received
+    assert "return a + b * c - d\n".startswith("".join(received))
+
+
+async def test_nothing_listening_is_unreachable() -> None:
+    with FakeOpenAI() as server:
+        url = server.url
+    backend = OpenAIBackend(url)
+    try:
+        with pytest.raises(BackendError) as raised:
+            await collect(backend, request())
+        assert raised.value.kind is ProblemKind.UNREACHABLE
+        assert f"{url}/v1" in raised.value.message
+        assert "ollama" not in raised.value.message.lower()
+    finally:
+        await backend.aclose()
+
+
+# -- the stream is always closed ----------------------------------------------------------------
+
+
+async def test_breaking_out_early_closes_the_connection(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("one two three four five six seven eight")
+    fake.token_delay = 0.2
+    async for chunk in backend.generate(request()):
+        assert chunk.text == "one"
+        break
+    assert await fake.wait_for_async(
+        lambda: [r.client_disconnected for r in fake.generations()] == [True], 2
+    )
+    assert await fake.wait_for_async(lambda: fake.open_streams == 0, 2)
+
+
+async def test_closing_a_chat_stream_early_closes_the_connection(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("one two three four five six seven eight")
+    fake.token_delay = 0.2
+    stream = backend.chat(CHATTER, QUESTION, num_ctx=4096)
+    first = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert first.content == "one"
+    assert await fake.wait_for_async(
+        lambda: [r.client_disconnected for r in fake.generations()] == [True], 2
+    )
+
+
+async def test_cancelling_the_consumer_closes_the_connection(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.set_text("one two three four five six seven eight")
+    fake.token_delay = 0.2
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _chunk in backend.generate(request()):
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await fake.wait_for_async(
+        lambda: [r.client_disconnected for r in fake.generations()] == [True], 2
+    )
+    assert await fake.wait_for_async(lambda: fake.open_streams == 0, 2)
+
+
+def open_generate(backend: OpenAIBackend) -> AsyncGenerator[Any, None]:
+    return backend.generate(request())
+
+
+def open_chat(backend: OpenAIBackend) -> AsyncGenerator[Any, None]:
+    return backend.chat(CHATTER, QUESTION, num_ctx=4096)
+
+
+async def stop_by_closing(stream: AsyncGenerator[Any, None]) -> None:
+    await anext(stream)
+    await stream.aclose()
+
+
+async def stop_by_cancelling(stream: AsyncGenerator[Any, None]) -> None:
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _chunk in stream:
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [pytest.param(stop_by_closing, id="aclose"), pytest.param(stop_by_cancelling, id="cancel")],
+)
+@pytest.mark.parametrize(
+    "open_stream", [pytest.param(open_generate, id="generate"), pytest.param(open_chat, id="chat")]
+)
+async def test_the_response_is_closed_by_the_time_the_stream_is_stopped(
+    fake: FakeOpenAI,
+    backend: OpenAIBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    open_stream: Callable[[OpenAIBackend], AsyncGenerator[Any, None]],
+    stop: Callable[[AsyncGenerator[Any, None]], Awaitable[None]],
+) -> None:
+    """Not left to garbage collection: closed before ``aclose`` or the cancelled task
+    returns."""
+    responses: list[httpx.Response] = []
+    send = httpx.AsyncClient.send
+
+    async def recording_send(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        response = await send(client, *args, **kwargs)
+        responses.append(response)
+        return response
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", recording_send)
+    fake.set_text("one two three four five six seven eight")
+    fake.token_delay = 0.2
+    await stop(open_stream(backend))
+    assert [response.is_closed for response in responses] == [True]
+
+
+# -- the API key ----------------------------------------------------------------------------------
+
+
+async def test_the_api_key_is_sent_as_a_bearer_token_on_every_request(
+    fake: FakeOpenAI, keyed: OpenAIBackend
+) -> None:
+    await keyed.list_models()
+    await keyed.warm_up(CODER, num_ctx=2048)
+    await collect(keyed, request())
+    await chat(keyed)
+    assert await fake.wait_for_async(lambda: len(fake.requests) == 4, 2)
+    assert [r.headers.get("authorization") for r in fake.requests] == [f"Bearer {API_KEY}"] * 4
+
+
+async def test_without_a_key_no_authorization_header_is_sent(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    await backend.list_models()
+    assert "authorization" not in fake.requests[0].headers
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(lambda backend: backend.list_models(), id="models"),
+        pytest.param(generate_call, id="generate"),
+        pytest.param(chat_call, id="chat"),
+        pytest.param(lambda backend: backend.warm_up(CODER, num_ctx=1), id="warm-up"),
+    ],
+)
+async def test_a_rejected_key_never_appears_in_the_error_or_the_log(
+    fake: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+    run: Callable[[OpenAIBackend], Any],
+) -> None:
+    fake.api_key = "the-key-the-server-wants"
+    backend = OpenAIBackend(fake.api_url, api_key=API_KEY)
+    caplog.set_level(logging.DEBUG)
+    try:
+        with pytest.raises(BackendError) as raised:
+            await run(backend)
+    finally:
+        await backend.aclose()
+    error = raised.value
+    assert error.kind is ProblemKind.SERVER_ERROR
+    assert "API key rejected" in error.message
+    assert fake.requests[-1].status == 401
+    for text in (str(error), repr(error), error.detail, caplog.text):
+        assert API_KEY not in text
+
+
+async def test_a_key_the_server_echoes_in_another_error_is_scrubbed(keyed: OpenAIBackend) -> None:
+    # The fake's 404 quotes the model name it was asked for, here the key itself.
+    with pytest.raises(BackendError) as raised:
+        await collect(keyed, request(model=API_KEY))
+    assert raised.value.kind is ProblemKind.MODEL_MISSING
+    assert API_KEY not in raised.value.message + raised.value.detail
+    assert "[REDACTED]" in raised.value.message
+
+
+async def test_a_server_that_wants_a_key_when_none_is_set_says_so(
+    fake: FakeOpenAI, backend: OpenAIBackend
+) -> None:
+    fake.api_key = API_KEY
+    with pytest.raises(BackendError, match=r"wants an API key.*apiKeyEnv") as raised:
+        await backend.list_models()
+    assert raised.value.kind is ProblemKind.SERVER_ERROR
