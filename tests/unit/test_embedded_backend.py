@@ -1,0 +1,331 @@
+"""EmbeddedBackend: llama.cpp in process, serving the bundled Gemma 3 270M.
+
+Tests marked ``model`` run the real model (a few seconds in all) and are skipped when
+llama-cpp-python is not installed; the error paths (llama-cpp-python missing, simulated;
+a model name it does not serve; tools) always run. Cancellation latencies are printed
+(``pytest -s``) and asserted generously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from codehearth.models.embedded_backend import (
+    DEFAULT_EMBEDDED_MODEL,
+    INSTALL_HINT,
+    EmbeddedBackend,
+    _apply_builtin_template,
+    assemble_bundled_model,
+    embedded_available,
+)
+from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.ollama_backend import GenerateChunk, GenerateRequest
+from codehearth.prompts.family import context_length, detect_family
+
+PROMPT = "def fibonacci(n):\n"
+HELLO = [
+    {"role": "system", "content": "Answer in one word."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
+# ~4000 tokens, which just fit the default context: evaluating them takes seconds on a laptop.
+LONG_PROMPT = "x = 1\n" * 800
+
+needs_llama_cpp = pytest.mark.skipif(
+    not embedded_available(), reason=f"llama-cpp-python is not installed: {INSTALL_HINT}"
+)
+
+
+def request(**changes: object) -> GenerateRequest:
+    fields: dict[str, object] = {
+        "model": DEFAULT_EMBEDDED_MODEL,
+        "prompt": PROMPT,
+        "num_ctx": 4096,
+        "max_tokens": 24,
+        "temperature": 0.0,
+    }
+    fields.update(changes)
+    return GenerateRequest(**fields)  # type: ignore[arg-type]
+
+
+async def collect(backend: EmbeddedBackend, generate: GenerateRequest) -> list[GenerateChunk]:
+    return [chunk async for chunk in backend.generate(generate)]
+
+
+def text_of(chunks: list[GenerateChunk]) -> str:
+    return "".join(chunk.text for chunk in chunks)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[EmbeddedBackend]:
+    made = EmbeddedBackend()
+    yield made
+    await made.aclose()
+
+
+# -- the real model -------------------------------------------------------------------
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_generates_text_and_reports_token_counts(backend: EmbeddedBackend) -> None:
+    chunks = await collect(backend, request())
+    assert text_of(chunks).strip()
+    last = chunks[-1]
+    assert last.done and last.text == ""
+    assert not any(chunk.done for chunk in chunks[:-1])
+    assert last.prompt_eval_count is not None and last.prompt_eval_count > 3
+    assert last.eval_count == 24
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_greedy_text_matches_llama_cpp_python_called_directly(
+    backend: EmbeddedBackend,
+) -> None:
+    import llama_cpp
+
+    direct = llama_cpp.Llama(model_path=str(assemble_bundled_model()), n_ctx=4096, verbose=False)
+    try:
+        for stop in ((), ("return 1",)):
+            expected = direct.create_completion(
+                PROMPT, max_tokens=32, temperature=0, stop=list(stop)
+            )
+            chunks = await collect(backend, request(max_tokens=32, stop=stop))
+            assert text_of(chunks) == expected["choices"][0]["text"]  # type: ignore[index]
+            assert chunks[-1].prompt_eval_count == expected["usage"]["prompt_tokens"]  # type: ignore[index]
+    finally:
+        direct.close()
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_stop_strings_end_the_text_before_them(backend: EmbeddedBackend) -> None:
+    unstopped = text_of(await collect(backend, request(max_tokens=32)))
+    assert "return 1" in unstopped
+    chunks = await collect(backend, request(max_tokens=32, stop=("return 1",)))
+    text = text_of(chunks)
+    assert text == unstopped[: unstopped.index("return 1")]
+    assert chunks[-1].eval_count is not None and chunks[-1].eval_count < 32
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_stopping_early_stops_the_worker_within_a_token(backend: EmbeddedBackend) -> None:
+    stream = backend.generate(request(max_tokens=2000))
+    first = await anext(stream)
+    assert not first.done
+    started = time.monotonic()
+    await stream.aclose()  # returns once the worker thread has stopped
+    elapsed = time.monotonic() - started
+    print(f"\nworker stopped {elapsed * 1000:.1f} ms after the consumer closed the stream")
+    assert elapsed < 0.5
+    assert text_of(await collect(backend, request(max_tokens=4))).strip()
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_cancelling_the_consumer_stops_the_worker(backend: EmbeddedBackend) -> None:
+    first_chunk = asyncio.Event()
+
+    async def consume() -> None:
+        async for _chunk in backend.generate(request(max_tokens=2000)):
+            first_chunk.set()
+
+    task = asyncio.create_task(consume())
+    await first_chunk.wait()
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # the stream's cleanup waits for the worker thread
+    elapsed = time.monotonic() - started
+    print(f"\nworker stopped {elapsed * 1000:.1f} ms after cancellation")
+    assert elapsed < 0.5
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_cancelling_during_prompt_evaluation_aborts_llama_decode(
+    backend: EmbeddedBackend,
+) -> None:
+    expected = text_of(await collect(backend, request()))
+    task = asyncio.create_task(collect(backend, request(prompt=LONG_PROMPT, max_tokens=8)))
+    await asyncio.sleep(0.1)
+    if task.done():
+        pytest.skip("this machine evaluated the long prompt before it could be cancelled")
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    elapsed = time.monotonic() - started
+    print(f"\nprompt evaluation aborted {elapsed * 1000:.1f} ms after cancellation")
+    assert elapsed < 0.5
+    assert text_of(await collect(backend, request())) == expected  # the context is sound
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_a_cancelled_waiting_request_never_runs_and_blocks_no_one(
+    backend: EmbeddedBackend,
+) -> None:
+    running = backend.generate(request(max_tokens=2000))
+    await anext(running)
+    waiting = asyncio.create_task(collect(backend, request()))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # queued behind the running generation
+    started = time.monotonic()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert time.monotonic() - started < 0.1
+    assert not (await anext(running)).done  # the running one carries on
+    await running.aclose()
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_the_model_loads_once_and_nothing_is_printed(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import llama_cpp
+
+    real = llama_cpp.Llama
+    loads: list[str] = []
+
+    def counting_llama(**kwargs: object) -> object:
+        loads.append(str(kwargs["model_path"]))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(llama_cpp, "Llama", counting_llama)
+    made = EmbeddedBackend()
+    try:
+        together = await asyncio.gather(*(collect(made, request(max_tokens=4)) for _ in range(2)))
+        later = await collect(made, request(max_tokens=4))
+    finally:
+        await made.aclose()
+    assert len(loads) == 1
+    assert all(text_of(chunks) == text_of(later) for chunks in together)
+    assert made.load_seconds is not None and made.load_seconds > 0
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # llama.cpp's chatter went to logging, not the LSP channel
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_chat_streams_an_answer(backend: EmbeddedBackend) -> None:
+    chunks = [
+        chunk
+        async for chunk in backend.chat(
+            DEFAULT_EMBEDDED_MODEL, HELLO, num_ctx=4096, max_tokens=12, temperature=0.0
+        )
+    ]
+    assert "".join(chunk.content for chunk in chunks).strip()
+    assert chunks[-1].done and chunks[-1].prompt_eval_count
+    assert not any(chunk.done for chunk in chunks[:-1])
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_show_describes_a_prefix_only_model_and_its_usable_context(
+    backend: EmbeddedBackend,
+) -> None:
+    shown = await backend.show(DEFAULT_EMBEDDED_MODEL)
+    assert shown["model_info"]["general.architecture"] == "gemma3"
+    detection = detect_family(shown)
+    assert detection.family == "plain" and not detection.supports_fim
+    assert context_length(shown) == 4096  # n_ctx caps the trained 32768
+    assert await backend.list_models() == [DEFAULT_EMBEDDED_MODEL]
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_a_prompt_longer_than_the_context_is_refused() -> None:
+    made = EmbeddedBackend(n_ctx=512)
+    try:
+        with pytest.raises(BackendError) as raised:
+            await collect(made, request(prompt=LONG_PROMPT))
+    finally:
+        await made.aclose()
+    assert raised.value.kind is ProblemKind.UNSUPPORTED
+    assert "512" in raised.value.message
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_closing_the_backend_ends_a_stream_with_a_classified_error(
+    backend: EmbeddedBackend,
+) -> None:
+    stream = backend.generate(request(max_tokens=2000))
+    await anext(stream)
+    await backend.aclose()
+    with pytest.raises(BackendError) as raised:
+        async for _chunk in stream:
+            pass
+    assert raised.value.kind is ProblemKind.STREAM_DROPPED
+
+
+# -- no model needed ------------------------------------------------------------------
+
+
+@needs_llama_cpp
+def test_gemma_chat_template_merges_the_system_message_into_the_first_turn() -> None:
+    assert _apply_builtin_template("gemma", HELLO) == (
+        "<start_of_turn>user\nAnswer in one word.\n\nWhat is the capital of France?"
+        "<end_of_turn>\n<start_of_turn>model\n"
+    )
+
+
+@needs_llama_cpp
+async def test_a_missing_model_file_is_classified(tmp_path: Path) -> None:
+    made = EmbeddedBackend(f"{tmp_path}/absent.gguf")
+    try:
+        assert made.model_name == "absent"
+        assert await made.list_models() == []
+        with pytest.raises(BackendError) as raised:
+            await collect(made, request(model="absent"))
+    finally:
+        await made.aclose()
+    assert raised.value.kind is ProblemKind.MODEL_MISSING
+    assert "absent.gguf" in raised.value.message
+
+
+async def test_a_model_it_does_not_serve_is_missing() -> None:
+    made = EmbeddedBackend()
+    with pytest.raises(BackendError) as raised:
+        await collect(made, request(model="qwen2.5-coder:1.5b"))
+    assert raised.value.kind is ProblemKind.MODEL_MISSING
+    assert DEFAULT_EMBEDDED_MODEL in raised.value.message
+
+
+async def test_chat_with_tools_is_unsupported() -> None:
+    made = EmbeddedBackend()
+    tool = {"type": "function", "function": {"name": "remember", "parameters": {}}}
+    with pytest.raises(BackendError) as raised:
+        async for _chunk in made.chat(DEFAULT_EMBEDDED_MODEL, HELLO, num_ctx=4096, tools=[tool]):
+            pass
+    assert raised.value.kind is ProblemKind.UNSUPPORTED
+
+
+async def test_without_llama_cpp_every_call_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
+    assert not embedded_available()
+    made = EmbeddedBackend()
+    calls = {
+        "list_models": made.list_models(),
+        "show": made.show(DEFAULT_EMBEDDED_MODEL),
+        "warm_up": made.warm_up(DEFAULT_EMBEDDED_MODEL, 4096),
+        "generate": collect(made, request()),
+    }
+    for name, call in calls.items():
+        with pytest.raises(BackendError) as raised:
+            await call
+        assert raised.value.kind is ProblemKind.UNREACHABLE, name
+        assert INSTALL_HINT in raised.value.message, name
+    await made.aclose()
