@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) bench/style.py
 	$(PY) bench/memory_search.py
 	$(PY) bench/memory.py
+	$(PY) bench/refine.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

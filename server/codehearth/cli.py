@@ -6,6 +6,8 @@
   editor gets.
 * ``codehearth doctor`` checks the Ollama endpoint, models, grammars and cache directory
   and prints a table with a fix for each problem.
+* ``codehearth refine-trace`` prints the last code actions' refine rounds (checks, tokens,
+  ms), as the server logged them.
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
     doctor.set_defaults(run=_doctor)
+
+    refine_trace = commands.add_parser(
+        "refine-trace", help="show the last code actions' rounds (checks, tokens, ms)"
+    )
+    refine_trace.add_argument("--last", type=int, default=10, metavar="N", help="default: 10")
+    refine_trace.add_argument("--json", action="store_true", help="print JSON")
+    refine_trace.set_defaults(run=_refine_trace)
     return parser
 
 
@@ -571,3 +580,28 @@ def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
         print(f"{check:<{widths[0]}}  {status:<{widths[1]}}  {detail}")
         if fix:
             print(f"{'':<{widths[0]}}  {'':<{widths[1]}}  fix: {fix}")
+
+
+# -- refine-trace ---------------------------------------------------------------------
+
+
+def _refine_trace(args: argparse.Namespace) -> int:
+    from codehearth.refine.trace import TraceLog, render
+
+    if args.last < 1:
+        print("codehearth refine-trace: --last must be at least 1", file=sys.stderr)
+        return 2
+    traces = TraceLog.default()
+    found = traces.last(args.last)
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(traces.path), "traces": [trace.to_json() for trace in found]},
+                indent=2,
+            )
+        )
+    elif found:
+        print("\n\n".join(render(trace) for trace in found))
+    else:
+        print(f"no code action traces yet (they are kept in {traces.path})", file=sys.stderr)
+    return 0

@@ -140,6 +140,12 @@ class ActionSettings:
         False,
         "Also run the configured test command as a verifier (never on untrusted workspaces).",
     )
+    custom: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
+        [],
+        "Your own actions on a selection: tables with title, prompt and mode. The prompt may "
+        "use {code}, {language}, {file} and {instruction}; mode 'edit' (the default) replaces "
+        "the selection with a verified edit, 'chat' answers in text.",
+    )
 
 
 @attrs.define
@@ -270,8 +276,16 @@ def _coerce(value: Any, expected: Any) -> tuple[bool, Any]:
         return True, float(value)
     if isinstance(value, str) and str in allowed:
         return True, value
-    if isinstance(value, list) and any(typing.get_origin(t) is list for t in allowed):
-        return all(isinstance(item, str) for item in value), list(value)
+    if isinstance(value, list):
+        for option in allowed:
+            if typing.get_origin(option) is not list:
+                continue
+            (item_type,) = typing.get_args(option)
+            if item_type is str:
+                return all(isinstance(item, str) for item in value), list(value)
+            # a list of tables: keys normalised like every other key
+            if all(isinstance(item, Mapping) for item in value):
+                return True, [deep_merge(item) for item in value]
     return False, value
 
 

@@ -1,29 +1,49 @@
-"""Code actions: ``textDocument/codeAction``, ``codeAction/resolve`` and, for clients that
-cannot resolve, the ``codehearth.applyAction`` command.
+"""Code actions: ``textDocument/codeAction``, ``codeAction/resolve``, the
+``codehearth.applyAction`` command (for clients that cannot resolve, and for actions that
+answer in text) and ``codehearth.refineTrace``.
 
 ``codeAction`` answers at once with cheap stubs: a quick fix per diagnostic in the request
 (kind ``quickfix.codehearth``) and, on a selection, refactors (add docstring, add type
-hints, simplify; kind ``refactor.rewrite.codehearth``). Each stub carries ``data`` (uri,
-version, action, lines, diagnostic). The model only runs on resolve: the refine loop
+hints, simplify; kind ``refactor.rewrite.codehearth``), actions that answer in text
+(explain, write tests; kind ``refactor.answer.codehearth``) and the user's own actions from
+``actions.custom`` (``edit`` ones are refactors, ``chat`` ones answer in text). Each stub
+carries ``data`` (uri, version, action, lines, diagnostic).
+
+The model only runs when an action is picked. For an edit, on resolve: the refine loop
 drafts, verifies (applies, parses, diagnostic gone, style), critiques and refines, and only
 a verified edit that touches nothing but the target region of the current document
 version is attached. When none verifies the user is told why, and the best draft goes to
-the log as a chat answer, never as a silent edit.
+the log, never as a silent edit. An action that answers in text carries a command instead:
+*explain* is the chat's ``codehearth.explain``; *write tests* (only tests that parse) and
+chat actions run through ``codehearth.applyAction`` and stream their answer as a
+``codehearth/chatChunk``, never as an edit (an edit may only touch the target document).
+
+Every resolved action leaves a trace (rounds, checks, tokens, ms) in the user cache
+directory; ``codehearth.refineTrace`` (optional argument: how many) returns the last ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from codehearth.features.chat import CHUNK_NOTIFICATION
 from codehearth.index.scanner import is_denied
 from codehearth.models.errors import BackendError
+from codehearth.prompts.actions import Message
 from codehearth.refine.actions import ActionJob, ActionOutcome, run_action
+from codehearth.refine.answers import AnswerOutcome, answer_once, write_tests
 from codehearth.refine.edits import EditProposal
+from codehearth.refine.loop import Model, ModelAnswer, RoundTrace
+from codehearth.refine.trace import KEEP_TRACES, ActionTrace, TraceLog
 from codehearth.refine.verify import TargetDiagnostic
 from codehearth.server import CodeHearthServer, client_range
 from codehearth.style.profile import render_style_block
@@ -32,20 +52,88 @@ log = logging.getLogger(__name__)
 
 QUICK_FIX_KIND = "quickfix.codehearth"
 REFACTOR_KIND = "refactor.rewrite.codehearth"
+ANSWER_KIND = "refactor.answer.codehearth"
 APPLY_COMMAND = "codehearth.applyAction"
+EXPLAIN_COMMAND = "codehearth.explain"
+TRACE_COMMAND = "codehearth.refineTrace"
+ACTIONS_CONVERSATION = "codehearth-actions"
+"""The ``conversationId`` of the chat chunks that carry code actions' text answers."""
 
 REFACTORS = {
     "add_docstring": "Add docstring",
     "add_type_hints": "Add type hints",
     "simplify": "Simplify",
 }
+EXPLAIN = "explain"
+WRITE_TESTS = "write_tests"
+CUSTOM = "custom"
+CUSTOM_MODES = ("edit", "chat")
+CUSTOM_KEYS = frozenset({"title", "prompt", "mode"})
+
+_CUSTOM_PLACEHOLDER = re.compile(r"\{(code|file|instruction)\}")
+_PROMPT_PLACEHOLDERS = {"code": "{selection}", "file": "{path}"}
+
+
+@attrs.frozen
+class CustomAction:
+    """A user-defined action from ``actions.custom``: a prompt template and whether its
+    answer edits the selection (``edit``, verified like any refactor) or is text (``chat``)."""
+
+    title: str
+    prompt: str
+    mode: str
+
+    def template(self, instruction: str) -> str:
+        """The prompt in :func:`codehearth.prompts.actions.fill_template`'s placeholders:
+        ``{code}`` is ``{selection}``, ``{file}`` is ``{path}``, and ``{instruction}`` is
+        the text the client sent (empty when it sent none), in one pass."""
+        return _CUSTOM_PLACEHOLDER.sub(
+            lambda match: _PROMPT_PLACEHOLDERS.get(match.group(1), instruction), self.prompt
+        )
+
+
+def custom_actions(entries: Sequence[Mapping[str, Any]]) -> tuple[list[CustomAction], list[str]]:
+    """The valid entries of ``actions.custom`` and a warning for each one skipped (no
+    title or prompt text, an unknown mode, a title used twice) or each unknown key."""
+    actions: list[CustomAction] = []
+    warnings: list[str] = []
+    titles: set[str] = set()
+    for number, entry in enumerate(entries, 1):
+        where = f"actions.custom entry {number}"
+        title, prompt, mode = entry.get("title"), entry.get("prompt"), entry.get("mode", "edit")
+        unknown = sorted(set(entry) - CUSTOM_KEYS)
+        if unknown:
+            warnings.append(f"{where}: unknown key(s) {', '.join(unknown)} ignored")
+        if not isinstance(title, str) or not title.strip():
+            warnings.append(f"{where} has no title; skipped")
+        elif not isinstance(prompt, str) or not prompt.strip():
+            warnings.append(f"{where} ({title}) has no prompt; skipped")
+        elif mode not in CUSTOM_MODES:
+            warnings.append(
+                f"{where} ({title}): mode must be 'edit' or 'chat', not {mode!r}; skipped"
+            )
+        elif title.strip() in titles:
+            warnings.append(f"{where}: the title {title.strip()!r} is used twice; skipped")
+        else:
+            titles.add(title.strip())
+            actions.append(CustomAction(title.strip(), prompt, mode))
+    return actions, warnings
+
+
+def _custom_actions(ls: CodeHearthServer) -> list[CustomAction]:
+    actions, warnings = custom_actions(ls.settings.actions.custom)
+    for warning in warnings:
+        ls.warn_once(warning)
+    return actions
 
 
 def register(server: CodeHearthServer) -> None:
+    traces = TraceLog.default()
+
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(
-            code_action_kinds=[QUICK_FIX_KIND, REFACTOR_KIND], resolve_provider=True
+            code_action_kinds=[QUICK_FIX_KIND, REFACTOR_KIND, ANSWER_KIND], resolve_provider=True
         ),
     )
     async def code_action(
@@ -59,28 +147,33 @@ def register(server: CodeHearthServer) -> None:
         document = ls.workspace.get_text_document(uri)
         if document.path is not None and is_denied(document.path, ls.workspace_root):
             return None
-        stubs = _stubs(params, document.version)
+        stubs = _stubs(params, document.version, _custom_actions(ls))
         if params.context.only:
             stubs = [
                 s for s in stubs if any(str(s.kind).startswith(k) for k in params.context.only)
             ]
         if not _client_resolves_edits(ls):
             for stub in stubs:
-                stub.command = types.Command(
-                    title=stub.title, command=APPLY_COMMAND, arguments=[stub.data]
-                )
+                if stub.command is None:
+                    stub.command = types.Command(
+                        title=stub.title, command=APPLY_COMMAND, arguments=[stub.data]
+                    )
         return stubs or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: CodeHearthServer, action: types.CodeAction) -> types.CodeAction:
-        outcome = await _run(ls, action.data)
+        if _answers_in_text(ls, action.data):
+            return action  # its command does the work when the user picks it
+        outcome = await _run(ls, traces, action.data)
         if outcome is not None and outcome.edit is not None:
             action.edit = _workspace_edit(ls, outcome.edit)
         return action
 
     @server.command(APPLY_COMMAND)
     async def apply_action(ls: CodeHearthServer, data: dict[str, Any]) -> dict[str, Any]:
-        outcome = await _run(ls, data)
+        if _answers_in_text(ls, data):
+            return await _answer(ls, traces, data)
+        outcome = await _run(ls, traces, data)
         if outcome is None or outcome.edit is None:
             return {"applied": False, "reason": outcome.reason if outcome else "not ready"}
         result = await ls.workspace_apply_edit_async(
@@ -90,8 +183,18 @@ def register(server: CodeHearthServer) -> None:
         )
         return {"applied": bool(result.applied), "reason": result.failure_reason or "verified"}
 
+    @server.command(TRACE_COMMAND)
+    async def refine_trace(ls: CodeHearthServer, *args: Any) -> dict[str, Any]:
+        count = args[0] if args else KEEP_TRACES
+        if len(args) > 1 or not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise JsonRpcInvalidParams("the only argument is how many traces (a positive number)")
+        found = await asyncio.to_thread(traces.last, count)
+        return {"file": str(traces.path), "traces": [trace.to_json() for trace in found]}
 
-def _stubs(params: types.CodeActionParams, version: int | None) -> list[types.CodeAction]:
+
+def _stubs(
+    params: types.CodeActionParams, version: int | None, custom: Sequence[CustomAction]
+) -> list[types.CodeAction]:
     uri = params.text_document.uri
     stubs: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:
@@ -118,25 +221,48 @@ def _stubs(params: types.CodeActionParams, version: int | None) -> list[types.Co
             )
         )
     selection = params.range
-    if selection.start != selection.end:
-        end_line = selection.end.line
-        if selection.end.character == 0 and end_line > selection.start.line:
-            end_line -= 1  # a selection of whole lines ends at column 0 of the next one
-        for action, title in REFACTORS.items():
-            stubs.append(
-                types.CodeAction(
-                    title=f"CodeHearth: {title}",
-                    kind=REFACTOR_KIND,
-                    data={
-                        "uri": uri,
-                        "version": version,
-                        "action": action,
-                        "startLine": selection.start.line,
-                        "endLine": end_line,
-                    },
-                )
-            )
+    if selection.start == selection.end:
+        return stubs
+    end_line = selection.end.line
+    if selection.end.character == 0 and end_line > selection.start.line:
+        end_line -= 1  # a selection of whole lines ends at column 0 of the next one
+
+    def stub(label: str, kind: str, action: str, **extra: Any) -> types.CodeAction:
+        title = f"CodeHearth: {label}"
+        data = {
+            "uri": uri,
+            "version": version,
+            "action": action,
+            "startLine": selection.start.line,
+            "endLine": end_line,
+            **extra,
+        }
+        command = None
+        if kind == ANSWER_KIND:
+            command = types.Command(title=title, command=APPLY_COMMAND, arguments=[data])
+        return types.CodeAction(title=title, kind=kind, data=data, command=command)
+
+    for action, label in REFACTORS.items():
+        stubs.append(stub(label, REFACTOR_KIND, action))
+    explain = stub("Explain", ANSWER_KIND, EXPLAIN)
+    explain.command = types.Command(
+        title=explain.title,
+        command=EXPLAIN_COMMAND,
+        arguments=[{"uri": uri, "range": _range_json(selection)}],
+    )
+    stubs.append(explain)
+    stubs.append(stub("Write tests", ANSWER_KIND, WRITE_TESTS))
+    for user_action in custom:
+        kind = REFACTOR_KIND if user_action.mode == "edit" else ANSWER_KIND
+        stubs.append(stub(user_action.title, kind, CUSTOM, title=user_action.title))
     return stubs
+
+
+def _range_json(selection: types.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": selection.start.line, "character": selection.start.character},
+        "end": {"line": selection.end.line, "character": selection.end.character},
+    }
 
 
 def _client_resolves_edits(ls: CodeHearthServer) -> bool:
@@ -146,26 +272,48 @@ def _client_resolves_edits(ls: CodeHearthServer) -> bool:
     return support is not None and "edit" in support.properties
 
 
-async def _run(ls: CodeHearthServer, data: Any) -> ActionOutcome | None:
-    """Resolve one action; None when the server cannot run it (not ready, no document)."""
+def _find_custom(ls: CodeHearthServer, data: Mapping[str, Any]) -> CustomAction:
+    title = data.get("title")
+    for action in _custom_actions(ls):
+        if action.title == title:
+            return action
+    raise JsonRpcInvalidParams(f"the action {title!r} is no longer in actions.custom")
+
+
+def _answers_in_text(ls: CodeHearthServer, data: Any) -> bool:
+    """Whether an action's result is text for the user rather than an edit."""
+    if not isinstance(data, dict):
+        return False
+    if data.get("action") == CUSTOM:
+        return _find_custom(ls, data).mode == "chat"
+    return data.get("action") in (EXPLAIN, WRITE_TESTS)
+
+
+def _job(ls: CodeHearthServer, data: Any) -> ActionJob | None:
+    """The job an action's data asks for; None when the server cannot run it (not ready,
+    document closed). Raises for data CodeHearth did not make or a document that changed."""
     if not isinstance(data, dict) or not {"uri", "action", "startLine", "endLine"} <= set(data):
         raise JsonRpcInvalidParams("this code action was not made by CodeHearth")
-    engine = ls.engine
     uri = str(data["uri"])
-    if engine is None or uri not in ls.workspace.text_documents:
+    if ls.engine is None or uri not in ls.workspace.text_documents:
         return None
     document = ls.workspace.get_text_document(uri)
     if data.get("version") is not None and document.version != data["version"]:
         raise JsonRpcContentModified("the document changed; ask for the action again")
-    path = document.path or to_fs_path(uri) or uri
+    kind, template = str(data["action"]), ""
+    if kind == CUSTOM:
+        custom = _find_custom(ls, data)
+        kind, template = (
+            f"custom: {custom.title}",
+            custom.template(str(data.get("instruction", ""))),
+        )
     language_id = document.language_id or ""
     diagnostic = data.get("diagnostic")
-    settings = ls.settings.actions
-    job = ActionJob(
-        kind=str(data["action"]),
+    return ActionJob(
+        kind=kind,
         uri=uri,
         version=document.version,
-        path=path,
+        path=document.path or to_fs_path(uri) or uri,
         language_id=language_id,
         text=document.source,
         start_line=int(data["startLine"]),
@@ -180,55 +328,147 @@ async def _run(ls: CodeHearthServer, data: Any) -> ActionOutcome | None:
             if isinstance(diagnostic, dict)
             else None
         ),
-        style_block=render_style_block(ls.style, language_id) if ls.style else "",
+        style_block=_style_block(ls, language_id, kind),
+        template=template,
     )
 
-    async def model(messages: list[dict[str, str]]) -> str:
-        parts = [
-            chunk.content
-            async for chunk in engine.backend.chat(
-                settings.model, messages, num_ctx=settings.num_ctx
-            )
-        ]
-        return "".join(parts)
 
+def _style_block(ls: CodeHearthServer, language_id: str, kind: str) -> str:
+    """The style block for the prompt; for tests it names the test framework even when the
+    block had no room for it."""
+    if ls.style is None:
+        return ""
+    block = render_style_block(ls.style, language_id)
+    profile = ls.style.profile(language_id)
+    framework = profile.value("tests.framework") if profile is not None else None
+    if kind == WRITE_TESTS and framework and f"tests: {framework}" not in block:
+        block = f"{block}\nTests are written with {framework}.".strip()
+    return block
+
+
+def _model(ls: CodeHearthServer) -> Model:
+    """The chat model every action asks (the prompt's token count when it reports one)."""
+    settings = ls.settings.actions
+    engine = ls.engine
+    assert engine is not None  # actions run only once the services are up (see _job)
+
+    async def model(messages: list[Message]) -> ModelAnswer:
+        parts: list[str] = []
+        prompt_tokens: int | None = None
+        async for chunk in engine.backend.chat(settings.model, messages, num_ctx=settings.num_ctx):
+            parts.append(chunk.content)
+            prompt_tokens = chunk.prompt_eval_count or prompt_tokens
+        return ModelAnswer("".join(parts), prompt_tokens=prompt_tokens)
+
+    return model
+
+
+async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutcome | None:
+    """Resolve one edit action; None when the server cannot run it (not ready, no document)."""
+    job = _job(ls, data)
+    if job is None:
+        return None
+    settings = ls.settings.actions
     try:
         outcome = await run_action(
             job,
-            model,
+            _model(ls),
             workspace_root=ls.workspace_root,
-            current_version=lambda: ls.workspace.get_text_document(uri).version,
+            current_version=lambda: ls.workspace.get_text_document(job.uri).version,
             max_rounds=settings.max_rounds,
             time_budget_s=settings.time_budget_seconds,
         )
     except BackendError as error:
         ls.notifier.report(error)
+        await _record(ls, traces, job, error.kind.value, (), offered=False)
         return ActionOutcome(result=None, edit=None, reason=error.kind.value)  # type: ignore[arg-type]
-    _log_trace(ls, job, outcome)
+    rounds = outcome.result.rounds
+    await _record(ls, traces, job, outcome.reason, rounds, offered=outcome.edit is not None)
+    if outcome.edit is None:
+        draft = outcome.result.best_draft
+        ls.notifier.notify(
+            f"no verified edit for {_label(job)} ({outcome.reason}); "
+            "the best draft is in the CodeHearth log"
+            if draft
+            else f"no verified edit for {_label(job)} ({outcome.reason})"
+        )
+        if draft:
+            ls.log_info(f"best unverified draft (not applied):\n{draft}")
     return outcome
 
 
-def _log_trace(ls: CodeHearthServer, job: ActionJob, outcome: ActionOutcome) -> None:
-    rounds = outcome.result.rounds if outcome.result else ()
+async def _answer(ls: CodeHearthServer, traces: TraceLog, data: Any) -> dict[str, Any]:
+    """Run an action that answers in text and stream the answer as a chat chunk."""
+    job = _job(ls, data)
+    if job is None:
+        return {"applied": False, "answered": False, "reason": "not ready"}
+    if job.kind == EXPLAIN:
+        raise JsonRpcInvalidParams(f"explain runs as {EXPLAIN_COMMAND}")
+    settings = ls.settings.actions
+    try:
+        if job.template:
+            outcome = await answer_once(job, _model(ls), time_budget_s=settings.time_budget_seconds)
+        else:
+            outcome = await write_tests(
+                job,
+                _model(ls),
+                max_rounds=settings.max_rounds,
+                time_budget_s=settings.time_budget_seconds,
+            )
+    except BackendError as error:
+        ls.notifier.report(error)
+        await _record(ls, traces, job, error.kind.value, (), offered=False)
+        return {"applied": False, "answered": False, "reason": error.kind.value}
+    await _record(ls, traces, job, outcome.reason, outcome.rounds, offered=outcome.text is not None)
+    return _deliver(ls, job, outcome)
+
+
+def _deliver(ls: CodeHearthServer, job: ActionJob, outcome: AnswerOutcome) -> dict[str, Any]:
+    if outcome.text is None:
+        ls.notifier.notify(f"no answer for {_label(job)} ({outcome.reason})")
+        return {"applied": False, "answered": False, "reason": outcome.reason}
+    where = f"{job.path}:{job.start_line + 1}"
+    ls.protocol.notify(
+        CHUNK_NOTIFICATION,
+        {
+            "conversationId": ACTIONS_CONVERSATION,
+            "text": f"{_label(job)} ({where}):\n{outcome.text}\n",
+        },
+    )
+    return {"applied": False, "answered": True, "reason": outcome.reason, "text": outcome.text}
+
+
+def _label(job: ActionJob) -> str:
+    return job.kind.replace("_", " ")
+
+
+async def _record(
+    ls: CodeHearthServer,
+    traces: TraceLog,
+    job: ActionJob,
+    reason: str,
+    rounds: Sequence[RoundTrace],
+    *,
+    offered: bool,
+) -> None:
+    """One log line for the action, and its trace on disk (off the event loop)."""
     summary = "; ".join(
         f"round {trace.round}: "
         + ", ".join(f"{c.name} {'ok' if c.ok else 'FAILED'}" for c in trace.checks)
         + f" ({trace.ms:.0f} ms)"
         for trace in rounds
     )
-    ls.log_info(
-        f"action {job.kind} on {job.path}:{job.start_line + 1}: {outcome.reason}. {summary}"
+    ls.log_info(f"action {job.kind} on {job.path}:{job.start_line + 1}: {reason}. {summary}")
+    trace = ActionTrace.of_rounds(
+        action=job.kind,
+        file=job.path,
+        line=job.start_line + 1,
+        model=ls.settings.actions.model,
+        outcome=reason,
+        offered=offered,
+        rounds=rounds,
     )
-    if outcome.edit is None:
-        draft = outcome.result.best_draft if outcome.result else None
-        ls.notifier.notify(
-            f"no verified edit for {job.kind.replace('_', ' ')} ({outcome.reason}); "
-            "the best draft is in the CodeHearth log"
-            if draft
-            else f"no verified edit for {job.kind.replace('_', ' ')} ({outcome.reason})"
-        )
-        if draft:
-            ls.log_info(f"best unverified draft (not applied):\n{draft}")
+    await asyncio.to_thread(traces.append, trace)
 
 
 def _workspace_edit(ls: CodeHearthServer, proposal: EditProposal) -> types.WorkspaceEdit:

@@ -5,7 +5,8 @@ the region (whole lines of the diagnostic or selection), builds the action's pro
 the user's style block and workspace context), runs the refine loop against a chat model
 and the verifiers, and validates the resulting proposal (only the target document, only the
 region, current version). Only a verified, validated edit comes back as ``edit``; anything
-else comes back with the reason and the best draft, for a chat answer. No pygls here.
+else comes back with the reason and the best draft, for a chat answer. A user-defined
+action (``ActionJob.template``) takes the same path with its own prompt. No pygls here.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from codehearth.languages import LanguageRegistry
 from codehearth.prompts.actions import (
     ActionRequest,
     DiagnosticInfo,
+    Message,
     action_messages,
     context_around,
+    custom_action_messages,
 )
 from codehearth.refine.edits import (
     EditProposal,
@@ -31,7 +34,7 @@ from codehearth.refine.edits import (
     range_text,
     validate_proposal,
 )
-from codehearth.refine.loop import Model, RefineResult, RefineTask, refine
+from codehearth.refine.loop import Model, RefineResult, RefineTask, Verifier, refine
 from codehearth.refine.verify import Candidate, TargetDiagnostic, Verdict, verify
 
 EDIT_ACTIONS = ("quick_fix", "add_docstring", "add_type_hints", "simplify")
@@ -53,6 +56,9 @@ class ActionJob:
     diagnostic: TargetDiagnostic | None = None
     style_block: str = ""
     context: tuple[tuple[str, str], ...] = ()
+    template: str = ""
+    """A user-defined action's prompt template (see
+    :func:`codehearth.prompts.actions.fill_template`); empty for the built-in actions."""
 
 
 @attrs.frozen
@@ -73,19 +79,9 @@ def region_for(text: str, start_line: int, end_line: int) -> TextRange:
     return TextRange(start, 0, end, len(lines[end].rstrip("\r")))
 
 
-async def run_action(
-    job: ActionJob,
-    model: Model,
-    *,
-    workspace_root: Path | None,
-    current_version: Callable[[], int | None],
-    max_rounds: int = 3,
-    time_budget_s: float = 30.0,
-    trusted: bool = False,
-) -> ActionOutcome:
-    """Draft, verify, critique and refine an edit for ``job``; see the module docstring."""
-    if job.kind not in EDIT_ACTIONS:
-        raise ValueError(f"{job.kind} does not edit code")
+def action_prompt(job: ActionJob, *, edits_region: bool = True) -> tuple[TextRange, list[Message]]:
+    """The region ``job`` works on and its first prompt: the built-in action's, or the
+    job's template (whose answer replaces the region unless ``edits_region`` is False)."""
     region = region_for(job.text, job.start_line, job.end_line)
     starts = line_starts(job.text)
     start = offset_at(job.text, region.start_line, region.start_char, starts)
@@ -106,22 +102,46 @@ async def run_action(
         style_block=job.style_block,
         context=job.context,
     )
+    if job.template:
+        return region, custom_action_messages(job.template, request, edits_region=edits_region)
+    return region, action_messages(job.kind, request)
+
+
+def checking_verifier(*, trusted: bool = False) -> Verifier:
+    """:func:`codehearth.refine.verify.verify` off the event loop, with its own parsers
+    (tree-sitter parsers are not thread-safe)."""
+    registry = LanguageRegistry.load()
+
+    async def verifier(candidate: Candidate) -> Verdict:
+        return await asyncio.to_thread(verify, candidate, registry=registry, trusted=trusted)
+
+    return verifier
+
+
+async def run_action(
+    job: ActionJob,
+    model: Model,
+    *,
+    workspace_root: Path | None,
+    current_version: Callable[[], int | None],
+    max_rounds: int = 3,
+    time_budget_s: float = 30.0,
+    trusted: bool = False,
+) -> ActionOutcome:
+    """Draft, verify, critique and refine an edit for ``job``; see the module docstring."""
+    if job.kind not in EDIT_ACTIONS and not job.template:
+        raise ValueError(f"{job.kind} does not edit code")
+    region, messages = action_prompt(job)
     task = RefineTask(
         uri=job.uri,
         version=job.version,
         language_id=job.language_id,
         text=job.text,
         region=region,
-        messages=tuple(action_messages(job.kind, request)),
-        diagnostic=diagnostic,
+        messages=tuple(messages),
+        diagnostic=job.diagnostic,
     )
-    checker_registry = LanguageRegistry.load()  # parsers are not thread-safe: our own
-
-    async def verifier(candidate: Candidate) -> Verdict:
-        return await asyncio.to_thread(
-            verify, candidate, registry=checker_registry, trusted=trusted
-        )
-
+    verifier = checking_verifier(trusted=trusted)
     result = await refine(task, model, verifier, max_rounds=max_rounds, time_budget_s=time_budget_s)
     if result.edit is None:
         return ActionOutcome(result, None, result.reason)

@@ -4,7 +4,9 @@ Each round asks the model for a replacement of the task's region, turns the answ
 minimal edit and runs the verifier on it. A candidate that verifies ends the loop; one that
 does not makes the next prompt, which shows the model its previous answer and the failed
 checks (execution feedback). The loop stops after ``max_rounds`` or when ``time_budget_s``
-runs out (the model call in flight is cut off at the deadline).
+runs out (the model call in flight is cut off at the deadline). Each round leaves a
+:class:`RoundTrace`: its checks, its milliseconds and its tokens (the backend's counts
+when the model returns a :class:`ModelAnswer` with them, else estimates).
 
 Only a verified edit is ever returned; otherwise the result has ``edit=None`` and the
 least-bad draft (the one that passed the most checks; later wins ties), which the server
@@ -38,9 +40,25 @@ from codehearth.refine.verify import Candidate, Check, TargetDiagnostic, Verdict
 log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4
-"""The rough ratio behind :attr:`RoundTrace.prompt_tokens_estimate`."""
+"""The rough ratio behind token estimates when the backend gives no counts."""
 
-Model = Callable[[list[Message]], Awaitable[str]]
+
+@attrs.frozen
+class ModelAnswer:
+    """A model's answer with the token counts its backend reported (None: not reported)."""
+
+    text: str
+    prompt_tokens: int | None = None
+    answer_tokens: int | None = None
+
+    @classmethod
+    def of(cls, reply: str | ModelAnswer) -> ModelAnswer:
+        """A model's reply as a :class:`ModelAnswer` (plain text has no counts)."""
+        return reply if isinstance(reply, ModelAnswer) else cls(reply)
+
+
+Model = Callable[[list[Message]], Awaitable[str | ModelAnswer]]
+"""A chat model: the messages in, the answer text (or a :class:`ModelAnswer`) out."""
 Verifier = Callable[[Candidate], Awaitable[Verdict] | Verdict]
 
 
@@ -60,13 +78,28 @@ class RefineTask:
 
 @attrs.frozen
 class RoundTrace:
-    """What one round cost and found."""
+    """What one round cost and found. Token counts are the backend's when it reported
+    them, else estimated from characters (:data:`CHARS_PER_TOKEN`)."""
 
     round: int
     prompt_tokens_estimate: int
     answer_chars: int
     checks: tuple[Check, ...]
     ms: float
+    reported_prompt_tokens: int | None = None
+    reported_answer_tokens: int | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        if self.reported_prompt_tokens is not None:
+            return self.reported_prompt_tokens
+        return self.prompt_tokens_estimate
+
+    @property
+    def answer_tokens(self) -> int:
+        if self.reported_answer_tokens is not None:
+            return self.reported_answer_tokens
+        return math.ceil(self.answer_chars / CHARS_PER_TOKEN)
 
 
 @attrs.frozen
@@ -80,7 +113,8 @@ class RefineResult:
     reason: str
 
 
-def _estimate_tokens(messages: Sequence[Message]) -> int:
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """The prompt's size in tokens, estimated from its characters."""
     return math.ceil(sum(len(message["content"]) for message in messages) / CHARS_PER_TOKEN)
 
 
@@ -131,18 +165,30 @@ async def refine(
             reason = "time-budget"
             break
         started = time.monotonic()
-        tokens = _estimate_tokens(messages)
+        tokens = estimate_tokens(messages)
         try:
-            answer = await asyncio.wait_for(model(messages), remaining)
+            reply = await asyncio.wait_for(model(messages), remaining)
         except TimeoutError:
             ms = (time.monotonic() - started) * 1000
             timed_out = Check("model", False, f"no answer within {time_budget_s:g}s")
             rounds.append(RoundTrace(number, tokens, 0, (timed_out,), ms))
             reason = "time-budget"
             break
+        answered = ModelAnswer.of(reply)
+        answer = answered.text
         proposal, checks, code = await _judge(task, region_text, answer, verifier)
         ms = (time.monotonic() - started) * 1000
-        rounds.append(RoundTrace(number, tokens, len(answer), checks, ms))
+        rounds.append(
+            RoundTrace(
+                number,
+                tokens,
+                len(answer),
+                checks,
+                ms,
+                answered.prompt_tokens,
+                answered.answer_tokens,
+            )
+        )
         if proposal is not None:
             return RefineResult(True, proposal, code, tuple(rounds), "verified")
         score = sum(check.ok for check in checks)
