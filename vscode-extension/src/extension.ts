@@ -78,6 +78,7 @@ export function activate(ctx: vscode.ExtensionContext): Promise<void> {
     vscode.commands.registerCommand(COMMANDS.memorySearch, memorySearch),
     vscode.commands.registerCommand(COMMANDS.memoryExport, memoryExport),
     vscode.commands.registerCommand(COMMANDS.memoryImport, memoryImport),
+    vscode.commands.registerCommand(COMMANDS.showStyle, showStyle),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration(`${CONFIG_SECTION}.serverPath`)) {
         void restart();
@@ -242,6 +243,17 @@ async function showStatus(): Promise<void> {
   output.show(true);
 }
 
+/** The style profile the server inferred (and the pins applied), as JSON in the log. */
+async function showStyle(): Promise<void> {
+  try {
+    const profile = await withTimeout(serverCommand(SERVER_COMMANDS.style), STATUS_TIMEOUT_MS, SERVER_COMMANDS.style);
+    output.appendLine(`${SERVER_COMMANDS.style}: ${JSON.stringify(profile, null, 2)}`);
+    output.show(true);
+  } catch (error) {
+    reportFailure("Show Style Profile", error);
+  }
+}
+
 async function toggleCompletions(): Promise<void> {
   const configuration = vscode.workspace.getConfiguration(CONFIG_SECTION);
   const enabled = !configuration.get<boolean>("completion.enabled", true);
@@ -264,6 +276,7 @@ async function showMenu(): Promise<void> {
       description: "codehearth.completion.enabled (user settings)",
       command: COMMANDS.toggleCompletions,
     },
+    { label: "$(symbol-color) Style profile", description: "codehearth.style, as JSON in the CodeHearth output", command: COMMANDS.showStyle },
     { label: "$(output) Open log", command: COMMANDS.openLog },
   ];
   const picked = await vscode.window.showQuickPick(items, { placeHolder: "CodeHearth" });

@@ -40,6 +40,7 @@ export const COMMANDS = {
   memorySearch: "codehearth.memory.search",
   memoryExport: "codehearth.memory.export",
   memoryImport: "codehearth.memory.import",
+  showStyle: "codehearth.showStyle",
 } as const;
 
 /** Server-side `workspace/executeCommand` commands the extension calls. */
@@ -53,6 +54,7 @@ export const SERVER_COMMANDS = {
   memoryForget: "codehearth.memory.forget",
   memoryExport: "codehearth.memory.export",
   memoryImport: "codehearth.memory.import",
+  style: "codehearth.style",
 } as const;
 
 // ---------------------------------------------------------------- server discovery

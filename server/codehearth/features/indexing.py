@@ -1,8 +1,9 @@
-"""Keeping the workspace index current: the background build after ``initialized``
-(reported with ``$/progress``, then the workspace's style profile), debounced re-chunking
-of open documents (driven by the document sync handlers) and
-``workspace/didChangeWatchedFiles`` (a watcher registered dynamically for the languages the
-index knows; it also reloads ``codehearth.toml``).
+"""Keeping the workspace index and style profile current: the background build after
+``initialized`` (reported with ``$/progress``, then the style profile), debounced
+re-chunking of open documents (driven by the document sync handlers; saves also refresh
+the style) and ``workspace/didChangeWatchedFiles`` (watchers registered dynamically for
+the languages the index knows and for formatter configs; it also reloads
+``codehearth.toml``). The style itself is kept by :mod:`codehearth.features.style`.
 
 Handlers stay thin: parsing runs in a worker thread (``asyncio.to_thread``), the cold
 build on a process pool, so the event loop keeps answering requests.
@@ -13,27 +14,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from codehearth.features.style import StyleKeeper
 from codehearth.index.store import IndexStore
 from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.server import CodeHearthServer, DocumentTimers
 from codehearth.settings import TOML_FILE_NAME
-from codehearth.style.profile import build_profile
+from codehearth.style.configs import CONFIG_FILES
 
 log = logging.getLogger(__name__)
 
 CHANGE_DEBOUNCE_SECONDS = 0.3
 WATCHER_ID = "codehearth-source-watcher"
+STYLE_CONFIG_WATCHER_ID = "codehearth-style-config-watcher"
 
 
 class IndexUpdates:
-    """Debounced re-chunking of open documents (one pending update per document)."""
+    """Debounced re-chunking of open documents (one pending update per document), and
+    the style profile the same updates keep current."""
 
     def __init__(self, ls: CodeHearthServer) -> None:
         self.ls = ls
+        self.style_keeper = StyleKeeper(ls)
         self._timers = DocumentTimers(ls.spawn)
 
     def schedule(self, uri: str, *, saved: bool, delay: float = CHANGE_DEBOUNCE_SECONDS) -> None:
@@ -52,9 +58,13 @@ def register(server: CodeHearthServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def on_watched(ls: CodeHearthServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes):
+        style_keeper = ls.index_updates.style_keeper
+        toml_changed = any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes)
+        if toml_changed:
             ls.rebuild_settings()
             ls.log_info(f"{TOML_FILE_NAME} changed: settings reloaded")
+        if toml_changed or any(_is_style_config(ls, change.uri) for change in params.changes):
+            await style_keeper.recompose()  # pins or formatter configs changed
         index = ls.index
         if index is None:
             return
@@ -64,8 +74,22 @@ def register(server: CodeHearthServer) -> None:
                 continue  # open documents are tracked through their buffers
             if change.type == types.FileChangeType.Deleted:
                 await asyncio.to_thread(index.remove_file, path)
+                await style_keeper.file_deleted(path)
             else:
                 await asyncio.to_thread(index.update_file, path, None, saved=True)
+                if index.accepts(path):
+                    await style_keeper.file_changed(path, None, edited=False)
+
+
+def _is_style_config(ls: CodeHearthServer, uri: str) -> bool:
+    """A formatter config the style reads (they count at the workspace root only)."""
+    path = to_fs_path(uri)
+    return (
+        path is not None
+        and ls.workspace_root is not None
+        and Path(path).name in CONFIG_FILES
+        and Path(path).parent == ls.workspace_root
+    )
 
 
 async def _update(ls: CodeHearthServer, uri: str, *, saved: bool) -> None:
@@ -75,6 +99,8 @@ async def _update(ls: CodeHearthServer, uri: str, *, saved: bool) -> None:
         return
     text = ls.workspace.get_text_document(uri).source
     await asyncio.to_thread(index.update_file, path, text, saved=saved)
+    if saved and index.accepts(path):
+        await ls.index_updates.style_keeper.file_changed(path, text, edited=True)
 
 
 async def start_index(ls: CodeHearthServer) -> None:
@@ -111,23 +137,13 @@ async def start_index(ls: CodeHearthServer) -> None:
     if store is not None and store.problem:
         ls.warn_once(store.problem)
     await _watch_sources(ls)
-    if ls.settings.style.enabled:
-        ls.style = await asyncio.to_thread(
-            build_profile,
-            ls.workspace_root,
-            ls.registry,
-            limits=settings.limits(),
-            excludes=tuple(settings.exclude),
-        )
-        languages = ", ".join(
-            f"{language} ({profile.files} files)" for language, profile in ls.style.profiles.items()
-        )
-        ls.log_info(f"style: profiled {languages or 'no files'}")
+    await ls.index_updates.style_keeper.build()
 
 
 async def _watch_sources(ls: CodeHearthServer) -> None:
     extensions = sorted({ext.lstrip(".") for spec in ls.registry.specs for ext in spec.extensions})
     await ls.watch_files(WATCHER_ID, f"**/*.{{{','.join(extensions)}}}")
+    await ls.watch_files(STYLE_CONFIG_WATCHER_ID, f"**/{{{','.join(CONFIG_FILES)}}}")
 
 
 class _Progress:

@@ -35,8 +35,6 @@ JS_TS = ("javascript", "javascriptreact", "typescript", "typescriptreact")
 RUST = ("rust",)
 C_CPP = ("c", "cpp")
 
-"""Every file this module reads, at the workspace root."""
-
 _PRETTIER_DEFAULTS: Settings = {
     "line_length.limit": 80,
     "indent.style": "spaces",
@@ -73,19 +71,7 @@ def read_configs(root: Path, registry: LanguageRegistry) -> dict[str, dict[str, 
             settings = editorconfig_settings(text, spec.extensions)
             if settings:
                 apply((spec.language_id,), settings, ".editorconfig")
-    readers: list[tuple[str, tuple[str, ...], Callable[[str], Settings]]] = [
-        ("pyproject.toml", PYTHON, black_settings),
-        ("pyproject.toml", PYTHON, lambda t: ruff_settings(t, in_pyproject=True)),
-        ("ruff.toml", PYTHON, ruff_settings),
-        (".ruff.toml", PYTHON, ruff_settings),
-        (".prettierrc", JS_TS, prettier_settings),
-        (".prettierrc.json", JS_TS, prettier_settings),
-        ("package.json", JS_TS, package_json_settings),
-        ("rustfmt.toml", RUST, rustfmt_settings),
-        (".rustfmt.toml", RUST, rustfmt_settings),
-        (".clang-format", C_CPP, clang_format_settings),
-    ]
-    for name, language_ids, reader in readers:
+    for name, language_ids, reader in _READERS:
         text = _read(root / name)
         if text is None:
             continue
@@ -303,3 +289,21 @@ def _expand_braces(glob: str) -> list[str]:
         for option in match.group(1).split(",")
         for expanded in _expand_braces(head + option + tail)
     ]
+
+
+_READERS: list[tuple[str, tuple[str, ...], Callable[[str], Settings]]] = [
+    ("pyproject.toml", PYTHON, black_settings),
+    ("pyproject.toml", PYTHON, lambda t: ruff_settings(t, in_pyproject=True)),
+    ("ruff.toml", PYTHON, ruff_settings),
+    (".ruff.toml", PYTHON, ruff_settings),
+    (".prettierrc", JS_TS, prettier_settings),
+    (".prettierrc.json", JS_TS, prettier_settings),
+    ("package.json", JS_TS, package_json_settings),
+    ("rustfmt.toml", RUST, rustfmt_settings),
+    (".rustfmt.toml", RUST, rustfmt_settings),
+    (".clang-format", C_CPP, clang_format_settings),
+]
+"""The files read after ``.editorconfig``, lowest precedence first, with what they set."""
+
+CONFIG_FILES = (".editorconfig", *dict.fromkeys(name for name, _, _ in _READERS))
+"""Every file this module reads, at the workspace root."""

@@ -2,7 +2,9 @@
 
 :class:`StyleExtractor` takes files one by one (``add``), each with a weight (files the
 user edits most count more), and ``result()`` returns one :class:`StyleAttribute` per
-inferred attribute and language. Attributes and their values:
+inferred attribute and language. ``add`` is ``observe`` (one file's unweighted
+:class:`FileEvidence`, which can be stored by content and reused) then ``add_evidence``
+(counted with the file's weight). Attributes and their values:
 
 - ``indent.style`` (``spaces``/``tabs``) and ``indent.size``: from the indentation a
   block's first statement adds to the line that opens the block, not from raw leading
@@ -52,6 +54,9 @@ from codehearth.languages import LanguageRegistry, parse_with_deadline
 
 Value = str | int | float | bool | tuple[str, ...]
 
+EVIDENCE_VERSION = "1"
+"""Bump when what a file's evidence holds or how it is observed changes: stored evidence
+of other versions is never reused."""
 MIN_CONFIDENCE = 0.6
 MIN_EVIDENCE = 3
 COMMON_LIMITS = (79, 88, 99, 100, 120)
@@ -117,9 +122,9 @@ class _Votes:
         self.weights: defaultdict[Value, float] = defaultdict(float)
         self.count = 0
 
-    def add(self, value: Value, weight: float) -> None:
-        self.weights[value] += weight
-        self.count += 1
+    def add(self, value: Value, weight: float, observations: int = 1) -> None:
+        self.weights[value] += weight * observations
+        self.count += observations
 
     def attribute(self, name: str) -> StyleAttribute | None:
         total = sum(self.weights.values())
@@ -137,10 +142,10 @@ class _Share:
         self.total = 0.0
         self.count = 0
 
-    def add(self, hit: bool, weight: float) -> None:
-        self.hits += weight if hit else 0.0
-        self.total += weight
-        self.count += 1
+    def add(self, hits: int, observations: int, weight: float) -> None:
+        self.hits += weight * hits
+        self.total += weight * observations
+        self.count += observations
 
     def attribute(self, name: str) -> StyleAttribute | None:
         if not self.count or self.total <= 0:
@@ -283,18 +288,76 @@ def _leading(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
+ImportEntry = tuple[int, int, str, bool]
+"""(start row, end row, top-level module, relative) of one top-level import."""
+
+
+@attrs.frozen
+class FileEvidence:
+    """What one file says about its language's style, unweighted (every observation
+    counts once), so it can be stored by the file's content and weighed when merged.
+
+    Only the file name of ``path`` matters to the observations (test files); the whole
+    path tells the project's own modules apart when evidence is merged.
+    """
+
+    language_id: str
+    path: str
+    votes: Mapping[str, Mapping[Value, int]]
+    """Attribute → value → observations."""
+    shares: Mapping[str, tuple[int, int]]
+    """Attribute → (hits, observations), for shares such as annotation coverage."""
+    lengths: Mapping[int, int]
+    """Line length → lines (comments and multi-line strings left out)."""
+    imports: tuple[ImportEntry, ...] = ()
+    """Top-level imports in order."""
+    modules: frozenset[str] = frozenset()
+    """Top-level modules imported anywhere in the file (relative ones excluded)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language_id": self.language_id,
+            "path": self.path,
+            "votes": [
+                [name, value, count]
+                for name, counts in self.votes.items()
+                for value, count in counts.items()
+            ],
+            "shares": [[name, hits, total] for name, (hits, total) in self.shares.items()],
+            "lengths": [[length, count] for length, count in self.lengths.items()],
+            "imports": [list(entry) for entry in self.imports],
+            "modules": sorted(self.modules),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileEvidence:
+        votes: defaultdict[str, dict[Value, int]] = defaultdict(dict)
+        for name, value, count in data["votes"]:
+            votes[str(name)][value] = int(count)
+        return cls(
+            language_id=str(data["language_id"]),
+            path=str(data["path"]),
+            votes=dict(votes),
+            shares={str(name): (int(hits), int(total)) for name, hits, total in data["shares"]},
+            lengths={int(length): int(count) for length, count in data["lengths"]},
+            imports=tuple(
+                (int(start), int(end), str(module), bool(relative))
+                for start, end, module, relative in data["imports"]
+            ),
+            modules=frozenset(str(module) for module in data["modules"]),
+        )
+
+
 @attrs.define
 class _FileImports:
     weight: float
-    entries: list[tuple[int, int, str, bool]]
-    """(start row, end row, top-level module, relative) of top-level imports, in order."""
-    modules: set[str]
-    """Top-level modules imported anywhere in the file (relative ones excluded)."""
+    entries: tuple[ImportEntry, ...]
+    modules: frozenset[str]
 
 
 @attrs.define
 class _Tally:
-    """Everything observed for one language."""
+    """Everything observed for one language, weighted."""
 
     language_id: str
     family: str
@@ -305,8 +368,21 @@ class _Tally:
     imports: list[_FileImports] = attrs.field(factory=list)
 
 
+@attrs.define
+class _Observations:
+    """One file's observations while its tree is visited (every one counts once)."""
+
+    language_id: str
+    family: str
+    votes: defaultdict[str, Counter[Value]] = attrs.field(factory=lambda: defaultdict(Counter))
+    shares: defaultdict[str, list[int]] = attrs.field(factory=lambda: defaultdict(lambda: [0, 0]))
+    imports: list[ImportEntry] = attrs.field(factory=list)
+    modules: set[str] = attrs.field(factory=set)
+
+
 class StyleExtractor:
-    """Collects style evidence file by file; ``result()`` turns it into attributes.
+    """Collects style evidence file by file; ``result()`` turns it into attributes
+    (and may be called again after more files are added).
 
     ``root`` (optional) lets it tell the project's own modules from third-party ones:
     every folder and module name of the files added under it counts as local.
@@ -320,31 +396,63 @@ class StyleExtractor:
         self._local: set[str] = {self.root.name} if self.root is not None else set()
 
     def add(self, language_id: str, text: str, *, weight: float = 1.0, path: str = "") -> bool:
-        """Observe one file's text (``path`` helps to find tests and local modules).
-        Generated files (``DO NOT EDIT`` ... in their first lines) are not the user's
-        style: they are skipped and ``False`` is returned."""
-        if weight <= 0 or not text or _GENERATED.search(text[:_GENERATED_HEAD_CHARS]):
+        """Observe one file's text (``path`` helps to find tests and local modules) and
+        count it with ``weight``. Generated files (``DO NOT EDIT`` ... in their first
+        lines) are not the user's style: they are skipped and ``False`` is returned."""
+        if weight <= 0:
             return False
-        family = _FAMILIES.get(language_id, ("other", _C_LIKE_KINDS))[0]
-        tally = self._tallies.get(language_id)
-        if tally is None:
-            tally = self._tallies[language_id] = _Tally(language_id, family)
+        evidence = self.observe(language_id, text, path)
+        if evidence is None:
+            return False
+        self.add_evidence(evidence, weight)
+        return True
+
+    def observe(self, language_id: str, text: str, path: str = "") -> FileEvidence | None:
+        """One file's evidence, not yet counted; ``None`` for empty and generated files."""
+        if not text or _GENERATED.search(text[:_GENERATED_HEAD_CHARS]):
+            return None
+        family = _family(language_id)
         lines = text.splitlines()
-        self._note_local(path)
         parser = self.registry.parser(language_id)
         tree = None
         if parser is not None:
             tree = parse_with_deadline(parser, text.encode("utf-8"), PARSE_TIMEOUT_MICROS)
+        observations = _Observations(language_id, family)
         prose: set[int] = set()
         if tree is not None:
             captures = self._captures(language_id, tree)
-            _FileVisitor(tally, lines, weight, path, captures).visit(tree.root_node)
+            _FileVisitor(observations, lines, path, captures).visit(tree.root_node)
             prose = _prose_rows(captures)
-        for row, line in enumerate(lines):
-            if line.strip() and row not in prose:
-                tally.lengths[len(line.expandtabs(TAB_COLUMNS))] += 1
-                tally.line_count += 1
-        return True
+        lengths = Counter(
+            len(line.expandtabs(TAB_COLUMNS))
+            for row, line in enumerate(lines)
+            if line.strip() and row not in prose
+        )
+        return FileEvidence(
+            language_id=language_id,
+            path=path,
+            votes={name: dict(counts) for name, counts in observations.votes.items()},
+            shares={name: (hits, total) for name, (hits, total) in observations.shares.items()},
+            lengths=dict(lengths),
+            imports=tuple(sorted(observations.imports)),
+            modules=frozenset(observations.modules),
+        )
+
+    def add_evidence(self, evidence: FileEvidence, weight: float = 1.0) -> None:
+        """Count one file's evidence with ``weight``."""
+        language_id = evidence.language_id
+        tally = self._tallies.get(language_id)
+        if tally is None:
+            tally = self._tallies[language_id] = _Tally(language_id, _family(language_id))
+        self._note_local(evidence.path)
+        for name, counts in evidence.votes.items():
+            for value, observations in counts.items():
+                tally.votes[name].add(value, weight, observations)
+        for name, (hits, observations) in evidence.shares.items():
+            tally.shares[name].add(hits, observations, weight)
+        tally.lengths.update(evidence.lengths)
+        tally.line_count += sum(evidence.lengths.values())
+        tally.imports.append(_FileImports(weight, evidence.imports, evidence.modules))
 
     def _note_local(self, path: str) -> None:
         if not path:
@@ -389,10 +497,9 @@ class StyleExtractor:
         """The inferred attributes per language id."""
         out: dict[str, dict[str, StyleAttribute]] = {}
         for language_id, tally in self._tallies.items():
-            if tally.imports:
-                self._finish_imports(tally)
+            votes = {**tally.votes, **self._import_votes(tally)}
             found: list[StyleAttribute | None] = [
-                *(votes.attribute(name) for name, votes in sorted(tally.votes.items())),
+                *(vote.attribute(name) for name, vote in sorted(votes.items())),
                 *(share.attribute(name) for name, share in sorted(tally.shares.items())),
                 *_line_length(tally.lengths, tally.line_count),
                 self._libraries(tally),
@@ -414,14 +521,17 @@ class StyleExtractor:
             return 1 if module in _STDLIB else 2
         return 2
 
-    def _finish_imports(self, tally: _Tally) -> None:
+    def _import_votes(self, tally: _Tally) -> dict[str, _Votes]:
+        """``imports.relative`` and ``imports.grouping``, known once every file is in
+        (which modules are local depends on all their paths)."""
+        votes: defaultdict[str, _Votes] = defaultdict(_Votes)
         if tally.family != "python":
-            return
+            return votes
         for file in tally.imports:
             categories = [self._category("python", m, rel) for _, _, m, rel in file.entries]
             for _, _, module, relative in file.entries:
                 if relative or module in self._local:
-                    tally.votes["imports.relative"].add(
+                    votes["imports.relative"].add(
                         "relative" if relative else "absolute", file.weight
                     )
             if len(set(categories) - {0}) < 2:
@@ -433,7 +543,8 @@ class StyleExtractor:
                 )
                 if a != b
             )
-            tally.votes["imports.grouping"].add("grouped" if grouped else "mixed", file.weight)
+            votes["imports.grouping"].add("grouped" if grouped else "mixed", file.weight)
+        return votes
 
     def _libraries(self, tally: _Tally) -> StyleAttribute | None:
         counts: Counter[str] = Counter()
@@ -461,6 +572,10 @@ def _prose_rows(captures: Mapping[str, list[tree_sitter.Node]]) -> set[int]:
         if node.end_point.row > node.start_point.row:
             rows.update(range(node.start_point.row, node.end_point.row + 1))
     return rows
+
+
+def _family(language_id: str) -> str:
+    return _FAMILIES.get(language_id, ("other", _C_LIKE_KINDS))[0]
 
 
 def _third_party_exclusions(family: str) -> frozenset[str]:
@@ -511,33 +626,33 @@ def _line_length(lengths: Counter[int], total: int) -> list[StyleAttribute | Non
 
 
 class _FileVisitor:
-    """Turns one file's captured nodes into votes on its language's tally."""
+    """Turns one file's captured nodes into its observations."""
 
     def __init__(
         self,
-        tally: _Tally,
+        found: _Observations,
         lines: list[str],
-        weight: float,
         path: str,
         captures: dict[str, list[tree_sitter.Node]],
     ) -> None:
-        self.tally = tally
+        self.found = found
         self.lines = lines
-        self.weight = weight
         self.path = path
         self.captures = captures
 
     def vote(self, name: str, value: Value) -> None:
-        self.tally.votes[name].add(value, self.weight)
+        self.found.votes[name][value] += 1
 
     def share(self, name: str, hit: bool) -> None:
-        self.tally.shares[name].add(hit, self.weight)
+        counts = self.found.shares[name]
+        counts[0] += hit
+        counts[1] += 1
 
     def visit(self, root: tree_sitter.Node) -> None:
         self._indentation(self.captures.get("block", []))
         for node in self.captures.get("collection", []):
             self._trailing_comma(node)
-        family = self.tally.family
+        family = self.found.family
         if family == "python":
             self._python(root)
         elif family == "js":
@@ -713,7 +828,8 @@ class _FileVisitor:
                     self.vote("tests.framework", "pytest")
                 elif "unittest" in tops and PurePath(self.path).name.startswith("test"):
                     self.vote("tests.framework", "unittest")
-        self.tally.imports.append(_FileImports(self.weight, sorted(entries), modules))
+        self.found.imports.extend(entries)
+        self.found.modules.update(modules)
 
     # JavaScript and TypeScript.
 
@@ -749,7 +865,7 @@ class _FileVisitor:
             frameworks.add("jest")
         for framework in frameworks:
             self.vote("tests.framework", framework)
-        self.tally.imports.append(_FileImports(self.weight, [], modules))
+        self.found.modules.update(modules)
 
     def _js_function(self, node: tree_sitter.Node, name: str) -> None:
         if node.type == "method_definition":
@@ -757,7 +873,7 @@ class _FileVisitor:
         if name and name != "constructor":
             self._name(name, "function")
         self._js_doc(node)
-        if self.tally.language_id.startswith("typescript"):
+        if self.found.language_id.startswith("typescript"):
             parameters = node.child_by_field_name("parameters")
             for param in parameters.named_children if parameters else []:
                 if param.type in ("required_parameter", "optional_parameter"):
@@ -836,7 +952,7 @@ class _FileVisitor:
             self.vote("errors.idiom", "error values")
         for _ in range(min(text.count("panic("), 50)):
             self.vote("errors.idiom", "panics")
-        self.tally.imports.append(_FileImports(self.weight, [], modules))
+        self.found.modules.update(modules)
 
     def _go_name(self, name: str, kind: str) -> None:
         style = classify_name(name)
@@ -868,7 +984,7 @@ class _FileVisitor:
         for node in self.captures.get("import", []):
             argument = _text(node.child_by_field_name("argument"))
             modules.add(re.split(r"::|\{", argument)[0].strip())
-        self.tally.imports.append(_FileImports(self.weight, [], modules - {""}))
+        self.found.modules.update(modules - {""})
 
 
 def _python_docstrings(

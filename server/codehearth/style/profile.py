@@ -1,14 +1,19 @@
 """A workspace's style profile: inferred, configured and pinned attributes per language,
 a compact block of it for prompts, and light post-processing of completions.
 
-``build_profile`` scans the workspace (the index's scanner: same ignore files and deny
-list), reads at most ``max_files`` files per language, heaviest first, infers attributes
-with :class:`~codehearth.style.extract.StyleExtractor`, then lets formatter configs
-(:mod:`codehearth.style.configs`) and pinned values override them.
+:class:`StyleTracker` keeps one workspace's profile current: it scans the workspace (the
+index's scanner: same ignore files and deny list), holds the evidence of at most
+``max_files`` files per language, heaviest first (the files the user saves most), taken
+from the :class:`~codehearth.style.store.StyleStore` when their content was seen before,
+else extracted with :class:`~codehearth.style.extract.StyleExtractor`; changed files are
+re-extracted one by one. The profile is composed from that evidence, then formatter
+configs (:mod:`codehearth.style.configs`) and pinned values (:mod:`codehearth.style.pins`)
+override it. ``build_profile`` does all that once, in memory.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,10 +24,16 @@ import attrs
 from codehearth.index.scanner import ScanLimits, ScannedFile, WorkspaceScanner, read_source
 from codehearth.languages import LanguageRegistry
 from codehearth.style.configs import read_configs
-from codehearth.style.extract import StyleAttribute, StyleExtractor, Value
+from codehearth.style.extract import FileEvidence, StyleAttribute, StyleExtractor, Value
+from codehearth.style.pins import ALL_LANGUAGES
+from codehearth.style.store import StyleStore, evidence_key
 
 MAX_FILES_PER_LANGUAGE = 400
 MAX_FILE_BYTES = 1_000_000
+EDIT_WEIGHT_STEP = 0.25
+MAX_COUNTED_EDITS = 8
+"""A file the user saved n times (with changes) weighs 1 + 0.25 * min(n, 8): at most three
+times a file they never touched."""
 
 
 @attrs.frozen
@@ -70,6 +81,181 @@ class WorkspaceStyle:
         return cls(data["root"], {p.language_id: p for p in profiles})
 
 
+class StyleTracker:
+    """One workspace's style evidence, kept current file by file.
+
+    ``build()`` (re)reads the workspace; ``update_file`` and ``remove_file`` follow
+    changes; ``style()`` composes the profile. ``weights`` maps paths (absolute, or
+    relative to ``root``) to fixed weights, instead of the weight the user's saves give;
+    ``hide_configs`` ignores formatter configs (to measure inference alone);
+    ``excludes`` are gitignore-style patterns left out of the scan. ``extractions``
+    counts the files parsed (the others came from the store). Thread-safe: one lock,
+    never held while a file is read or parsed.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        registry: LanguageRegistry,
+        store: StyleStore | None = None,
+        *,
+        weights: Mapping[str, float] | None = None,
+        hide_configs: bool = False,
+        max_files: int = MAX_FILES_PER_LANGUAGE,
+        limits: ScanLimits | None = None,
+        excludes: tuple[str, ...] = (),
+    ) -> None:
+        self.root = root.resolve()
+        self.registry = registry
+        self.store = store
+        self.hide_configs = hide_configs
+        self.max_files = max_files
+        self.scanner = WorkspaceScanner(self.root, registry, limits, excludes)
+        self.extractions = 0
+        self._weights = {_absolute(self.root, path): w for path, w in (weights or {}).items()}
+        self._edits = store.load_edits() if store is not None else {}
+        self._observer = StyleExtractor(registry, self.root)
+        self._lock = threading.Lock()
+        self._evidence: dict[str, FileEvidence] = {}
+        self._keys: dict[str, str] = {}
+        """Path → evidence key of the content its evidence came from."""
+
+    def weight(self, path: str) -> float:
+        if path in self._weights:
+            return self._weights[path]
+        return 1.0 + EDIT_WEIGHT_STEP * min(self._edits.get(path, 0), MAX_COUNTED_EDITS)
+
+    def build(self) -> None:
+        """Scan the workspace and hold the evidence of the heaviest files per language."""
+        by_language: defaultdict[str, list[ScannedFile]] = defaultdict(list)
+        for scanned in self.scanner.scan():
+            by_language[scanned.language_id].append(scanned)
+        evidence: dict[str, FileEvidence] = {}
+        keys: dict[str, str] = {}
+        for language_id, files in by_language.items():
+            files.sort(key=lambda f: (-self.weight(f.path), -f.size, f.path))
+            for scanned in files[: self.max_files]:
+                text = read_source(scanned.path, MAX_FILE_BYTES)
+                if text is None:
+                    continue
+                key = evidence_key(language_id, text, scanned.path)
+                found = self._evidence_for(key, language_id, text, scanned.path)
+                if found is not None:
+                    evidence[scanned.path] = found
+                    keys[scanned.path] = key
+        present = {scanned.path for files in by_language.values() for scanned in files}
+        with self._lock:
+            self._evidence, self._keys = evidence, keys
+            edits = {path: n for path, n in self._edits.items() if path in present}
+            forgotten = len(edits) < len(self._edits)
+            self._edits = edits
+        if self.store is not None:
+            self.store.keep_only(set(keys.values()))
+            if forgotten:
+                self.store.save_edits(edits)
+
+    def update_file(self, path: str, text: str | None = None, *, edited: bool = False) -> bool:
+        """Bring one file's evidence up to date from an editor buffer (``text``) or from
+        disk; ``edited``: the user saved it, so it weighs more from now on. True when the
+        evidence changed. The caller checks that the path belongs to the workspace (the
+        index's ``accepts``)."""
+        spec = self.registry.by_path(path)
+        if spec is None:
+            return False
+        if text is None:
+            text = read_source(path, MAX_FILE_BYTES)
+        elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+            text = None
+        if text is None:
+            return self.remove_file(path)
+        key = evidence_key(spec.language_id, text, path)
+        with self._lock:
+            if self._keys.get(path) == key:
+                return False
+            held = path in self._evidence
+            language_files = sum(
+                1 for found in self._evidence.values() if found.language_id == spec.language_id
+            )
+        if edited:
+            self._note_edit(path)
+        if not held and language_files >= self.max_files:
+            return False
+        found = self._evidence_for(key, spec.language_id, text, path)
+        with self._lock:
+            if found is None:
+                self._evidence.pop(path, None)
+                self._keys.pop(path, None)
+            else:
+                self._evidence[path] = found
+                self._keys[path] = key
+        return held or found is not None
+
+    def remove_file(self, path: str) -> bool:
+        """Forget a deleted file; True when its evidence was held."""
+        with self._lock:
+            self._keys.pop(path, None)
+            return self._evidence.pop(path, None) is not None
+
+    def style(self, pinned: Mapping[str, Mapping[str, Value]] | None = None) -> WorkspaceStyle:
+        """The profile from the held evidence, formatter configs and ``pinned`` values
+        (language id, or ``*`` for every language, to attribute values), which win."""
+        with self._lock:
+            weighted = [(found, self.weight(path)) for path, found in self._evidence.items()]
+        extractor = StyleExtractor(self.registry, self.root)
+        counts: defaultdict[str, int] = defaultdict(int)
+        for found, weight in weighted:
+            if weight > 0:
+                extractor.add_evidence(found, weight)
+                counts[found.language_id] += 1
+        attributes = extractor.result()
+        if not self.hide_configs:
+            for language_id, configured in read_configs(self.root, self.registry).items():
+                if language_id not in attributes:
+                    continue
+                merged = attributes[language_id]
+                for name, attribute in configured.items():
+                    inferred = merged.get(name)
+                    evidence = inferred.evidence if inferred is not None else 0
+                    merged[name] = attrs.evolve(attribute, evidence=evidence)
+        everywhere = (pinned or {}).get(ALL_LANGUAGES, {})
+        for language_id in attributes:
+            _pin(attributes[language_id], everywhere)
+        for key, values in (pinned or {}).items():
+            if key != ALL_LANGUAGES:
+                _pin(attributes.setdefault(key, {}), values)
+        profiles = {
+            language_id: StyleProfile(language_id, found, counts[language_id])
+            for language_id, found in attributes.items()
+        }
+        return WorkspaceStyle(str(self.root), profiles)
+
+    def _evidence_for(
+        self, key: str, language_id: str, text: str, path: str
+    ) -> FileEvidence | None:
+        stored = self.store.load_evidence(key) if self.store is not None else None
+        if stored is not None:
+            return attrs.evolve(stored, path=path)
+        self.extractions += 1
+        found = self._observer.observe(language_id, text, path)
+        if found is not None and self.store is not None:
+            self.store.save_evidence(key, found)
+        return found
+
+    def _note_edit(self, path: str) -> None:
+        with self._lock:
+            self._edits[path] = self._edits.get(path, 0) + 1
+            edits = dict(self._edits)
+        if self.store is not None:
+            self.store.save_edits(edits)
+
+
+def _pin(merged: dict[str, StyleAttribute], values: Mapping[str, Value]) -> None:
+    for name, value in values.items():
+        inferred = merged.get(name)
+        evidence = inferred.evidence if inferred is not None else 0
+        merged[name] = StyleAttribute(name, value, evidence, 1.0, "pinned")
+
+
 def build_profile(
     root: Path,
     registry: LanguageRegistry,
@@ -81,51 +267,19 @@ def build_profile(
     limits: ScanLimits | None = None,
     excludes: tuple[str, ...] = (),
 ) -> WorkspaceStyle:
-    """Infer the workspace's style.
-
-    ``weights`` maps file paths (absolute, or relative to ``root``) to how much they
-    count (default 1.0; the most edited files should weigh most); ``pinned`` maps a
-    language id (or ``*`` for all) to attribute values the user fixed;
-    ``hide_configs`` ignores formatter configs (to measure inference alone);
-    ``excludes`` are gitignore-style patterns left out of the scan.
-    """
-    root = root.resolve()
-    weight_of = {_absolute(root, path): weight for path, weight in (weights or {}).items()}
-    by_language: defaultdict[str, list[ScannedFile]] = defaultdict(list)
-    for scanned in WorkspaceScanner(root, registry, limits, excludes).scan():
-        by_language[scanned.language_id].append(scanned)
-    extractor = StyleExtractor(registry, root)
-    counts: dict[str, int] = {}
-    for language_id, files in by_language.items():
-        files.sort(key=lambda f: (-weight_of.get(f.path, 1.0), -f.size, f.path))
-        counts[language_id] = 0
-        for scanned in files[:max_files]:
-            text = read_source(scanned.path, MAX_FILE_BYTES)
-            weight = weight_of.get(scanned.path, 1.0)
-            if text is not None and extractor.add(
-                language_id, text, weight=weight, path=scanned.path
-            ):
-                counts[language_id] += 1
-    attributes = extractor.result()
-    if not hide_configs:
-        for language_id, configured in read_configs(root, registry).items():
-            if language_id not in attributes:
-                continue
-            merged = attributes[language_id]
-            for name, attribute in configured.items():
-                inferred = merged.get(name)
-                evidence = inferred.evidence if inferred is not None else 0
-                merged[name] = attrs.evolve(attribute, evidence=evidence)
-    for key, values in (pinned or {}).items():
-        for language_id in attributes if key == "*" else [key]:
-            merged = attributes.setdefault(language_id, {})
-            for name, value in values.items():
-                merged[name] = StyleAttribute(name, value, 0, 1.0, "pinned")
-    profiles = {
-        language_id: StyleProfile(language_id, found, counts.get(language_id, 0))
-        for language_id, found in attributes.items()
-    }
-    return WorkspaceStyle(str(root), profiles)
+    """Infer the workspace's style once, in memory (see :class:`StyleTracker` for the
+    arguments; ``weights`` should favour the files the user edits most)."""
+    tracker = StyleTracker(
+        root,
+        registry,
+        weights=weights,
+        hide_configs=hide_configs,
+        max_files=max_files,
+        limits=limits,
+        excludes=excludes,
+    )
+    tracker.build()
+    return tracker.style(pinned)
 
 
 def _absolute(root: Path, path: str) -> str:
