@@ -105,6 +105,7 @@ async def main() -> None:
         )
         options = {
             "ollama": {"host": fake_url, "warmUp": False},
+            "models": {"embedded": "off"},
             "completion": {"invokedItems": 1},
         }
         ours, overhead = await measure(

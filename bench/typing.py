@@ -42,7 +42,7 @@ async def main() -> None:
         fake.set_text("\n    return total\n")
         fake.first_token_delay = MODEL_SECONDS / 2
         fake.token_delay = MODEL_SECONDS / 8
-        options = {"ollama": {"host": fake.url, "warmUp": False}}
+        options = {"ollama": {"host": fake.url, "warmUp": False}, "models": {"embedded": "off"}}
         async with ScriptedClient(root=root, initialization_options=options) as session:
             uri = session.open(root / "report.py", PREFIX + "\n", "python")
             requests: list[tuple[str, asyncio.Future]] = []

@@ -1,8 +1,10 @@
 """The CodeHearth language server: one ``CodeHearthServer`` holding typed services.
 
 ``create_server()`` builds the server and registers every feature module. Services bound
-to the event loop (the Ollama client, the completion engine) are created in
-``initialized`` and closed at ``shutdown``; nothing is created at import time.
+to the event loop (the model pool with its HTTP clients and embedded model, the completion
+engine) are created in ``initialized`` and closed at ``shutdown``; nothing is created at
+import time. Features reach models through :meth:`CodeHearthServer.role_backend`, which
+routes each job (completion, edit, chat, embed) across the configured endpoints.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from codehearth.languages import LanguageRegistry
 from codehearth.logs import configure_logging
 from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError, model_missing
-from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+from codehearth.models.factory import build_pool
+from codehearth.models.pool import ModelPool, RoleBackend, describe_candidate
+from codehearth.models.router import Candidate
 from codehearth.prompts.budget import BudgetSplit
 from codehearth.prompts.fim import ContextSnippet
 from codehearth.settings import Settings, build_settings, read_toml_settings
@@ -61,7 +65,7 @@ class CodeHearthServer(LanguageServer):
         self.initialization_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
         self.workspace_root: Path | None = None
-        self.backend: OllamaBackend | None = None
+        self.models: ModelPool | None = None
         self.engine: CompletionEngine | None = None
         self.index: WorkspaceIndex | None = None
         self.style: WorkspaceStyle | None = None
@@ -159,29 +163,33 @@ class CodeHearthServer(LanguageServer):
             self.warn_once(warning)
         self.settings = loaded.settings
         configure_logging(self.settings.logging.level, self.settings.logging.file)
-        if self.engine is not None:
-            self.engine.configure(self.settings.completion, self._backend_for(self.settings))
+        if self.models is not None:
+            self._rebuild_models(self.settings)
         return self.settings
 
-    def _backend_for(self, settings: Settings) -> OllamaBackend:
-        """The current backend, or a new one when the endpoint settings changed."""
-        host = resolve_host(settings.ollama.host)
-        current = self.backend
-        if (
-            current is not None
-            and current.host == host
-            and current.keep_alive == settings.ollama.keep_alive
-        ):
-            return current
-        self.backend = OllamaBackend(
-            host,
-            keep_alive=settings.ollama.keep_alive,
-            connect_timeout=settings.ollama.connect_timeout,
-            stall_timeout=settings.completion.stall_seconds,
-        )
-        if current is not None:
-            self.spawn(current.aclose(), "close old backend")
-        return self.backend
+    def _rebuild_models(self, settings: Settings) -> ModelPool:
+        """A model pool for these settings; endpoints that did not change keep their
+        backend (and an embedded model stays loaded)."""
+        built = build_pool(settings, self.models, notify=self.log_info)
+        for warning in built.warnings:
+            self.warn_once(warning)
+        for backend in built.unused:
+            self.spawn(backend.aclose(), "close unused backend")
+        self.models = built.pool
+        if self.engine is not None:
+            self.engine.configure(settings.completion, built.pool.role("completion"))
+        return built.pool
+
+    def answered_by(self, role: str) -> str:
+        """Which model answered the role's last request (for replies and the status)."""
+        candidate = self.models.answered.get(role) if self.models is not None else None
+        return describe_candidate(candidate) if candidate is not None else ""
+
+    def role_backend(self, role: str) -> RoleBackend:
+        """The routed backend for a job: ``completion``, ``edit``, ``chat`` or ``embed``."""
+        if self.models is None:
+            self.models = self._rebuild_models(self.settings)
+        return self.models.role(role)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -231,19 +239,20 @@ class CodeHearthServer(LanguageServer):
     async def _start_services(self) -> None:
         await self.fetch_client_settings()
         settings = self.rebuild_settings()
-        backend = self._backend_for(settings)
+        pool = self._rebuild_models(settings)
         self.engine = CompletionEngine(
-            backend,
+            pool.role("completion"),
             settings.completion,
             self.registry,
             self.notifier.report,
             context_provider=self.completion_context,
             postprocess=self.in_user_style,
         )
-        self.log_info(
-            f"CodeHearth {__version__}: Ollama at {backend.host}, "
-            f"completion model {settings.completion.model}"
+        routes = ", ".join(
+            f"{role}: {' > '.join(c.model + '@' + c.endpoint.url for c in candidates)}"
+            for role, candidates in pool.router.roles.items()
         )
+        self.log_info(f"CodeHearth {__version__}; models by role: {routes or '(none)'}")
         if settings.ollama.warm_up and settings.completion.enabled:
             self.spawn(self.warm_up(), "warm-up")
 
@@ -295,23 +304,37 @@ class CodeHearthServer(LanguageServer):
         return apply_to_completion(suggestion, style, language_id)
 
     async def warm_up(self) -> None:
-        """Discover models (``/api/tags``) and load the completion model once, so the
+        """Discover each endpoint's models and load the completion model once, so the
         first suggestion is not a cold start and a missing model is reported at once."""
-        engine = self.engine
-        if engine is None:
+        engine, pool = self.engine, self.models
+        if engine is None or pool is None:
             return
-        model = engine.settings.model
+        found = await pool.discover()
+        primary = engine.backend.primary
+        for endpoint, listed in found.items():
+            if isinstance(listed, list):
+                self.log_info(f"models at {endpoint.url}: {', '.join(listed) or '(none)'}")
+            elif primary is not None and endpoint == primary.endpoint:
+                self._report_with_fallback(engine.backend, primary, listed)
+        if primary is not None and pool.router.is_missing(primary):
+            self._report_with_fallback(engine.backend, primary, model_missing(primary.model))
         try:
-            installed = await engine.backend.list_models()
-            self.log_info(f"Ollama models: {', '.join(installed) or '(none)'}")
-            if not model_is_installed(model, installed):
-                self.notifier.report(model_missing(model))
-                return
-            await engine.profile()
-            await engine.backend.warm_up(model, engine.settings.num_ctx)
-            self.log_info(f"model {model} is loaded")
+            choice = await engine.backend.warm_up(num_ctx=engine.settings.num_ctx)
+            await engine.profile(choice)
+            self.log_info(f"completion model {choice.label} is loaded")
         except BackendError as error:
             self.notifier.report(error)
+
+    def _report_with_fallback(
+        self, backend: RoleBackend, primary: Candidate, problem: BackendError
+    ) -> None:
+        """A problem with a role's own model: a popup when nothing else can answer, else
+        one log line naming the model that answers meanwhile."""
+        others = [c for c in backend.choices() if c.candidate.endpoint != primary.endpoint]
+        if others:
+            self.log_info(f"{problem.message}; meanwhile {others[0].label} answers")
+        else:
+            self.notifier.report(problem)
 
     async def stop_services(self) -> None:
         """Cancel our tasks and close clients (called from ``shutdown``)."""
@@ -323,10 +346,11 @@ class CodeHearthServer(LanguageServer):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.engine is not None:
             await self.engine.aclose()
-        if self.backend is not None:
-            await self.backend.aclose()
+        if self.models is not None:
+            await self.models.aclose()
         if self.memory is not None:
             await asyncio.to_thread(self.memory.close)
+        await asyncio.to_thread(self.index_updates.style_keeper.close)
         if self.index is not None:
             await asyncio.to_thread(self.index.flush)
             if self.index.store is not None:
@@ -390,11 +414,6 @@ def client_range(
     )
 
 
-def model_is_installed(model: str, installed: list[str]) -> bool:
-    """Ollama lists ``name:tag``; a name without a tag means ``:latest``."""
-    return model in installed or (":" not in model and f"{model}:latest" in installed)
-
-
 def create_server() -> CodeHearthServer:
     """Build a server with every feature module registered."""
     from codehearth.features import (
@@ -406,6 +425,7 @@ def create_server() -> CodeHearthServer:
         inline_completion,
         lifecycle,
         memory,
+        style,
     )
 
     server = CodeHearthServer()
@@ -417,4 +437,5 @@ def create_server() -> CodeHearthServer:
     indexing.register(server)
     documents.register(server)
     inline_completion.register(server)
+    style.register(server)
     return server

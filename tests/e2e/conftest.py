@@ -64,6 +64,8 @@ def capabilities(editor: str, *, inline: bool = True) -> types.ClientCapabilitie
 def init_options(ollama: FakeOllama, **completion: Any) -> dict[str, Any]:
     return {
         "ollama": {"host": ollama.url, "warmUp": False},
+        # the fake is the only model: no built-in model quietly answering instead
+        "models": {"embedded": "off"},
         "completion": {"debounceMinMs": 100, **completion},
     }
 

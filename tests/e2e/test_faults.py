@@ -92,6 +92,7 @@ async def warming_client(
             root_uri=workspace.as_uri(),
             initialization_options={
                 "ollama": {"host": ollama.url},
+                "models": {"embedded": "off"},
                 "completion": {"model": request.param},
             },
         )

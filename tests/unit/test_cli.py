@@ -16,6 +16,7 @@ import pytest
 from tests.fakes.fake_ollama import VERSION, FakeOllama, RecordedRequest
 
 from codehearth.cli import _parse_location, main, workspace_root_for
+from codehearth.models.embedded_backend import embedded_available
 
 SOURCE = "def add(a, b):\n    \n"
 
@@ -131,18 +132,25 @@ def doctor_rows(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, di
     return code, {row["check"]: row for row in rows}
 
 
+def without_embedded(folder: Path) -> None:
+    (folder / "codehearth.toml").write_text("[models]\nembedded = 'off'\n", encoding="utf-8")
+
+
 def test_doctor_passes_when_ollama_and_the_model_are_there(
     isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, rows = doctor_rows(capsys, "--host", fake.url)
     assert code == 0
-    assert rows["ollama"]["status"] == "OK"
-    assert fake.url in rows["ollama"]["detail"]
-    assert VERSION in rows["ollama"]["detail"]
-    assert "this machine" in rows["ollama"]["detail"]
-    assert rows["completion model"]["status"] == "OK"
-    assert "qwen2.5-coder" in rows["completion model"]["detail"]
-    assert "qwen2.5-coder:7b" in rows["models available"]["detail"]
+    endpoint = rows["endpoint ollama"]
+    assert endpoint["status"] == "OK"
+    assert fake.url in endpoint["detail"] and VERSION in endpoint["detail"]
+    assert "this machine" in endpoint["detail"]
+    assert "qwen2.5-coder:7b" in endpoint["detail"]  # the models it has
+    assert rows["route completion #1"]["status"] == "OK"
+    assert "qwen2.5-coder:1.5b" in rows["route completion #1"]["detail"]
+    assert rows["route chat #1"]["status"] == "OK"
+    assert rows["completion template"]["status"] == "OK"
+    assert "qwen" in rows["completion template"]["detail"]
     assert rows["grammar python"]["status"] == "OK"
     assert rows["cache dir"] == {
         "check": "cache dir",
@@ -156,22 +164,36 @@ def test_doctor_passes_when_ollama_and_the_model_are_there(
 def test_doctor_fails_with_the_pull_command_when_the_model_is_missing(
     isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    without_embedded(isolated)
     code, rows = doctor_rows(capsys, "--host", fake.url, "--model", "missing:1b")
     assert code == 1
-    assert rows["completion model"]["status"] == "FAIL"
-    assert rows["completion model"]["fix"] == "ollama pull missing:1b"
+    assert rows["route completion #1"]["status"] == "FAIL"
+    assert rows["route completion #1"]["fix"] == "ollama pull missing:1b"
 
 
 def test_doctor_fails_with_the_serve_command_when_ollama_is_down(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    without_embedded(isolated)
     with FakeOllama() as stopped:
         url = stopped.url
     code, rows = doctor_rows(capsys, "--host", url)
     assert code == 1
-    assert rows["ollama"]["status"] == "FAIL"
-    assert "ollama serve" in rows["ollama"]["fix"]
-    assert "completion model" not in rows
+    assert rows["endpoint ollama"]["status"] == "FAIL"
+    assert "ollama serve" in rows["endpoint ollama"]["fix"]
+
+
+@pytest.mark.skipif(not embedded_available(), reason="llama-cpp-python is not installed")
+def test_doctor_only_warns_when_the_embedded_model_can_answer_instead(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOllama() as stopped:
+        url = stopped.url
+    code, rows = doctor_rows(capsys, "--host", url)
+    assert code == 0
+    assert rows["endpoint ollama"]["status"] == "WARN"
+    assert rows["embedded model"]["status"] == "OK"
+    assert "gemma3-270m" in rows["route completion #2"]["detail"]
 
 
 def test_doctor_lists_codehearth_toml_problems_as_warnings(
@@ -187,10 +209,11 @@ def test_doctor_lists_codehearth_toml_problems_as_warnings(
 def test_doctor_prints_a_table_with_each_fix(
     isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    without_embedded(isolated)
     assert main(["doctor", "--host", fake.url, "--model", "missing:1b"]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["CHECK", "STATUS", "DETAIL"]
-    assert "missing:1b is not pulled" in out
+    assert "missing:1b (http" in out and "model not pulled" in out
     assert "fix: ollama pull missing:1b" in out
 
 

@@ -23,6 +23,7 @@ from codehearth.completion.engine import CompletionEngine, CompletionQuery, Sugg
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
+from codehearth.models.pool import ModelPool
 from codehearth.settings import CompletionSettings
 
 CURSOR = "<|CURSOR|>"
@@ -112,9 +113,9 @@ async def make(backend: OllamaBackend, registry: LanguageRegistry) -> AsyncItera
 
     def build(**settings: Any) -> Harness:
         reports: list[BackendError] = []
-        engine = CompletionEngine(
-            backend, CompletionSettings(**{**FAST, **settings}), registry, reports.append
-        )
+        completion = CompletionSettings(**{**FAST, **settings})
+        routed = ModelPool.direct(backend, completion=completion.model).role("completion")
+        engine = CompletionEngine(routed, completion, registry, reports.append)
         engines.append(engine)
         return Harness(engine, reports)
 
@@ -280,10 +281,16 @@ async def test_typing_something_else_asks_the_model_again(fake: FakeOllama, make
     assert harness.engine.stats.reused == 0
 
 
-async def test_a_new_model_invalidates_cached_answers(fake: FakeOllama, make: Make) -> None:
+async def test_a_new_model_invalidates_cached_answers(
+    fake: FakeOllama, make: Make, backend: OllamaBackend
+) -> None:
     harness = make()
     await harness.engine.complete(query(BODY))
-    harness.engine.configure(CompletionSettings(**{**FAST, "model": "qwen2.5-coder:7b"}))
+    strong = "qwen2.5-coder:7b"
+    harness.engine.configure(
+        CompletionSettings(**{**FAST, "model": strong}),
+        ModelPool.direct(backend, completion=strong).role("completion"),
+    )
     await harness.engine.complete(query(BODY))
     assert [body["model"] for body in bodies(fake)] == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]
 

@@ -230,6 +230,13 @@ export function toInitializationOptions(configuration: unknown): Record<string, 
 /** One row of Python's `codehearth.settings.describe()`: dotted camelCase name, default, doc. */
 export type DescribeRow = [string, unknown, string];
 
+/** settings.snapshot.json: the describe() rows and, from `list_item_types()`, the item type
+ * of each list setting ("string", or "object" for a list of tables). */
+export interface SettingsSnapshot {
+  settings: DescribeRow[];
+  listItems: Record<string, string>;
+}
+
 export interface PropertySchema {
   type: string | string[];
   default: unknown;
@@ -255,10 +262,20 @@ function schemaType(value: unknown): string | string[] {
  * runs, where code is sent, where files are written): package.json
  * `capabilities.untrustedWorkspaces.restrictedConfigurations`.
  */
-export const RESTRICTED_SETTINGS = ["codehearth.serverPath", "codehearth.ollama.host", "codehearth.logging.file"];
+export const RESTRICTED_SETTINGS = [
+  "codehearth.serverPath",
+  "codehearth.ollama.host",
+  "codehearth.logging.file",
+  "codehearth.models.allowCloud",
+  "codehearth.models.endpoints",
+  "codehearth.models.embeddedModelPath",
+];
 
 /** package.json `contributes.configuration.properties` for the server's settings. */
-export function settingsProperties(rows: DescribeRow[]): Record<string, PropertySchema> {
+export function settingsProperties(
+  rows: DescribeRow[],
+  listItems: Record<string, string> = {},
+): Record<string, PropertySchema> {
   const properties: Record<string, PropertySchema> = {};
   rows.forEach(([name, defaultValue, doc], index) => {
     const key = `${CONFIG_SECTION}.${name}`;
@@ -269,7 +286,7 @@ export function settingsProperties(rows: DescribeRow[]): Record<string, Property
       order: index,
     };
     if (Array.isArray(defaultValue)) {
-      schema.items = { type: "string" };
+      schema.items = { type: listItems[name] ?? "string" };
     }
     properties[key] = schema;
   });

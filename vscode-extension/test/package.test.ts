@@ -6,17 +6,18 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { CLIENT_PROPERTIES, COMMANDS, DescribeRow, LANGUAGES, RESTRICTED_SETTINGS, settingsProperties, toInitializationOptions } from "../src/logic";
+import { CLIENT_PROPERTIES, COMMANDS, LANGUAGES, RESTRICTED_SETTINGS, SettingsSnapshot, settingsProperties, toInitializationOptions } from "../src/logic";
 
 const root = join(__dirname, "..", "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const snapshot: DescribeRow[] = JSON.parse(readFileSync(join(root, "settings.snapshot.json"), "utf8"));
+const saved: SettingsSnapshot = JSON.parse(readFileSync(join(root, "settings.snapshot.json"), "utf8"));
+const snapshot = saved.settings;
 const properties: Record<string, unknown> = pkg.contributes.configuration.properties;
 
 describe("package.json", () => {
   it("settings match settings.snapshot.json (run `npm run gen-settings` after changing settings.py)", () => {
     assert.ok(snapshot.length > 0);
-    assert.deepEqual(properties, { ...CLIENT_PROPERTIES, ...settingsProperties(snapshot) });
+    assert.deepEqual(properties, { ...CLIENT_PROPERTIES, ...settingsProperties(snapshot, saved.listItems) });
   });
 
   it("maps default types as documented", () => {
@@ -33,6 +34,8 @@ describe("package.json", () => {
       ["boolean", "number", "number", "string", "array", ["string", "null"]],
     );
     assert.deepEqual(schema["codehearth.a.list"].items, { type: "string" });
+    const tables = settingsProperties([["a.tables", [], ""]], { "a.tables": "object" });
+    assert.deepEqual(tables["codehearth.a.tables"].items, { type: "object" });
     assert.equal(schema["codehearth.a.maybe"].default, null);
   });
 
@@ -88,11 +91,14 @@ describe("against the Python settings", { skip: !existsSync(python) && "no ../.v
   const runPython = (code: string, input = "") =>
     execFileSync(python, ["-c", code], { input, encoding: "utf8", cwd: root, timeout: 60_000 });
 
-  it("settings.snapshot.json equals describe() (else run `npm run gen-settings`)", () => {
+  it("settings.snapshot.json equals describe() and list_item_types() (else run `npm run gen-settings`)", () => {
     const live = JSON.parse(
-      runPython("from codehearth.settings import describe; import json; print(json.dumps(describe(), default=str))"),
+      runPython(
+        "from codehearth.settings import describe, list_item_types; import json; " +
+          "print(json.dumps({'settings': describe(), 'listItems': list_item_types()}, default=str))",
+      ),
     );
-    assert.deepEqual(snapshot, live);
+    assert.deepEqual(saved, live);
   });
 
   it("the server accepts the default configuration as initializationOptions without warnings", () => {

@@ -7,8 +7,9 @@
 2. a generation the user is typing along (in flight or finished) answers at once;
 3. otherwise any other stream for the document is cancelled, the request waits out the
    adaptive debounce (automatic triggers only; a newer request supersedes it), and a new
-   generation streams from the model with a FIM prompt in the model family's template,
-   inside the prompt token budget;
+   generation streams from the model the router picks for the ``completion`` role, with
+   a FIM prompt in that model family's template, inside the prompt token budget (a
+   fallback model gets the prompt re-rendered in its own template);
 4. the raw text goes through the output filters.
 
 Backend failures never raise out of ``complete``: they are reported once through the
@@ -35,7 +36,8 @@ from codehearth.completion.filters import FilterContext, apply_filters
 from codehearth.completion.generations import Anchor, Generation, GenerationStore
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
-from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
+from codehearth.models.ollama_backend import GenerateRequest
+from codehearth.models.pool import Choice, RoleBackend
 from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
 from codehearth.prompts.family import FamilyDetection, context_length, detect_family
 from codehearth.prompts.fim import ContextSnippet, FimRequest, FimTemplate, get_template
@@ -97,7 +99,7 @@ class CompletionEngine:
 
     def __init__(
         self,
-        backend: OllamaBackend,
+        backend: RoleBackend,
         settings: CompletionSettings,
         registry: LanguageRegistry,
         report: Reporter,
@@ -114,20 +116,20 @@ class CompletionEngine:
         self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
         self.generations = GenerationStore(settings.cache_size)
         self.stats = EngineStats()
-        self._profiles: dict[tuple[str, str | None], ModelProfile] = {}
+        self._profiles: dict[tuple[str, str, str | None], ModelProfile] = {}
         self._waiting: dict[str, asyncio.Event] = {}
         self._alternatives: set[asyncio.Task[None]] = set()
 
     # -- configuration ---------------------------------------------------------------
 
-    def configure(self, settings: CompletionSettings, backend: OllamaBackend | None = None) -> None:
-        """Apply new settings (and possibly a new backend); cached answers are dropped."""
+    def configure(self, settings: CompletionSettings, backend: RoleBackend | None = None) -> None:
+        """Apply new settings (and possibly new routes); cached answers are dropped."""
         self.settings = settings
         self.debounce.configure(settings.debounce_min_ms, settings.debounce_max_ms)
         if backend is not None and backend is not self.backend:
             self.backend = backend
             self._profiles.clear()
-        self._profiles = {key: p for key, p in self._profiles.items() if key[1] == settings.family}
+        self._profiles = {key: p for key, p in self._profiles.items() if key[2] == settings.family}
         self.generations.resize(settings.cache_size)
 
     def fingerprint(self) -> tuple[object, ...]:
@@ -145,19 +147,24 @@ class CompletionEngine:
             s.suffix_share,
         )
 
-    async def profile(self) -> ModelProfile:
-        """Family and template of the completion model (``/api/show``, cached)."""
-        key = (self.settings.model, self.settings.family)
+    async def profile(self, choice: Choice) -> ModelProfile:
+        """Family and template of a completion model (``/api/show``, cached). The
+        ``family`` setting overrides detection for the configured model only."""
+        family = self.settings.family if choice.model == self.settings.model else None
+        key = (choice.candidate.endpoint.url, choice.model, family)
         cached = self._profiles.get(key)
         if cached is not None:
             return cached
-        show = {} if self.settings.family else await self.backend.show(self.settings.model)
-        detection = detect_family(show, override=self.settings.family)
+        show = {} if family else await choice.backend.show(choice.model)
+        detection = detect_family(show, override=family)
         profile = ModelProfile(
-            model=self.settings.model,
+            model=choice.model,
             detection=detection,
             template=get_template(detection.family),
-            context_length=context_length(show),
+            context_length=min(
+                (n for n in (context_length(show), choice.candidate.context_length) if n),
+                default=None,
+            ),
         )
         log.info("completion model %s: %s (%s)", profile.model, detection.family, detection.reason)
         self._profiles[key] = profile
@@ -223,18 +230,13 @@ class CompletionEngine:
                 return []
             if not still_current():
                 return []
-        try:
-            profile = await self.profile()
-        except BackendError as error:
-            self.report(error)
-            return []
         if not texts:
-            text = await self._await_text(self._start(query, anchor, multiline, profile), "")
+            text = await self._await_text(self._start(query, anchor, multiline), "")
             if text is None:
                 return []
             texts.append(text)
         if query.invoked and self.settings.invoked_items > 1 and still_current():
-            texts.extend(await self._alternatives_for(query, anchor, multiline, profile))
+            texts.extend(await self._alternatives_for(query, anchor, multiline))
         return await self._suggestions(query, multiline, texts)
 
     async def _debounce(self, query: CompletionQuery, line_prefix: str) -> bool:
@@ -254,13 +256,10 @@ class CompletionEngine:
         self.stats.debounced += 1
         return False
 
-    def _start(
-        self, query: CompletionQuery, anchor: Anchor, multiline: bool, profile: ModelProfile
-    ) -> Generation:
-        request = self._request(query, profile, multiline)
+    def _start(self, query: CompletionQuery, anchor: Anchor, multiline: bool) -> Generation:
         generation = Generation(anchor=anchor, multiline=multiline)
         generation.task = asyncio.create_task(
-            self._stream(generation, request), name=f"generation {query.uri}"
+            self._stream(generation, query), name=f"generation {query.uri}"
         )
         self.generations.add(generation)
         self.stats.generations += 1
@@ -310,26 +309,47 @@ class CompletionEngine:
             seed=seed,
         )
 
-    async def _stream(self, generation: Generation, request: GenerateRequest) -> None:
+    async def _stream(
+        self,
+        generation: Generation,
+        query: CompletionQuery,
+        *,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> None:
         started = time.monotonic()
         error: BackendError | None = None
+        sent: list[GenerateRequest] = []
+
+        async def render(choice: Choice) -> GenerateRequest:
+            profile = await self.profile(choice)
+            request = self._request(
+                query, profile, generation.multiline, temperature=temperature, seed=seed
+            )
+            sent.append(request)
+            return request
+
+        s = self.settings
         try:
             async with (
-                asyncio.timeout(self.settings.deadline_seconds),
-                contextlib.aclosing(self.backend.generate(request)) as chunks,
+                asyncio.timeout(s.deadline_seconds),
+                contextlib.aclosing(
+                    self.backend.stream(render, s.prompt_tokens, s.max_tokens)
+                ) as chunks,
             ):
                 async for chunk in chunks:
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
-                        self.counter.calibrate(len(request.prompt), chunk.prompt_eval_count)
+                        self.counter.calibrate(len(sent[-1].prompt), chunk.prompt_eval_count)
                     if not generation.multiline and _has_complete_line(generation.text):
                         break  # single-line: the rest would be thrown away
         except BackendError as failure:
             error = failure
         except TimeoutError:
+            model = sent[-1].model if sent else self.settings.model
             error = BackendError(
                 ProblemKind.TIMEOUT,
-                f"{request.model} did not finish within {self.settings.deadline_seconds:g} s "
+                f"{model} did not finish within {self.settings.deadline_seconds:g} s "
                 "(cold start or overloaded); raise completion.deadlineSeconds if this persists",
             )
         except asyncio.CancelledError:
@@ -344,7 +364,6 @@ class CompletionEngine:
             self.generations.discard(generation)
             if error.kind is ProblemKind.MODEL_MISSING:
                 # Removed since we looked: detect its family afresh once it is back.
-                self.backend.forget_model(request.model)
                 self._profiles.clear()
             self.report(error)
         else:
@@ -369,19 +388,20 @@ class CompletionEngine:
         return generation.text[len(typed) :]
 
     async def _alternatives_for(
-        self, query: CompletionQuery, anchor: Anchor, multiline: bool, profile: ModelProfile
+        self, query: CompletionQuery, anchor: Anchor, multiline: bool
     ) -> list[str]:
         """Extra samples for an invoked completion, generated one after another."""
         texts: list[str] = []
         for index in range(1, self.settings.invoked_items):
-            request = self._request(
-                query, profile, multiline, temperature=ALTERNATIVE_TEMPERATURE, seed=index
-            )
             alternative = attrs.evolve(
                 anchor, fingerprint=(anchor.fingerprint, "alternative", index)
             )
             generation = Generation(anchor=alternative, multiline=multiline)
-            task = asyncio.create_task(self._stream(generation, request))
+            task = asyncio.create_task(
+                self._stream(
+                    generation, query, temperature=ALTERNATIVE_TEMPERATURE, seed=index
+                )
+            )
             self._alternatives.add(task)
             task.add_done_callback(self._alternatives.discard)
             try:

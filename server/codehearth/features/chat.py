@@ -121,6 +121,7 @@ async def _answer(
             "ok": True,
             "text": answer.text,
             "model": session.model,
+            "answeredBy": ls.answered_by("chat"),
             "toolResults": [
                 {"name": t.name, "ok": t.result.ok, "content": t.result.content}
                 for t in answer.tool_results
@@ -139,13 +140,13 @@ async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str)
     assert engine is not None and ls.memory is not None
     supports_tools: bool | None = None
     try:
-        shown = await engine.backend.show(settings.model)
+        shown = await ls.role_backend("chat").show()
         supports_tools = "tools" in (shown.get("capabilities") or [])
     except BackendError:
         pass  # the answer itself will report the problem
     session = ChatSession(
         ls.memory,
-        engine.backend,
+        ls.role_backend("chat"),
         model=settings.model,
         num_ctx=settings.num_ctx,
         conversation_id=conversation_id,

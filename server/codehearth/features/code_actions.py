@@ -36,12 +36,11 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from codehearth.features.chat import CHUNK_NOTIFICATION
-from codehearth.index.scanner import is_denied
 from codehearth.models.errors import BackendError
 from codehearth.prompts.actions import Message
 from codehearth.refine.actions import ActionJob, ActionOutcome, run_action
 from codehearth.refine.answers import AnswerOutcome, answer_once, write_tests
-from codehearth.refine.edits import EditProposal
+from codehearth.refine.edits import EditProposal, editable_path
 from codehearth.refine.loop import Model, ModelAnswer, RoundTrace
 from codehearth.refine.trace import KEEP_TRACES, ActionTrace, TraceLog
 from codehearth.refine.verify import TargetDiagnostic
@@ -145,8 +144,8 @@ def register(server: CodeHearthServer) -> None:
         if uri not in ls.workspace.text_documents:
             return None
         document = ls.workspace.get_text_document(uri)
-        if document.path is not None and is_denied(document.path, ls.workspace_root):
-            return None
+        if document.path is None or not editable_path(document.path, ls.workspace_root):
+            return None  # nothing could be offered: do not promise an action
         stubs = _stubs(params, document.version, _custom_actions(ls))
         if params.context.only:
             stubs = [
@@ -349,13 +348,13 @@ def _style_block(ls: CodeHearthServer, language_id: str, kind: str) -> str:
 def _model(ls: CodeHearthServer) -> Model:
     """The chat model every action asks (the prompt's token count when it reports one)."""
     settings = ls.settings.actions
-    engine = ls.engine
-    assert engine is not None  # actions run only once the services are up (see _job)
 
     async def model(messages: list[Message]) -> ModelAnswer:
         parts: list[str] = []
         prompt_tokens: int | None = None
-        async for chunk in engine.backend.chat(settings.model, messages, num_ctx=settings.num_ctx):
+        async for chunk in ls.role_backend("edit").chat(
+            settings.model, messages, num_ctx=settings.num_ctx
+        ):
             parts.append(chunk.content)
             prompt_tokens = chunk.prompt_eval_count or prompt_tokens
         return ModelAnswer("".join(parts), prompt_tokens=prompt_tokens)
@@ -463,7 +462,7 @@ async def _record(
         action=job.kind,
         file=job.path,
         line=job.start_line + 1,
-        model=ls.settings.actions.model,
+        model=ls.answered_by("edit") or ls.settings.actions.model,
         outcome=reason,
         offered=offered,
         rounds=rounds,

@@ -1,8 +1,9 @@
 """Commands (``workspace/executeCommand``): ``codehearth.suggestionAccepted`` (run by the
 editor when a suggestion is accepted; recorded in recall memory) and ``codehearth.status``:
-the endpoint, the completion model and its template family, the completion engine's
-counters and recent backend latencies, and the state of the index, memory and style
-profile (used by the status UI and doctor view, ``bench/latency.py`` and tests).
+the routing table (each role's models in order, endpoint health, which model answered and
+whether a fallback is answering), the completion model and its template family, the
+completion engine's counters and recent backend latencies, and the state of the index,
+memory and style profile (used by the status UI and doctor view, ``bench/latency.py`` and tests).
 """
 
 from __future__ import annotations
@@ -36,16 +37,22 @@ def register(server: CodeHearthServer) -> None:
         report: dict[str, Any] = {"version": __version__, "ready": engine is not None}
         if engine is None:
             return report
-        report["ollama"] = engine.backend.host
+        if ls.models is not None:
+            report["models"] = ls.models.describe()
         report["completion"] = {
             "enabled": engine.settings.enabled,
             "model": engine.settings.model,
             "numCtx": engine.settings.num_ctx,
         }
+        choices = engine.backend.choices()
+        if not choices:
+            report["completion"]["problem"] = "no completion model can answer now"
         try:
-            profile = await engine.profile()
-            report["completion"]["family"] = profile.detection.family
-            report["completion"]["familyReason"] = profile.detection.reason
+            if choices:
+                profile = await engine.profile(choices[0])
+                report["completion"]["answeringModel"] = choices[0].label
+                report["completion"]["family"] = profile.detection.family
+                report["completion"]["familyReason"] = profile.detection.reason
         except BackendError as error:
             report["completion"]["problem"] = error.message
         report["engine"] = engine.stats.as_dict()

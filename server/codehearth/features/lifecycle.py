@@ -60,4 +60,5 @@ def register(server: CodeHearthServer) -> None:
         else:
             await ls.fetch_client_settings()
         ls.rebuild_settings()
+        await ls.index_updates.style_keeper.recompose()  # pins may have changed
         ls.log_info("settings reloaded")

@@ -19,7 +19,9 @@ from codehearth.memory import commands
 from codehearth.memory.commands import AddArgs, ForgetArgs, ImportArgs, SearchArgs
 from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError
-from codehearth.server import CodeHearthServer, model_is_installed
+from codehearth.models.pool import model_is_listed
+from codehearth.models.redact import redact_secrets
+from codehearth.server import CodeHearthServer
 
 UNAVAILABLE = {"available": False, "problem": "memory is not open yet"}
 EMBED_TIMEOUT_SECONDS = 10.0
@@ -76,24 +78,28 @@ async def open_memory(ls: CodeHearthServer) -> None:
 
 
 async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[float]]] | None:
-    """Embeddings through Ollama (``/api/embed``) when the configured model is pulled."""
-    model = ls.settings.memory.embed_model
-    engine = ls.engine
-    if not model or engine is None:
+    """Embeddings through the ``embed`` role's Ollama endpoint (``/api/embed``) when its
+    model is pulled there."""
+    choices = ls.role_backend("embed").choices() if ls.settings.memory.embed_model else []
+    if not choices:
         return None
+    choice = choices[0]
     try:
-        installed = await engine.backend.list_models()
+        installed = await choice.backend.list_models()
     except BackendError:
         return None
-    if not model_is_installed(model, installed):
-        ls.log_info(f"memory search uses BM25 only (pull {model} for hybrid search)")
+    if not model_is_listed(choice.model, installed):
+        ls.log_info(f"memory search uses BM25 only (pull {choice.model} for hybrid search)")
         return None
-    client = ollama.Client(host=engine.backend.host, timeout=EMBED_TIMEOUT_SECONDS)
+    endpoint = choice.candidate.endpoint
+    client = ollama.Client(host=endpoint.url, timeout=EMBED_TIMEOUT_SECONDS)
     client._client.headers.pop("authorization", None)  # never send OLLAMA_API_KEY
+    keep_alive = choice.backend.keep_alive
 
     def embed(texts: list[str]) -> list[list[float]]:
-        response = client.embed(model=model, input=texts, keep_alive=engine.backend.keep_alive)
+        sent = [redact_secrets(text)[0] for text in texts] if endpoint.cloud else texts
+        response = client.embed(model=choice.model, input=sent, keep_alive=keep_alive)
         return [list(vector) for vector in response.embeddings]
 
-    ls.log_info(f"memory search is hybrid: BM25 and {model} embeddings")
+    ls.log_info(f"memory search is hybrid: BM25 and {choice.label} embeddings")
     return embed

@@ -86,6 +86,12 @@ class StyleKeeper:
         async with self._refreshing:
             await self._compose(tracker)
 
+    def close(self) -> None:
+        """Close the style cache (at shutdown)."""
+        tracker, self.tracker = self.tracker, None
+        if tracker is not None and tracker.store is not None:
+            tracker.store.close()
+
     async def report(self, language_id: str | None) -> dict[str, Any]:
         """The ``codehearth.style`` answer."""
         tracker = self.tracker

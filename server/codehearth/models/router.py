@@ -5,9 +5,10 @@ each an ordered list of candidates: a model on an endpoint (several Ollama hosts
 OpenAI-compatible server such as llama.cpp or vLLM). :meth:`Router.route` returns the
 candidates to try for one job, best first: those whose context length holds the prompt,
 whose endpoint's circuit breaker lets a request through, and - unless the user set
-``allowCloud`` - no cloud endpoint. Callers report each outcome with
-:meth:`Router.record`, which feeds the breaker and the latency average; :meth:`table`
-is what ``codehearth doctor`` and the status command show. Pure Python, no I/O.
+``allowCloud`` - no cloud endpoint; a model its endpoint said it lacks goes last. Callers
+report each outcome with :meth:`Router.record`, which feeds the breaker and the latency
+average; :meth:`table` is what ``codehearth doctor`` and the status command show. Pure
+Python, no I/O.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from codehearth.models.health import EndpointHealth
 from codehearth.models.ollama_backend import is_loopback
 
 ROLES = ("completion", "edit", "chat", "embed", "critic")
+MISSING_RECHECK_SECONDS = 30.0
+"""A model found missing goes after the other candidates this long (the user may pull it)."""
 
 
 @attrs.frozen
 class Endpoint:
-    """A model server: ``kind`` is ``ollama`` or ``openai`` (an OpenAI-compatible API).
+    """A model server: ``kind`` is ``ollama``, ``openai`` (an OpenAI-compatible API) or
+    ``embedded`` (the llama.cpp model in this process).
 
     ``cloud`` marks a third-party service: it is only ever used with ``allowCloud``. A
     host the user configured on their own network (a team GPU box) is not cloud.
@@ -37,7 +41,7 @@ class Endpoint:
 
     @property
     def local(self) -> bool:
-        return is_loopback(self.url)
+        return self.kind == "embedded" or is_loopback(self.url)
 
 
 @attrs.frozen
@@ -74,6 +78,7 @@ class Router:
         self.allow_cloud = allow_cloud
         self._clock = clock
         self._health: dict[Endpoint, EndpointHealth] = {}
+        self._missing: dict[Candidate, float] = {}
 
     def health(self, endpoint: Endpoint) -> EndpointHealth:
         found = self._health.get(endpoint)
@@ -81,17 +86,24 @@ class Router:
             found = self._health[endpoint] = EndpointHealth(clock=self._clock)
         return found
 
+    def adopt_health(self, endpoint: Endpoint, health: EndpointHealth) -> None:
+        """Keep an endpoint's record across a settings reload."""
+        self._health[endpoint] = health
+
     def route(self, role: str, prompt_tokens: int = 0, reply_tokens: int = 0) -> Route:
         """Candidates for ``role`` that may take a prompt of this size now, best first."""
         chosen: list[Candidate] = []
+        deferred: list[Candidate] = []
         skipped: list[tuple[Candidate, str]] = []
         for candidate in self.roles.get(role, ()):
             reason = self._unusable(candidate, prompt_tokens + reply_tokens)
             if reason:
                 skipped.append((candidate, reason))
+            elif self.is_missing(candidate):
+                deferred.append(candidate)  # last resort: it may have been pulled since
             else:
                 chosen.append(candidate)
-        return Route(tuple(chosen), tuple(skipped))
+        return Route(tuple(chosen + deferred), tuple(skipped))
 
     def _unusable(self, candidate: Candidate, tokens: int) -> str:
         if candidate.endpoint.cloud and not self.allow_cloud:
@@ -101,6 +113,22 @@ class Router:
         if not self.health(candidate.endpoint).available():
             return f"circuit open: {self.health(candidate.endpoint).last_problem}"
         return ""
+
+    def set_missing(self, candidate: Candidate, missing: bool) -> None:
+        """The endpoint says it does not have (or now has) the candidate's model."""
+        if missing:
+            self._missing[candidate] = self._clock()
+        else:
+            self._missing.pop(candidate, None)
+
+    def is_missing(self, candidate: Candidate) -> bool:
+        since = self._missing.get(candidate)
+        if since is None:
+            return False
+        if self._clock() - since >= MISSING_RECHECK_SECONDS:
+            del self._missing[candidate]
+            return False
+        return True
 
     def begin(self, candidate: Candidate) -> None:
         """A request goes to ``candidate`` (claims the probe of a half-open endpoint)."""
@@ -130,6 +158,7 @@ class Router:
                         "local": candidate.endpoint.local,
                         "cloud": candidate.endpoint.cloud,
                         "contextLength": candidate.context_length,
+                        "modelMissing": self.is_missing(candidate),
                         **self.health(candidate.endpoint).describe(),
                     }
                 )

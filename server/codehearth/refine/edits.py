@@ -164,6 +164,19 @@ def _is_protected(relative: Path) -> bool:
     )
 
 
+def editable_path(path: str | Path, workspace_root: str | Path | None) -> bool:
+    """May an action edit this file at all: inside the workspace, not protected (``.git/``,
+    editor and CI settings), not a secret file. (Cheap: no edit is looked at.)"""
+    if workspace_root is None:
+        return False
+    root = Path(workspace_root).resolve()
+    try:
+        relative = Path(path).resolve().relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return not _is_protected(relative) and not is_denied(path, root)
+
+
 def validate_proposal(
     proposal: EditProposal,
     *,

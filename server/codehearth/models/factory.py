@@ -1,0 +1,122 @@
+"""Build the model pool from settings: one backend per endpoint, reused across reloads.
+
+:func:`build_pool` reads ``settings.models`` and the roles' own models, plans the routes
+(:func:`codehearth.models.pool.plan_routes`) and creates a backend for each endpoint:
+Ollama, an OpenAI-compatible server or the embedded llama.cpp model. A backend whose
+parameters did not change is carried over from the previous pool (an embedded model stays
+loaded, HTTP connections stay open); the caller closes the ones returned as unused.
+Create pools inside the running event loop. No pygls here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import attrs
+
+from codehearth.models.backend import ModelBackend
+from codehearth.models.embedded_backend import EmbeddedBackend, embedded_available
+from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+from codehearth.models.openai_backend import OpenAIBackend
+from codehearth.models.pool import ModelPool, Notify, RoleModels, RoutePlan, plan_routes
+from codehearth.models.router import Endpoint
+from codehearth.settings import Settings
+
+BackendKey = tuple[Any, ...]
+
+
+@attrs.frozen
+class PoolBuild:
+    """A new pool, the backends it no longer uses, and the settings warnings."""
+
+    pool: ModelPool
+    unused: tuple[ModelBackend, ...]
+    warnings: tuple[str, ...]
+
+
+def role_models(settings: Settings) -> RoleModels:
+    return RoleModels(
+        completion=settings.completion.model if settings.completion.enabled else "",
+        edit=settings.actions.model,
+        chat=settings.chat.model,
+        embed=settings.memory.embed_model,
+    )
+
+
+def plan_for(settings: Settings) -> RoutePlan:
+    return plan_routes(
+        settings.models,
+        role_models(settings),
+        ollama_url=resolve_host(settings.ollama.host),
+        embedded_ready=embedded_available(),
+        embedded_model=EmbeddedBackend(settings.models.embedded_model_path).model_name,
+    )
+
+
+def build_pool(
+    settings: Settings,
+    previous: ModelPool | None = None,
+    *,
+    notify: Notify | None = None,
+) -> PoolBuild:
+    plan = plan_for(settings)
+    old_keys: dict[BackendKey, ModelBackend] = {}
+    if previous is not None:
+        old_keys = {
+            _key(endpoint, settings, previous.plan): backend
+            for endpoint, backend in previous.backends.items()
+        }
+    backends: dict[Endpoint, ModelBackend] = {}
+    for config in plan.endpoints:
+        key = _key(config.endpoint, settings, plan)
+        reused = old_keys.pop(key, None)
+        backends[config.endpoint] = reused or _create(config.endpoint, settings, plan)
+    pool = ModelPool(plan, backends, allow_cloud=settings.models.allow_cloud, notify=notify)
+    if previous is not None:
+        _carry_health(previous, pool)
+    return PoolBuild(pool, tuple(old_keys.values()), plan.warnings)
+
+
+def _key(endpoint: Endpoint, settings: Settings, plan: RoutePlan) -> BackendKey:
+    if endpoint.kind == "embedded":
+        return (endpoint, settings.models.embedded_model_path, settings.models.embedded_context)
+    api_key_env = next((c.api_key_env for c in plan.endpoints if c.endpoint == endpoint), None)
+    return (
+        endpoint,
+        settings.ollama.keep_alive,
+        settings.ollama.connect_timeout,
+        settings.completion.stall_seconds,
+        api_key_env,
+    )
+
+
+def _create(endpoint: Endpoint, settings: Settings, plan: RoutePlan) -> ModelBackend:
+    if endpoint.kind == "embedded":
+        return EmbeddedBackend(
+            settings.models.embedded_model_path, n_ctx=settings.models.embedded_context
+        )
+    if endpoint.kind == "openai":
+        api_key_env = next((c.api_key_env for c in plan.endpoints if c.endpoint == endpoint), None)
+        return OpenAIBackend(
+            endpoint.url,
+            api_key=os.environ.get(api_key_env) if api_key_env else None,
+            connect_timeout=settings.ollama.connect_timeout,
+            stall_timeout=settings.completion.stall_seconds,
+        )
+    return OllamaBackend(
+        endpoint.url,
+        keep_alive=settings.ollama.keep_alive,
+        connect_timeout=settings.ollama.connect_timeout,
+        stall_timeout=settings.completion.stall_seconds,
+    )
+
+
+def _carry_health(previous: ModelPool, pool: ModelPool) -> None:
+    """Health and answers survive a settings reload for endpoints that stayed."""
+    for endpoint in pool.backends:
+        if endpoint in previous.backends:
+            pool.router.adopt_health(endpoint, previous.router.health(endpoint))
+    pool.answered.update(
+        {role: c for role, c in previous.answered.items() if c.endpoint in pool.backends}
+    )

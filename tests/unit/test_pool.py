@@ -1,0 +1,414 @@
+"""The model pool: routes from settings, fail-over inside one request, recovery, the cloud
+rule with redaction, and no socket to another machine unless allowCloud."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_openai import FakeOpenAI
+
+from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.factory import build_pool
+from codehearth.models.health import BreakerState
+from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
+from codehearth.models.openai_backend import OpenAIBackend
+from codehearth.models.pool import (
+    EndpointConfig,
+    ModelPool,
+    RoleModels,
+    RoutePlan,
+    plan_routes,
+)
+from codehearth.models.router import Candidate, Endpoint
+from codehearth.settings import ModelSettings, Settings, build_settings
+
+FAST = "qwen2.5-coder:1.5b"
+STRONG = "qwen2.5-coder:7b"
+AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def models(**values: Any) -> ModelSettings:
+    return build_settings({"models": values}).settings.models
+
+
+OWN = RoleModels(completion=FAST, edit=STRONG, chat=STRONG, embed="nomic-embed-text")
+LOCAL_URL = "http://127.0.0.1:11434"
+
+
+def plan(**values: Any) -> RoutePlan:
+    return plan_routes(
+        models(**values), OWN, ollama_url=LOCAL_URL, embedded_ready=True, embedded_model="gemma"
+    )
+
+
+def routes(built: RoutePlan, role: str) -> list[str]:
+    return [f"{c.model}@{c.endpoint.kind}" for c in built.roles.get(role, ())]
+
+
+# -- the routing table from settings ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "role", "expected"),
+    [
+        pytest.param({}, "completion", [f"{FAST}@ollama", "gemma@embedded"], id="embedded-last"),
+        pytest.param(
+            {"embedded": "prefer"}, "chat", ["gemma@embedded", f"{STRONG}@ollama"], id="prefer"
+        ),
+        pytest.param({"embedded": "off"}, "edit", [f"{STRONG}@ollama"], id="off"),
+        pytest.param({}, "embed", ["nomic-embed-text@ollama"], id="embed-never-embedded"),
+        pytest.param(
+            {
+                "endpoints": [{"name": "box", "url": "http://127.0.0.1:8080", "kind": "openai"}],
+                "fallbacks": {"edit": ["big@box", f"{FAST}"]},
+            },
+            "edit",
+            [f"{STRONG}@ollama", "big@openai", f"{FAST}@ollama", "gemma@embedded"],
+            id="fallbacks-in-order",
+        ),
+    ],
+)
+def test_routes_from_settings(values: dict[str, Any], role: str, expected: list[str]) -> None:
+    assert routes(plan(**values), role) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "warning"),
+    [
+        pytest.param({"fallbacks": {"chat": ["x@nowhere"]}}, "no endpoint named", id="unknown"),
+        pytest.param({"fallbacks": {"chat": ["@ollama"]}}, "names no model", id="no-model"),
+        pytest.param(
+            {"endpoints": [{"name": "a", "url": "ftp://x", "kind": "ollama"}]},
+            "expected http",
+            id="bad-url",
+        ),
+        pytest.param(
+            {"endpoints": [{"name": "a", "url": "http://x", "kind": "grpc"}]},
+            "kind 'grpc'",
+            id="bad-kind",
+        ),
+        pytest.param(
+            {"endpoints": [{"name": "ollama", "url": "http://x"}]}, "taken", id="name-taken"
+        ),
+        pytest.param(
+            {
+                "endpoints": [{"name": "o", "url": "http://127.0.0.1:1", "kind": "openai"}],
+                "fallbacks": {"embed": ["e@o"]},
+            },
+            "not an Ollama endpoint",
+            id="embed-needs-ollama",
+        ),
+    ],
+)
+def test_bad_route_settings_are_warned_and_skipped(values: dict[str, Any], warning: str) -> None:
+    built = plan(**values)
+    assert any(warning in text for text in built.warnings), built.warnings
+
+
+def test_an_endpoint_off_this_machine_is_cloud() -> None:
+    built = plan(endpoints=[{"name": "team", "url": "http://192.168.7.7:11434"}])
+    team = next(c for c in built.endpoints if c.name == "team")
+    assert team.endpoint.cloud and not team.endpoint.local
+    assert not next(c for c in built.endpoints if c.name == "ollama").endpoint.cloud
+
+
+def test_embedded_is_left_out_when_not_installed() -> None:
+    built = plan_routes(
+        models(), OWN, ollama_url=LOCAL_URL, embedded_ready=False, embedded_model="gemma"
+    )
+    assert routes(built, "completion") == [f"{FAST}@ollama"]
+
+
+# -- fail-over and recovery against two fake Ollamas ------------------------------------------
+
+
+@pytest.fixture
+def primary() -> Iterator[FakeOllama]:
+    with FakeOllama() as fake:
+        fake.set_text("from the primary\n")
+        yield fake
+
+
+@pytest.fixture
+def fallback() -> Iterator[FakeOllama]:
+    with FakeOllama() as fake:
+        fake.set_text("from the fallback\n")
+        yield fake
+
+
+def two_endpoint_pool(
+    primary: FakeOllama, fallback: FakeOllama, clock: Clock, **roles: list[str]
+) -> ModelPool:
+    first = Endpoint(primary.url)
+    second = Endpoint(fallback.url)
+    candidates = {
+        role: tuple(
+            Candidate(first if where == "1" else second, model)
+            for model, where in (entry.split("@") for entry in entries)
+        )
+        for role, entries in roles.items()
+    }
+    return ModelPool(
+        RoutePlan((EndpointConfig("one", first), EndpointConfig("two", second)), candidates),
+        {first: OllamaBackend(primary.url), second: OllamaBackend(fallback.url)},
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def pool(primary: FakeOllama, fallback: FakeOllama) -> AsyncIterator[ModelPool]:
+    made = two_endpoint_pool(
+        primary, fallback, Clock(), completion=[f"{FAST}@1", f"{FAST}@2"], chat=[f"{STRONG}@1"]
+    )
+    yield made
+    await made.aclose()
+
+
+def request(prompt: str = "def f():\n    ") -> GenerateRequest:
+    return GenerateRequest(
+        model="ignored", prompt=prompt, num_ctx=2048, max_tokens=16, temperature=0.0
+    )
+
+
+async def generate(pool: ModelPool, role: str = "completion") -> str:
+    return "".join([chunk.text async for chunk in pool.role(role).generate(request())])
+
+
+async def test_the_first_candidate_answers_while_it_is_healthy(
+    pool: ModelPool, primary: FakeOllama, fallback: FakeOllama
+) -> None:
+    assert await generate(pool) == "from the primary\n"
+    assert len(primary.generations()) == 1 and fallback.generations() == []
+    assert pool.describe()["fallbackAnswering"] == {}
+
+
+async def test_a_dead_endpoint_moves_the_same_request_to_the_fallback_and_back(
+    primary: FakeOllama, fallback: FakeOllama
+) -> None:
+    clock = Clock()
+    pool = two_endpoint_pool(primary, fallback, clock, completion=[f"{FAST}@1", f"{FAST}@2"])
+    try:
+        primary.stop()
+        assert await generate(pool) == "from the fallback\n"  # this very request
+        assert fallback.url in pool.describe()["fallbackAnswering"]["completion"]
+        for _ in range(2):
+            assert await generate(pool) == "from the fallback\n"
+        health = pool.router.health(Endpoint(primary.url))
+        assert health.state is BreakerState.OPEN  # now skipped without a connect attempt
+        primary.start()
+        assert await generate(pool) == "from the fallback\n"  # still cooling down
+        assert primary.generations() == []
+        clock.now += health.current_cooldown + 0.1  # half-open: one probe goes to the primary
+        assert await generate(pool) == "from the primary\n"
+        assert health.state is BreakerState.CLOSED
+        assert pool.describe()["fallbackAnswering"] == {}
+    finally:
+        await pool.aclose()
+
+
+@pytest.mark.parametrize(
+    ("fault", "moves"),
+    [
+        pytest.param("server_error", True, id="http-500-moves"),
+        pytest.param("overloaded", True, id="http-503-moves"),
+        pytest.param("not_found", True, id="model-missing-moves"),
+        pytest.param("drop_mid_stream", False, id="dropped-after-tokens-does-not"),
+    ],
+)
+async def test_which_failures_move_to_the_fallback(
+    pool: ModelPool, primary: FakeOllama, fault: str, moves: bool
+) -> None:
+    primary.inject(fault, times=1)
+    if moves:
+        assert await generate(pool) == "from the fallback\n"
+    else:
+        with pytest.raises(BackendError) as raised:
+            await generate(pool)
+        assert raised.value.kind is ProblemKind.STREAM_DROPPED
+
+
+async def test_a_missing_model_is_skipped_until_it_is_pulled(
+    pool: ModelPool, primary: FakeOllama
+) -> None:
+    primary.remove_model(FAST)
+    await pool.discover()
+    assert await generate(pool) == "from the fallback\n"
+    assert primary.generations() == []  # the router knew; no request was wasted
+    table = {(row["endpoint"], row["role"]): row for row in pool.router.table()}
+    assert table[(primary.url, "completion")]["modelMissing"] is True
+
+
+async def test_when_nothing_can_answer_the_error_says_why_for_each_model(
+    pool: ModelPool, primary: FakeOllama
+) -> None:
+    primary.stop()
+    with pytest.raises(BackendError) as raised:
+        await generate(pool, "chat")
+    assert raised.value.kind is ProblemKind.UNREACHABLE
+    primary.remove_model(STRONG)
+    primary.start()
+    await pool.discover()
+    with pytest.raises(BackendError) as missing:
+        await generate(pool, "chat")
+    assert f"ollama pull {STRONG}" in missing.value.message
+
+
+async def test_chat_fails_over_too(pool: ModelPool, primary: FakeOllama) -> None:
+    made = pool.role("completion")
+    primary.stop()
+    chunks = [
+        c.content async for c in made.chat("x", [{"role": "user", "content": "hi"}], num_ctx=2048)
+    ]
+    assert "".join(chunks) == "from the fallback\n"
+
+
+async def test_routing_by_prompt_size(primary: FakeOllama, fallback: FakeOllama) -> None:
+    small, big = Endpoint(primary.url), Endpoint(fallback.url)
+    pool = ModelPool(
+        RoutePlan(
+            (EndpointConfig("small", small), EndpointConfig("big", big)),
+            {"edit": (Candidate(small, STRONG, 2048), Candidate(big, STRONG, 32768))},
+        ),
+        {small: OllamaBackend(primary.url), big: OllamaBackend(fallback.url)},
+    )
+    try:
+        long_prompt = "x = 1\n" * 3000  # ~4,500 tokens: too big for the 2k model
+        text = "".join([c.text async for c in pool.role("edit").generate(request(long_prompt))])
+        assert text == "from the fallback\n"
+        assert primary.generations() == []
+        assert "".join([c.text async for c in pool.role("edit").generate(request())]) == (
+            "from the primary\n"
+        )
+    finally:
+        await pool.aclose()
+
+
+# -- the cloud rule ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        fake.set_text("from the cloud\n")
+        yield fake
+
+
+async def cloud_pool(primary: FakeOllama, cloud: FakeOpenAI, *, allow_cloud: bool) -> ModelPool:
+    local = Endpoint(primary.url)
+    remote = Endpoint(cloud.api_url, kind="openai", cloud=True)  # as a third-party API is
+    return ModelPool(
+        RoutePlan(
+            (EndpointConfig("ollama", local), EndpointConfig("cloud", remote)),
+            {"chat": (Candidate(local, STRONG), Candidate(remote, "gpt-4o-mini"))},
+        ),
+        {local: OllamaBackend(primary.url), remote: OpenAIBackend(cloud.api_url)},
+        allow_cloud=allow_cloud,
+    )
+
+
+SECRET_PROMPT = [{"role": "user", "content": f"why does aws_key = '{AWS_KEY}' fail?"}]
+
+
+async def ask(pool: ModelPool) -> str:
+    return "".join(
+        [c.content async for c in pool.role("chat").chat("x", SECRET_PROMPT, num_ctx=2048)]
+    )
+
+
+async def test_a_cloud_endpoint_is_never_used_without_allow_cloud(
+    primary: FakeOllama, cloud: FakeOpenAI
+) -> None:
+    pool = await cloud_pool(primary, cloud, allow_cloud=False)
+    try:
+        primary.stop()
+        with pytest.raises(BackendError):
+            await ask(pool)
+        assert cloud.requests == []
+    finally:
+        await pool.aclose()
+
+
+async def test_with_allow_cloud_the_prompt_is_redacted_before_it_leaves(
+    primary: FakeOllama, cloud: FakeOpenAI
+) -> None:
+    pool = await cloud_pool(primary, cloud, allow_cloud=True)
+    try:
+        primary.stop()
+        assert await ask(pool) == "from the cloud\n"
+        [sent] = cloud.generations()
+        assert AWS_KEY not in str(sent.body) and "[REDACTED]" in str(sent.body)
+        primary.start()
+        assert await ask(pool) == "from the primary\n"  # local again once it is back
+    finally:
+        await pool.aclose()
+
+
+@contextlib.contextmanager
+def no_socket_leaves_loopback() -> Iterator[list[Any]]:
+    """Record every connect() to an address that is not loopback (an audit hook)."""
+    attempts: list[Any] = []
+    active = True
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if active and event == "socket.connect":
+            address = args[1]
+            host = address[0] if isinstance(address, tuple) else str(address)
+            if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+                attempts.append(address)
+
+    sys.addaudithook(hook)
+    try:
+        yield attempts
+    finally:
+        active = False
+
+
+async def test_no_request_leaves_loopback_unless_allow_cloud(primary: FakeOllama) -> None:
+    settings = build_settings(
+        {
+            "ollama": {"host": primary.url},
+            "models": {
+                "embedded": "off",
+                "endpoints": [
+                    {"name": "team", "url": "http://10.255.255.1:11434"},
+                    {"name": "api", "url": "https://api.example.com/v1", "kind": "openai"},
+                ],
+                "fallbacks": {"chat": ["big@team", "gpt@api"], "completion": ["big@team"]},
+            },
+        }
+    ).settings
+    primary.stop()  # so every role would have to fall back
+    built = build_pool(settings)
+    try:
+        with no_socket_leaves_loopback() as attempts:
+            await built.pool.discover()
+            for role in ("completion", "chat"):
+                with pytest.raises(BackendError):
+                    await generate(built.pool, role)
+        assert attempts == []
+    finally:
+        await built.pool.aclose()
+
+
+def test_settings_reload_keeps_unchanged_backends() -> None:
+    first = build_pool(Settings())
+    changed = build_settings({"models": {"fallbacks": {"chat": ["llama3.2:3b"]}}}).settings
+    second = build_pool(changed, first.pool)
+    assert second.unused == ()
+    assert set(second.pool.backends.values()) == set(first.pool.backends.values())
+    moved = build_settings({"ollama": {"host": "http://127.0.0.1:1"}}).settings
+    third = build_pool(moved, second.pool)
+    assert len(third.unused) == 1
