@@ -39,8 +39,8 @@ from codehearth.models.embedded_backend import (
 from codehearth.models.ollama_backend import GenerateRequest
 
 PROMPT = "def fibonacci(n):\n"
-MAX_TOKENS = 128
-REPETITIONS = 5
+MAX_TOKENS = 96
+REPETITIONS = 9
 N_CTX = 4096
 N_THREADS = max(1, (os.cpu_count() or 2) // 2)  # llama-cpp-python's own default
 
