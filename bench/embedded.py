@@ -11,9 +11,10 @@ Prints one JSON object.
 
 Target: backend tokens/s median >= 0.9x the direct median.
 
-Time to first token through the LSP (``codehearth serve`` with the embedded model, measured
-by a scripted client as in bench/latency.py) is not measured here yet: it is reported as
-``lsp_time_to_first_token_ms: null`` until the server can route completions to this backend.
+Time to first token through the LSP: ``codehearth serve`` with Ollama unreachable (so the
+router falls back to the embedded model, as on a fresh machine), driven by a scripted
+client; once the model is loaded, invoked inline completions limited to one token are
+timed from request to answer (prompt evaluation, routing and both LSP hops included).
 """
 
 import os
@@ -31,6 +32,7 @@ import time
 
 import llama_cpp
 
+from codehearth.client import ScriptedClient
 from codehearth.models.embedded_backend import (
     DEFAULT_EMBEDDED_MODEL,
     EmbeddedBackend,
@@ -93,6 +95,48 @@ async def stop_latency(backend: EmbeddedBackend) -> float:
     return time.perf_counter() - started
 
 
+LSP_REQUESTS = 5
+LSP_SOURCE = (
+    "def mean(values: list[float]) -> float:\n"
+    '    """The arithmetic mean."""\n'
+    "    return sum(values) / len(values)\n"
+    "\n"
+    "\n"
+    "def variance(values: list[float]) -> float:\n"
+    "    m = \n"
+)
+
+
+async def lsp_time_to_first_token(root: str) -> float:
+    """Median ms of a one-token inline completion through ``codehearth serve``."""
+    from pathlib import Path
+
+    workspace = Path(root)
+    source = workspace / "stats.py"
+    source.write_text(LSP_SOURCE, encoding="utf-8")
+    options = {
+        "ollama": {"host": "http://127.0.0.1:9"},  # nothing listens: the embedded model answers
+        "completion": {"maxTokens": 1, "deadlineSeconds": 60},
+    }
+    async with ScriptedClient(root=workspace, initialization_options=options) as session:
+        for _ in range(600):  # warm-up loads the model in the background
+            embedded = (await session.status()).get("models", {}).get("embedded") or {}
+            if embedded.get("loaded"):
+                break
+            await asyncio.sleep(0.1)
+        uri = session.open(source, LSP_SOURCE, "python")
+        line = LSP_SOURCE.count("\n") - 1
+        timings = []
+        for index in range(LSP_REQUESTS):
+            text = LSP_SOURCE + "\n" * index  # a new version each time: no cached answer
+            if index:
+                session.replace_text(uri, text)
+            started = time.perf_counter()
+            await session.inline_completion(uri, line, len("    m = "), invoked=True)
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
 async def main() -> None:
     model_path = assemble_bundled_model()
     rss_before_load = peak_rss_mb()
@@ -153,9 +197,16 @@ async def main() -> None:
         "stop_latency_ms": round(statistics.median(stops) * 1000, 1),
         "peak_rss_mb_before_load": rss_before_load,
         "peak_rss_mb_after_load": rss_after_load,
-        "lsp_time_to_first_token_ms": None,
+        "lsp_time_to_first_token_ms": round(await lsp_ttft(), 1),
     }
     print(json.dumps(result))
+
+
+async def lsp_ttft() -> float:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="codehearth-bench-") as root:
+        return await lsp_time_to_first_token(root)
 
 
 if __name__ == "__main__":

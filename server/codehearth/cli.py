@@ -4,8 +4,11 @@
 * ``codehearth complete FILE:LINE:COL`` (1-based) starts the server as a subprocess, opens
   the file and prints the inline completion the server offers: the same pipeline an
   editor gets.
-* ``codehearth doctor`` checks the Ollama endpoint, models, grammars and cache directory
+* ``codehearth doctor`` checks each model endpoint, the routing table (which model answers
+  each role, and what is skipped and why), the embedded model, grammars and cache directory
   and prints a table with a fix for each problem.
+* ``codehearth demo`` runs the main job end to end in a real LSP session over the sample
+  workspace: index, style, completion, a verified quick fix, chat, memory across a restart.
 * ``codehearth refine-trace`` prints the last code actions' refine rounds (checks, tokens,
   ms), as the server logged them.
 """
@@ -19,10 +22,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codehearth import __version__
 from codehearth.logs import configure_logging
+
+if TYPE_CHECKING:
+    from codehearth.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,7 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     memory.set_defaults(run=_memory)
 
-    doctor = commands.add_parser("doctor", help="check Ollama, models, grammars and cache")
+    demo = commands.add_parser(
+        "demo", help="index, style, completion, quick fix, chat and memory on a sample workspace"
+    )
+    demo.add_argument(
+        "--workspace", type=Path, help="a copy of this folder is used (default: the sample)"
+    )
+    _add_model_flags(demo)
+    demo.set_defaults(run=_demo)
+
+    doctor = commands.add_parser("doctor", help="check models, routes, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     _add_model_flags(doctor)
     doctor.set_defaults(run=_doctor)
@@ -402,7 +417,8 @@ async def _chat_async(args: argparse.Namespace) -> int:
     from codehearth.chat.pipeline import ChatSession
     from codehearth.memory.store import MemoryStore
     from codehearth.models.errors import BackendError
-    from codehearth.models.ollama_backend import OllamaBackend, resolve_host
+    from codehearth.models.factory import build_pool
+    from codehearth.models.pool import describe_candidate
     from codehearth.prompts.budget import EstimatingCounter
     from codehearth.settings import build_settings, read_toml_settings
 
@@ -412,12 +428,12 @@ async def _chat_async(args: argparse.Namespace) -> int:
     if args.model:  # --model names the chat model here
         overrides = {**overrides, "chat": {"model": args.model}}
     settings = build_settings(toml_values, overrides).settings
-    backend = OllamaBackend(resolve_host(settings.ollama.host))
+    pool = build_pool(settings).pool
     try:
         with MemoryStore.for_workspace(root) as store:
             session = ChatSession(
                 store,
-                backend,
+                pool.role("chat"),
                 model=settings.chat.model,
                 num_ctx=settings.chat.num_ctx,
                 conversation_id=args.conversation,
@@ -429,11 +445,14 @@ async def _chat_async(args: argparse.Namespace) -> int:
             print()
             for outcome in answer.tool_results:
                 print(f"[memory] {outcome.name}: {outcome.result.content}", file=sys.stderr)
+            answered = pool.answered.get("chat")
+            if answered is not None:
+                print(f"[answered by {describe_candidate(answered)}]", file=sys.stderr)
     except BackendError as error:
         print(f"codehearth chat: {error.message}", file=sys.stderr)
         return 1
     finally:
-        await backend.aclose()
+        await pool.aclose()
     return 0
 
 
@@ -477,6 +496,12 @@ def cache_dir() -> Path:
     return Path(base) / "codehearth"
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from codehearth.demo import run_demo
+
+    return run_demo(args.workspace, initialization_options=_overrides(args))
+
+
 def _doctor(args: argparse.Namespace) -> int:
     rows = asyncio.run(_doctor_rows(_overrides(args)))
     if args.json:
@@ -492,10 +517,6 @@ def _doctor(args: argparse.Namespace) -> int:
 
 async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     from codehearth.languages import LanguageRegistry
-    from codehearth.models.errors import BackendError
-    from codehearth.models.ollama_backend import OllamaBackend, is_loopback, resolve_host
-    from codehearth.prompts.family import detect_family
-    from codehearth.server import model_is_installed
     from codehearth.settings import build_settings, read_toml_settings
 
     rows: list[tuple[str, str, str, str]] = []
@@ -503,35 +524,7 @@ async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, s
     loaded = build_settings(toml_values, overrides)
     for warning in (*toml_warnings, *loaded.warnings):
         rows.append(("settings", "WARN", warning, "fix codehearth.toml"))
-    settings = loaded.settings
-    host = resolve_host(settings.ollama.host)
-    where = "this machine" if is_loopback(host) else "ANOTHER machine (you configured it)"
-    backend = OllamaBackend(host, connect_timeout=settings.ollama.connect_timeout)
-    try:
-        version = await backend.version()
-        rows.append(("ollama", "OK", f"{host} ({where}), version {version}", ""))
-        models = await backend.list_models()
-        model = settings.completion.model
-        if model_is_installed(model, models):
-            show = await backend.show(model)
-            detection = detect_family(show, override=settings.completion.family)
-            rows.append(
-                (
-                    "completion model",
-                    "OK",
-                    f"{model}: template {detection.family} ({detection.reason})",
-                    "",
-                )
-            )
-        else:
-            rows.append(
-                ("completion model", "FAIL", f"{model} is not pulled", f"ollama pull {model}")
-            )
-        rows.append(("models available", "OK", ", ".join(models) or "(none)", ""))
-    except BackendError as error:
-        rows.append(("ollama", "FAIL", error.message, "start Ollama: `ollama serve`"))
-    finally:
-        await backend.aclose()
+    rows.extend(await _model_rows(loaded.settings))
     registry = LanguageRegistry.load()
     for spec in registry.specs:
         parser = registry.parser(spec.language_id)
@@ -556,6 +549,108 @@ async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, s
                 )
             )
     rows.append(_cache_row())
+    return rows
+
+
+async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """Each endpoint's reachability, each role's route (best first) and the embedded model."""
+    from codehearth.models.embedded_backend import embedded_available
+    from codehearth.models.errors import BackendError
+    from codehearth.models.factory import build_pool
+    from codehearth.models.ollama_backend import OllamaBackend
+    from codehearth.models.pool import describe_candidate
+    from codehearth.prompts.family import detect_family
+
+    built = build_pool(settings)
+    pool = built.pool
+    rows = [
+        ("models", "WARN", warning, "fix models.* in your settings") for warning in built.warnings
+    ]
+    try:
+        found = await pool.discover()
+        embedded_answers = any(e.kind == "embedded" for e in pool.backends)
+        for endpoint, listed in found.items():
+            if endpoint.kind == "embedded":
+                continue
+            where = "this machine" if endpoint.local else "ANOTHER machine"
+            if isinstance(listed, list):
+                backend = pool.backend(endpoint)
+                version = ""
+                if isinstance(backend, OllamaBackend):
+                    version = f", Ollama {await backend.version()}"
+                detail = f"{endpoint.url} ({where}{version}): {', '.join(listed) or 'no models'}"
+                rows.append((f"endpoint {endpoint.kind}", "OK", detail, ""))
+            else:
+                status = "WARN" if embedded_answers else "FAIL"
+                fix = "start Ollama: `ollama serve`" if endpoint.kind == "ollama" else ""
+                rows.append((f"endpoint {endpoint.kind}", status, listed.message, fix))
+        if embedded_available():
+            rows.append(
+                (
+                    "embedded model",
+                    "OK" if embedded_answers else "INFO",
+                    "llama-cpp-python installed"
+                    + ("" if embedded_answers else "; models.embedded is off"),
+                    "",
+                )
+            )
+        else:
+            rows.append(
+                (
+                    "embedded model",
+                    "INFO",
+                    "not installed (used when no Ollama answers)",
+                    "pip install 'codehearth[embedded]' (builds llama.cpp: a few minutes)",
+                )
+            )
+        for role, candidates in pool.router.roles.items():
+            route = pool.router.route(role)
+            usable = set(route.candidates)
+            skipped = dict(route.skipped)
+            for rank, candidate in enumerate(candidates, start=1):
+                label = describe_candidate(candidate)
+                if pool.router.is_missing(candidate):
+                    rows.append(
+                        (
+                            f"route {role} #{rank}",
+                            "WARN" if len(usable) > 1 else "FAIL",
+                            f"{label}: model not pulled",
+                            f"ollama pull {candidate.model}",
+                        )
+                    )
+                    continue
+                if candidate in usable:
+                    rows.append((f"route {role} #{rank}", "OK", label, ""))
+                    continue
+                rows.append(
+                    (
+                        f"route {role} #{rank}",
+                        "WARN" if usable else "FAIL",
+                        f"{label}: {skipped.get(candidate, '')}",
+                        "",
+                    )
+                )
+        completion = pool.role("completion").choices()
+        if completion:
+            choice = completion[0]
+            family = (
+                settings.completion.family if choice.model == settings.completion.model else None
+            )
+            try:
+                show = await choice.backend.show(choice.model)
+                detection = detect_family(show, override=family)
+                rows.append(
+                    (
+                        "completion template",
+                        "OK",
+                        f"{choice.model}: {detection.family} ({detection.reason})",
+                        "",
+                    )
+                )
+            except BackendError as error:
+                rows.append(("completion template", "WARN", error.message, ""))
+    finally:
+        await pool.aclose()
     return rows
 
 

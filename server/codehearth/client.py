@@ -1,7 +1,8 @@
 """A scripted LSP client that runs ``codehearth serve`` as a subprocess.
 
-Used by ``codehearth complete`` and the benchmarks, so they exercise exactly the pipeline
-an editor does: initialize, open a document, ask for an inline completion, shut down.
+Used by ``codehearth complete``, ``codehearth demo`` and the benchmarks, so they exercise
+exactly the pipeline an editor does: initialize, open and edit documents, ask for inline
+completions, code actions and commands, collect diagnostics and progress, shut down.
 The server's stderr is drained into a file (or discarded) so it can never block.
 """
 
@@ -18,11 +19,27 @@ from pygls.lsp.client import LanguageClient
 
 from codehearth import __version__
 
+CHAT_CHUNK_NOTIFICATION = "codehearth/chatChunk"
+"""Pieces of a chat answer as the model writes them (see features/chat.py)."""
+
 INLINE_CLIENT_CAPABILITIES = types.ClientCapabilities(
     text_document=types.TextDocumentClientCapabilities(
         inline_completion=types.InlineCompletionClientCapabilities(),
         completion=types.CompletionClientCapabilities(),
         synchronization=types.TextDocumentSyncClientCapabilities(),
+        publish_diagnostics=types.PublishDiagnosticsClientCapabilities(),
+        code_action=types.CodeActionClientCapabilities(
+            data_support=True,
+            resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
+            code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                code_action_kind=types.ClientCodeActionKindOptions(
+                    value_set=[types.CodeActionKind.QuickFix, types.CodeActionKind.Refactor]
+                )
+            ),
+        ),
+    ),
+    workspace=types.WorkspaceClientCapabilities(
+        workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True),
     ),
     window=types.WindowClientCapabilities(work_done_progress=True),
     general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
@@ -50,6 +67,9 @@ class ScriptedClient:
         self.messages: list[str] = []
         self.log_messages: list[str] = []
         self.progress: list[Any] = []
+        self.diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.chat_chunks: list[str] = []
+        self._diagnostics_changed = asyncio.Event()
         self._drain: asyncio.Task[None] | None = None
         self._versions: dict[str, int] = {}
         self._next_id = 0
@@ -69,6 +89,15 @@ class ScriptedClient:
         @self.client.feature(types.PROGRESS)
         def _progress(params: types.ProgressParams) -> None:
             self.progress.append(params.value)
+
+        @self.client.feature(CHAT_CHUNK_NOTIFICATION)
+        def _chat_chunk(params: Any) -> None:
+            self.chat_chunks.append(str(getattr(params, "text", "")))
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            self.diagnostics[params.uri] = list(params.diagnostics)
+            self._diagnostics_changed.set()
 
     async def __aenter__(self) -> ScriptedClient:
         await self.client.start_io(*self.server_command, env=self.env)
@@ -149,9 +178,43 @@ class ScriptedClient:
 
     async def status(self) -> Any:
         """The server's ``codehearth.status`` report."""
+        return await self.command("codehearth.status")
+
+    async def command(self, name: str, *arguments: Any) -> Any:
+        """``workspace/executeCommand``; the result as plain JSON values."""
         return await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="codehearth.status", arguments=[])
+            types.ExecuteCommandParams(command=name, arguments=list(arguments))
         )
+
+    async def wait_for_diagnostics(self, uri: str, seconds: float) -> list[types.Diagnostic]:
+        """The first non-empty diagnostics published for ``uri`` (empty after ``seconds``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self.diagnostics.get(uri):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            self._diagnostics_changed.clear()
+            try:
+                await asyncio.wait_for(self._diagnostics_changed.wait(), remaining)
+            except TimeoutError:
+                return []
+        return self.diagnostics[uri]
+
+    async def code_actions(
+        self, uri: str, selection: types.Range, diagnostics: list[types.Diagnostic]
+    ) -> list[types.CodeAction]:
+        result = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=selection,
+                context=types.CodeActionContext(diagnostics=diagnostics),
+            )
+        )
+        return [action for action in result or [] if isinstance(action, types.CodeAction)]
+
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        return await self.client.code_action_resolve_async(action)
 
     def cancel(self, msg_id: str) -> None:
         """Send ``$/cancelRequest``, as editors do when the user types on."""

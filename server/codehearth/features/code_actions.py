@@ -345,7 +345,18 @@ def _style_block(ls: CodeHearthServer, language_id: str, kind: str) -> str:
     return block
 
 
-def _model(ls: CodeHearthServer) -> Model:
+TEXT_ANSWER_TOKENS = 1024
+"""Longest answer for actions that answer in text (tests, user-defined chat actions)."""
+
+
+def edit_answer_tokens(job: ActionJob) -> int:
+    """Longest answer for an edit: room to rewrite the target lines about twice over (a
+    model that rambles on stops there instead of running out the time budget)."""
+    region = "\n".join(job.text.splitlines()[job.start_line : job.end_line + 1])
+    return max(384, min(2048, 128 + 2 * len(region) // 4))
+
+
+def _model(ls: CodeHearthServer, max_tokens: int) -> Model:
     """The chat model every action asks (the prompt's token count when it reports one)."""
     settings = ls.settings.actions
 
@@ -353,7 +364,7 @@ def _model(ls: CodeHearthServer) -> Model:
         parts: list[str] = []
         prompt_tokens: int | None = None
         async for chunk in ls.role_backend("edit").chat(
-            settings.model, messages, num_ctx=settings.num_ctx
+            settings.model, messages, num_ctx=settings.num_ctx, max_tokens=max_tokens
         ):
             parts.append(chunk.content)
             prompt_tokens = chunk.prompt_eval_count or prompt_tokens
@@ -371,7 +382,7 @@ async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutco
     try:
         outcome = await run_action(
             job,
-            _model(ls),
+            _model(ls, edit_answer_tokens(job)),
             workspace_root=ls.workspace_root,
             current_version=lambda: ls.workspace.get_text_document(job.uri).version,
             max_rounds=settings.max_rounds,
@@ -406,11 +417,13 @@ async def _answer(ls: CodeHearthServer, traces: TraceLog, data: Any) -> dict[str
     settings = ls.settings.actions
     try:
         if job.template:
-            outcome = await answer_once(job, _model(ls), time_budget_s=settings.time_budget_seconds)
+            outcome = await answer_once(
+                job, _model(ls, TEXT_ANSWER_TOKENS), time_budget_s=settings.time_budget_seconds
+            )
         else:
             outcome = await write_tests(
                 job,
-                _model(ls),
+                _model(ls, TEXT_ANSWER_TOKENS),
                 max_rounds=settings.max_rounds,
                 time_budget_s=settings.time_budget_seconds,
             )

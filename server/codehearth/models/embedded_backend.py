@@ -208,6 +208,11 @@ class EmbeddedBackend:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.load_seconds: float | None = None
+        self.loads = 0
+        self.generations = 0
+        self.active = 0
+        self.last_stop_ms: float | None = None
+        """How long the last generation took to stop once told to (cancel or early close)."""
         self._worker: ThreadPoolExecutor | None = None
         self._loading: asyncio.Future[Llama] | None = None
         self._cancel_flags: set[threading.Event] = set()
@@ -263,6 +268,7 @@ class EmbeddedBackend:
                 f"{type(error).__name__}: {error}",
             ) from error
         llm.verbose = False  # no per-request prints ("prefix-match hit") on stderr
+        self.loads += 1
         self.load_seconds = time.monotonic() - started
         log.info("embedded model %s loaded in %.2f s", path, self.load_seconds)
         return llm
@@ -483,6 +489,9 @@ class EmbeddedBackend:
 
         self._cancel_flags.add(cancelled)
         job = loop.run_in_executor(self._executor(), work)
+        self.generations += 1
+        self.active += 1
+        finished = False
         try:
             while True:
                 item = await queue.get()
@@ -490,14 +499,33 @@ class EmbeddedBackend:
                     raise _classify(item, model, self.n_ctx) from item
                 yield item
                 if isinstance(item, _Finished):
+                    finished = True
                     return
         finally:
+            stopping = time.monotonic()
             cancelled.set()
             self._cancel_flags.discard(cancelled)
-            if started.is_set():
-                await job  # the worker stops within a token; the next generation may start
-            else:
-                job.cancel()  # still queued: it never runs
+            try:
+                if started.is_set():
+                    await job  # the worker stops within a token; the next generation may start
+                else:
+                    job.cancel()  # still queued: it never runs
+            finally:
+                self.active -= 1
+                if not finished:
+                    self.last_stop_ms = (time.monotonic() - stopping) * 1000
+
+    def describe(self) -> dict[str, Any]:
+        """For the status: is the model loaded, how often, and is it generating now."""
+        return {
+            "model": self.model_name,
+            "loaded": self._loading is not None and self._loading.done(),
+            "loads": self.loads,
+            "loadSeconds": None if self.load_seconds is None else round(self.load_seconds, 3),
+            "generations": self.generations,
+            "generating": self.active > 0,
+            "lastStopMs": None if self.last_stop_ms is None else round(self.last_stop_ms, 1),
+        }
 
 
 def _number(text: str) -> int | float | str:
@@ -614,9 +642,9 @@ def _complete(
     cancelled: threading.Event,
     emit: Callable[[str], None],
 ) -> int:
-    """Generate after ``prompt_tokens`` until an end-of-generation token, a stop string,
-    ``max_tokens`` or ``cancelled``; pass text to ``emit`` once no stop string can claim
-    it; return the number of tokens generated (end-of-generation token excluded)."""
+    """Generate after ``prompt_tokens`` until an end-of-generation or control token, a
+    stop string, ``max_tokens`` or ``cancelled``; pass text to ``emit`` once no stop string
+    can claim it; return the number of tokens generated (the final token excluded)."""
     llama_cpp = _import_llama_cpp()
     n_ctx = llm.n_ctx()
     if len(prompt_tokens) >= n_ctx:
@@ -650,7 +678,12 @@ def _complete(
         for token in tokens:
             if generated == 0:
                 llama_cpp.llama_set_abort_callback(llm.ctx, no_abort, None)
-            if cancelled.is_set() or llama_cpp.llama_vocab_is_eog(vocab, token):
+            if (
+                cancelled.is_set()
+                or llama_cpp.llama_vocab_is_eog(vocab, token)
+                # a control token (a chat turn marker, a FIM marker) is never answer text
+                or llama_cpp.llama_vocab_is_control(vocab, token)
+            ):
                 break
             generated += 1
             text += llm.detokenize([token])

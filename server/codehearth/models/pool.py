@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from codehearth.models.backend import ModelBackend
+from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import redact_messages, redact_secrets
@@ -125,7 +126,12 @@ def plan_routes(
                     continue
                 candidates.append(candidate)
         if use_embedded and role in ("completion", "edit", "chat"):
-            built_in = Candidate(embedded.endpoint, embedded_model, models.embedded_context)
+            built_in = Candidate(
+                embedded.endpoint,
+                embedded_model,
+                models.embedded_context,
+                models.embedded_prompt_tokens,
+            )
             if built_in not in candidates:
                 if models.embedded == "prefer":
                     candidates.insert(0, built_in)
@@ -289,6 +295,10 @@ class ModelPool:
                 for role, c in self.answered.items()
                 if c != self.router.roles.get(role, (c,))[0]
             },
+            "embedded": next(
+                (b.describe() for b in self.backends.values() if isinstance(b, EmbeddedBackend)),
+                None,
+            ),
         }
 
     async def aclose(self) -> None:

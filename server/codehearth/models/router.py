@@ -46,11 +46,14 @@ class Endpoint:
 
 @attrs.frozen
 class Candidate:
-    """A model on an endpoint; ``context_length`` when known (from ``/api/show``)."""
+    """A model on an endpoint; ``context_length`` when known (from ``/api/show``), and
+    ``prompt_tokens``, the most prompt worth sending it for a completion (a model on the
+    CPU pays for every prompt token before the first token of the answer)."""
 
     endpoint: Endpoint
     model: str
     context_length: int | None = None
+    prompt_tokens: int | None = None
 
 
 @attrs.frozen

@@ -7,12 +7,15 @@ That detail is what the refine loop feeds back to the model (execution feedback)
 1. :func:`applies_cleanly`: the edits apply to the current document text.
 2. :func:`parses`: tree-sitter finds no error in the result that the original did not
    already have outside the edited span.
-3. :func:`diagnostic_cleared`: the diagnostic the action was asked to fix is gone and no
+3. :func:`keeps_code`: the edit removes no function, class or method the file defined
+   and does not blank out the lines it was meant to fix (deleting broken code also makes
+   it parse).
+4. :func:`diagnostic_cleared`: the diagnostic the action was asked to fix is gone and no
    new one appeared (Python: ``ruff`` as a subprocess; other languages: a callable the
    server provides, e.g. the client's re-published diagnostics).
-4. :func:`style_conforms`: the new text's indentation and quotes match the style profile
+5. :func:`style_conforms`: the new text's indentation and quotes match the style profile
    (lenient: only clear contradictions fail).
-5. :func:`run_tests`: a configured test command, off unless the workspace is trusted.
+6. :func:`run_tests`: a configured test command, off unless the workspace is trusted.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 import attrs
 import tree_sitter
 
+from codehearth.index.chunker import chunk_file
 from codehearth.languages import LanguageRegistry, parse_with_deadline
 from codehearth.refine.edits import (
     EditError,
@@ -149,6 +153,37 @@ def _byte_spans(text: str, edits: Sequence[TextEdit]) -> list[tuple[int, int]]:
         end = offset_at(text, edit.end_line, edit.end_char, starts)
         spans.append((len(text[:start].encode()), len(text[:end].encode())))
     return spans
+
+
+def keeps_code(
+    registry: LanguageRegistry, language_id: str, original_text: str, edits: Sequence[TextEdit]
+) -> Check:
+    """Nothing the file defined disappears, and no edit replaces several lines of code with
+    nothing: a fix repairs code, it does not delete it."""
+    result_text = apply_edits(original_text, edits)
+    before = _defined_symbols(registry, language_id, original_text)
+    after = _defined_symbols(registry, language_id, result_text)
+    lost = sorted(before - after)
+    if lost:
+        return Check("keeps_code", False, f"the edit removes {', '.join(lost)}; fix it instead")
+    starts = line_starts(original_text)
+    for edit in edits:
+        start = offset_at(original_text, edit.start_line, edit.start_char, starts)
+        end = offset_at(original_text, edit.end_line, edit.end_char, starts)
+        replaced = [line for line in original_text[start:end].splitlines() if line.strip()]
+        if len(replaced) >= 2 and not edit.new_text.strip():
+            return Check(
+                "keeps_code",
+                False,
+                f"the edit deletes {len(replaced)} lines (from line {edit.start_line + 1}) "
+                "instead of fixing them",
+            )
+    return Check("keeps_code", True)
+
+
+def _defined_symbols(registry: LanguageRegistry, language_id: str, text: str) -> set[str]:
+    chunks = chunk_file(registry, language_id, "", text).chunks
+    return {chunk.symbol for chunk in chunks if chunk.symbol}
 
 
 def parses(
@@ -350,6 +385,8 @@ def verify(
     if failed(applies_cleanly(text, edits)):
         return Verdict(False, tuple(checks))
     if failed(parses(registry, candidate.language_id, text, edits)):
+        return Verdict(False, tuple(checks))
+    if failed(keeps_code(registry, candidate.language_id, text, edits)):
         return Verdict(False, tuple(checks))
     result_text = apply_edits(text, edits)
     if candidate.diagnostic is not None and failed(

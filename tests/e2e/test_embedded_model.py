@@ -1,0 +1,152 @@
+"""The real embedded model (llama.cpp, Gemma 3 270M) through the LSP, with no Ollama.
+
+Ollama's port is closed, so the router falls back to the embedded model as it does on a
+fresh machine. Marked ``model``: these load and run a real model (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from codehearth.models.embedded_backend import embedded_available
+from tests.e2e.conftest import (
+    SERVER_COMMAND,
+    accept_registrations,
+    capabilities,
+    inline_params,
+    items_of,
+    open_document,
+    text_of,
+)
+from tests.e2e.test_memory_commands import command
+from tests.fakes.fake_ollama import FakeOllama
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(not embedded_available(), reason="codehearth[embedded] not installed"),
+]
+
+SOURCE = (
+    "def fibonacci(n: int) -> int:\n"
+    '    """The n-th Fibonacci number."""\n'
+    "    if n < 2:\n"
+    "        return n\n"
+    "    return fibonacci(n - 1) + fibonacci(n - 2)\n"
+    "\n"
+    "\n"
+    "def factorial(n: int) -> int:\n"
+    '    """n! for n >= 0."""\n'
+    "    \n"
+)
+CURSOR = (9, 4)
+STOP_BUDGET_MS = 100
+
+
+@pytest.fixture(scope="module")
+def dead_ollama() -> str:
+    """A loopback URL where nothing listens (a stopped fake's port)."""
+    with FakeOllama() as fake:
+        url = fake.url
+    return url
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def client(
+    lsp_client: LanguageClient, dead_ollama: str, workspace: Path
+) -> AsyncIterator[None]:
+    accept_registrations(lsp_client)
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities("visual-studio-code"),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
+            initialization_options={
+                "ollama": {"host": dead_ollama},  # warm-up on: it loads the embedded model
+                "completion": {"maxTokens": 48, "deadlineSeconds": 60},
+            },
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def status(client: LanguageClient) -> dict[str, Any]:
+    report: dict[str, Any] = await command(client, "codehearth.status")
+    return report
+
+
+async def embedded(client: LanguageClient) -> dict[str, Any]:
+    state: dict[str, Any] = (await status(client))["models"]["embedded"]
+    return state
+
+
+async def wait_until(client: LanguageClient, predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate(await embedded(client)):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_a_completion_is_generated_by_the_embedded_model_when_ollama_is_down(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = open_document(client, workspace, "maths.py", SOURCE)
+    items = items_of(
+        await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
+    )
+    assert items and text_of(items[0]).strip()  # text the model wrote
+    report = await status(client)
+    assert "gemma3-270m" in report["models"]["answered"]["completion"]
+    assert "completion" in report["models"]["fallbackAnswering"]
+    # the second request reuses the loaded model
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=SOURCE + "\n")],
+        )
+    )
+    await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
+    state = await embedded(client)
+    assert state["loads"] == 1 and state["generations"] >= 2
+
+
+async def test_typing_on_stops_the_generation_within_100_ms(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = open_document(client, workspace, "maths.py", SOURCE)
+    await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))  # loaded
+    longer = SOURCE.replace("def factorial", "def factorial_of_a_much_longer_name")
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=longer)],
+        )
+    )
+    pending = asyncio.ensure_future(
+        client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
+    )
+    assert await wait_until(client, lambda state: state["generating"], 30)
+    typed = time.monotonic()
+    client.text_document_did_change(  # the user types something the stream contradicts
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n")],
+        )
+    )
+    assert await wait_until(client, lambda state: not state["generating"], 5)
+    idle_after = time.monotonic() - typed
+    assert items_of(await pending) == []
+    state = await embedded(client)
+    print(f"stopped {state['lastStopMs']} ms after the cancel; idle {idle_after * 1000:.0f} ms")
+    assert state["lastStopMs"] is not None and state["lastStopMs"] < STOP_BUDGET_MS
