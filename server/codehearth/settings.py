@@ -45,7 +45,7 @@ class OllamaSettings:
     host: str | None = setting(
         None,
         "Ollama base URL. Default: $OLLAMA_HOST if set, else http://127.0.0.1:11434. "
-        "A non-loopback host is only ever used when you set it here or in $OLLAMA_HOST.",
+        "A host on another machine is only used with models.allowCloud = true.",
     )
     keep_alive: str = setting(
         "30m", "How long Ollama keeps the model loaded after a request (avoids cold starts)."
