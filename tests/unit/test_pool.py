@@ -412,3 +412,24 @@ def test_settings_reload_keeps_unchanged_backends() -> None:
     moved = build_settings({"ollama": {"host": "http://127.0.0.1:1"}}).settings
     third = build_pool(moved, second.pool)
     assert len(third.unused) == 1
+
+
+async def test_discovery_learns_each_models_context_and_routes_big_prompts_by_it(
+    primary: FakeOllama, fallback: FakeOllama
+) -> None:
+    primary.add_model(
+        "small-ctx:1b", architecture="qwen2", capabilities=["completion"], context_length=2048
+    )
+    fallback.add_model(
+        "small-ctx:1b", architecture="qwen2", capabilities=["completion"], context_length=32768
+    )
+    pool = two_endpoint_pool(primary, fallback, Clock(), edit=["small-ctx:1b@1", "small-ctx:1b@2"])
+    try:
+        await pool.discover()
+        table = {row["endpoint"]: row["contextLength"] for row in pool.router.table()}
+        assert table == {primary.url: 2048, fallback.url: 32768}
+        long_prompt = "x = 1\n" * 3000  # ~4,500 tokens
+        text = "".join([c.text async for c in pool.role("edit").generate(request(long_prompt))])
+        assert text == "from the fallback\n" and primary.generations() == []
+    finally:
+        await pool.aclose()

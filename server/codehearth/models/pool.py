@@ -32,6 +32,7 @@ from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import redact_messages, redact_secrets
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
+from codehearth.prompts.family import context_length
 
 log = logging.getLogger(__name__)
 
@@ -277,12 +278,28 @@ class ModelPool:
 
         results = await asyncio.gather(*(listing(e) for e in endpoints))
         found = dict(zip(endpoints, results, strict=True))
+        present: list[Candidate] = []
         for candidates in self.router.roles.values():
             for candidate in candidates:
                 listed = found.get(candidate.endpoint)
                 if isinstance(listed, list):
-                    self.router.set_missing(candidate, not model_is_listed(candidate.model, listed))
+                    missing = not model_is_listed(candidate.model, listed)
+                    self.router.set_missing(candidate, missing)
+                    if not missing and candidate.endpoint.kind != "embedded":
+                        present.append(candidate)  # (the embedded one would load to tell)
+        await asyncio.gather(*(self._learn_context(c) for c in dict.fromkeys(present)))
         return found
+
+    async def _learn_context(self, candidate: Candidate) -> None:
+        """Route by prompt size: the model's context length from its endpoint."""
+        try:
+            async with asyncio.timeout(DISCOVERY_TIMEOUT_SECONDS):
+                shown = await self.backends[candidate.endpoint].show(candidate.model)
+        except (BackendError, TimeoutError):
+            return  # unknown: the router does not filter this candidate by size
+        tokens = context_length(shown)
+        if tokens:
+            self.router.learn_context_length(candidate, tokens)
 
     def describe(self) -> dict[str, Any]:
         """The routing table with health, and which model answered each role last."""
@@ -445,7 +462,7 @@ class RoleBackend:
         last_error: BackendError | None = None
         for choice in self._route_or_raise(prompt_tokens, max_tokens):
             sent = redact_messages(messages)[0] if choice.candidate.endpoint.cloud else messages
-            context = choice.candidate.context_length
+            context = self.pool.router.context_length(choice.candidate)
             answered = False
             started = time.monotonic()
             self.pool.router.begin(choice.candidate)

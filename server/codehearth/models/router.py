@@ -82,6 +82,7 @@ class Router:
         self._clock = clock
         self._health: dict[Endpoint, EndpointHealth] = {}
         self._missing: dict[Candidate, float] = {}
+        self._context_lengths: dict[Candidate, int] = {}
 
     def health(self, endpoint: Endpoint) -> EndpointHealth:
         found = self._health.get(endpoint)
@@ -108,11 +109,20 @@ class Router:
                 chosen.append(candidate)
         return Route(tuple(chosen + deferred), tuple(skipped))
 
+    def context_length(self, candidate: Candidate) -> int | None:
+        """The candidate's context: configured, else learned from its endpoint."""
+        return candidate.context_length or self._context_lengths.get(candidate)
+
+    def learn_context_length(self, candidate: Candidate, tokens: int) -> None:
+        """What the endpoint reports (Ollama's ``/api/show``) about the model's context."""
+        self._context_lengths[candidate] = tokens
+
     def _unusable(self, candidate: Candidate, tokens: int) -> str:
         if candidate.endpoint.cloud and not self.allow_cloud:
             return "a cloud endpoint and allowCloud is off"
-        if candidate.context_length is not None and tokens > candidate.context_length:
-            return f"prompt of {tokens} tokens exceeds its {candidate.context_length} context"
+        context = self.context_length(candidate)
+        if context is not None and tokens > context:
+            return f"prompt of {tokens} tokens exceeds its {context} context"
         if not self.health(candidate.endpoint).available():
             return f"circuit open: {self.health(candidate.endpoint).last_problem}"
         return ""
@@ -160,7 +170,7 @@ class Router:
                         "kind": candidate.endpoint.kind,
                         "local": candidate.endpoint.local,
                         "cloud": candidate.endpoint.cloud,
-                        "contextLength": candidate.context_length,
+                        "contextLength": self.context_length(candidate),
                         "modelMissing": self.is_missing(candidate),
                         **self.health(candidate.endpoint).describe(),
                     }
