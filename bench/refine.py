@@ -15,6 +15,10 @@ Every offered edit is then judged the same way: applied to the snippet, it must 
 (tree-sitter) and clear the diagnostic without a new finding (``ruff``). Prints one JSON
 object; ``only_verified_offered`` is true when every edit the loop offered passes and was
 verified by the server.
+
+``--embedded`` asks the real built-in model (Gemma 3 270M through llama.cpp) instead of the
+fake, in both modes (the server with Ollama unreachable, so the router falls back to it):
+the figures are then whatever that small model achieves, printed as they are.
 """
 
 import os
@@ -25,6 +29,7 @@ import sys
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+import argparse
 import asyncio
 import json
 import statistics
@@ -38,6 +43,8 @@ from tests.fakes.fake_ollama import FakeOllama
 
 from codehearth.client import ScriptedClient
 from codehearth.languages import LanguageRegistry
+from codehearth.models.backend import ModelBackend
+from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.refine.actions import ActionJob, action_prompt
 from codehearth.refine.edits import (
@@ -182,9 +189,8 @@ def summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def single_shot(fake: FakeOllama, root: Path) -> list[dict[str, Any]]:
+async def single_shot(backend: ModelBackend, model: str, root: Path) -> list[dict[str, Any]]:
     """The quick-fix prompt once; the first answer's edit offered unverified."""
-    backend = OllamaBackend(fake.url)
     samples = []
     try:
         for name, (_, source, _, _) in CASES.items():
@@ -204,7 +210,7 @@ async def single_shot(fake: FakeOllama, root: Path) -> list[dict[str, Any]]:
             started = time.perf_counter()
             region, messages = action_prompt(job)
             answer = "".join(
-                [chunk.content async for chunk in backend.chat(MODEL, messages, num_ctx=NUM_CTX)]
+                [chunk.content async for chunk in backend.chat(model, messages, num_ctx=NUM_CTX)]
             )
             edits = edits_from_answer(range_text(source, region), answer, region)
             proposal = EditProposal(job.uri, 1, tuple(edits))
@@ -273,11 +279,13 @@ def text_edits(edit: types.WorkspaceEdit, uri: str) -> list[TextEdit]:
     ]
 
 
-async def refine_loop(fake: FakeOllama, root: Path, cache: Path) -> list[dict[str, Any]]:
+async def refine_loop(
+    ollama_url: str, embedded: str, root: Path, cache: Path
+) -> list[dict[str, Any]]:
     """The real server: codeAction, then codeAction/resolve, then the trace."""
     options = {
-        "ollama": {"host": fake.url, "warmUp": False},
-        "models": {"embedded": "off"},
+        "ollama": {"host": ollama_url, "warmUp": False},
+        "models": {"embedded": embedded},
         "index": {"enabled": False},
         "actions": {"maxRounds": MAX_ROUNDS},
     }
@@ -328,16 +336,39 @@ async def refine_loop(fake: FakeOllama, root: Path, cache: Path) -> list[dict[st
     return samples
 
 
-async def main() -> None:
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        tempfile.TemporaryDirectory() as cache,
-        FakeOllama() as fake,
-    ):
+async def with_fake(root: Path, cache: Path) -> tuple[list[Any], list[Any], str]:
+    with FakeOllama() as fake:
         fake.responder = weak_model
-        root = Path(folder)
-        baseline = await single_shot(fake, root)
-        looped = await refine_loop(fake, root, Path(cache))
+        backend = OllamaBackend(fake.url)
+        try:
+            baseline = await single_shot(backend, MODEL, root)
+        finally:
+            await backend.aclose()
+        looped = await refine_loop(fake.url, "off", root, cache)
+    return (
+        baseline,
+        looped,
+        f"{MODEL} on the fake Ollama: wrong first draft, right after the critique",
+    )
+
+
+async def with_embedded(root: Path, cache: Path) -> tuple[list[Any], list[Any], str]:
+    backend = EmbeddedBackend()
+    try:
+        baseline = await single_shot(backend, backend.model_name, root)
+    finally:
+        await backend.aclose()
+    looped = await refine_loop("http://127.0.0.1:9", "prefer", root, cache)  # nothing on :9
+    return baseline, looped, f"{backend.model_name}, the built-in model (llama.cpp, CPU)"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--embedded", action="store_true", help="ask the real built-in model")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
+        run = with_embedded if args.embedded else with_fake
+        baseline, looped, model = await run(Path(folder), Path(cache))
     offered_by_loop = [s for s in looped if s["edits"] is not None]
     categories: dict[str, dict[str, int]] = {}
     for (category, *_), first, loop in zip(CASES.values(), baseline, looped, strict=True):
@@ -349,7 +380,7 @@ async def main() -> None:
         counts["refine_loop_valid"] += loop["valid"]
     result = {
         "benchmark": "refine-quick-fix",
-        "model": f"{MODEL} on the fake Ollama: wrong first draft, right after the critique",
+        "model": model,
         "cases": len(CASES),
         "max_rounds": MAX_ROUNDS,
         "single_shot": summary(baseline),
