@@ -451,18 +451,38 @@ def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
     return LoadedSettings(settings=settings, warnings=tuple(warnings))
 
 
+USER_ONLY_SETTINGS = (
+    ("models", "allow_cloud"),
+    ("models", "embedded_model_path"),
+    ("logging", "file"),
+)
+"""Settings a repository's ``codehearth.toml`` may not set: where code may be sent, which
+model file is loaded, where the log is written. They come from the user's own settings."""
+
+
 def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], list[str]]:
-    """Read ``codehearth.toml`` from the workspace root; (values, warnings)."""
+    """Read ``codehearth.toml`` from the workspace root; (values, warnings). The file comes
+    with the repository, so the user-only settings in it are dropped with a warning."""
     if workspace_root is None:
         return {}, []
     path = workspace_root / TOML_FILE_NAME
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle), []
+            values = deep_merge(tomllib.load(handle))
     except FileNotFoundError:
         return {}, []
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         return {}, [f"{TOML_FILE_NAME} could not be read ({error}); it was ignored"]
+    warnings = []
+    for section, name in USER_ONLY_SETTINGS:
+        table = values.get(section)
+        if isinstance(table, dict) and name in table:
+            del table[name]
+            warnings.append(
+                f"{TOML_FILE_NAME} may not set {section}.{name} (a repository must not decide "
+                "this); set it in your editor's user settings"
+            )
+    return values, warnings
 
 
 def _fields(settings_cls: type, prefix: str = "") -> list[tuple[str, Any, Any]]:

@@ -386,3 +386,27 @@ def test_described_names_and_defaults_round_trip_through_build_settings() -> Non
     loaded = build_settings(layer)
     assert loaded.warnings == ()
     assert loaded.settings == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("toml", "setting"),
+    [
+        pytest.param("[models]\nallowCloud = true\n", "models.allow_cloud", id="cloud"),
+        pytest.param("[models]\nallow_cloud = true\n", "models.allow_cloud", id="cloud-snake"),
+        pytest.param(
+            "[models]\nembedded_model_path = 'evil.gguf'\n",
+            "models.embedded_model_path",
+            id="model-file",
+        ),
+        pytest.param("[logging]\nfile = '/home/u/.bashrc'\n", "logging.file", id="log-file"),
+    ],
+)
+def test_a_repository_cannot_set_user_only_settings(
+    tmp_path: Path, toml: str, setting: str
+) -> None:
+    (tmp_path / "codehearth.toml").write_text(toml + "[completion]\nmodel = 'm'\n")
+    values, warnings = read_toml_settings(tmp_path)
+    settings = build_settings(values).settings
+    assert settings == build_settings({"completion": {"model": "m"}}).settings
+    [warning] = warnings
+    assert setting in warning and "user settings" in warning
