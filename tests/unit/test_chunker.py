@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -859,14 +858,10 @@ def test_json_round_trip(registry: LanguageRegistry) -> None:
     assert FileChunks.from_json(data) == chunks
 
 
-def test_two_thousand_lines_are_fast(registry: LanguageRegistry) -> None:
+def test_a_two_thousand_line_file_is_chunked_whole(registry: LanguageRegistry) -> None:
+    """(How fast is bench/index.py's business: its incremental re-index figure.)"""
     lines = (FIXTURES / "sample.py").read_text(encoding="utf-8").split("\n")
     source = "\n".join((lines * 30)[:2000])
-    chunk_file(registry, "python", "big.py", source)
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        chunks = chunk_file(registry, "python", "big.py", source)
-        best = min(best, time.perf_counter() - started)
+    chunks = chunk_file(registry, "python", "big.py", source)
     assert len(chunks.chunks) > 250
-    assert best < 0.1, f"{best * 1000:.1f} ms"
+    assert all(0 <= c.start_line <= c.end_line < 2000 for c in chunks.chunks)
