@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -267,11 +266,8 @@ def test_megabyte_file_is_fast_and_only_touches_what_it_keeps() -> None:
             counted.append(len(text))
             return super().count(text)
 
-    started = time.perf_counter()
     split = split_budget(prefix, suffix, RecordingCounter(), budget=1536)
-    elapsed = time.perf_counter() - started
     assert len(prefix) > 1_000_000
-    assert elapsed < 0.25
     assert prefix.endswith(split.prefix) and suffix.startswith(split.suffix)
     assert split.prefix.startswith("    total") and split.suffix.endswith("sum\n")
     assert split.prefix_tokens <= 921 and split.suffix_tokens <= 307
@@ -279,11 +275,17 @@ def test_megabyte_file_is_fast_and_only_touches_what_it_keeps() -> None:
     assert sum(counted) < 50_000  # proportional to the kept text, not the megabyte
 
 
-def test_megabyte_single_line_is_cut_quickly() -> None:
+def test_megabyte_single_line_is_cut_in_linear_work() -> None:
     minified = "var a=1;" * 150_000
-    started = time.perf_counter()
-    split = split_budget(minified, minified, EstimatingCounter(), budget=1536)
-    assert time.perf_counter() - started < 0.25
+    counted: list[int] = []
+
+    class RecordingCounter(EstimatingCounter):
+        def count(self, text: str) -> int:
+            counted.append(len(text))
+            return super().count(text)
+
+    split = split_budget(minified, minified, RecordingCounter(), budget=1536)
+    assert sum(counted) <= 2 * (2 * len(minified))  # each side measured about once
     assert minified.endswith(split.prefix) and minified.startswith(split.suffix)
     assert split.prefix_tokens == 921 and split.suffix_tokens == 307
 
