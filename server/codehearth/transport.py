@@ -9,7 +9,10 @@ Replaces pygls's stdin loop (``run_async``) for ``codehearth serve``:
   ``-32700``, a malformed message ``-32600``, params that do not fit the method ``-32602``
   with the request's id (pygls would send nothing), a request before ``initialize``
   ``-32002`` and a request after ``shutdown`` ``-32600``; error texts carry no payload;
-* ``exit`` ends the process with 0 after ``shutdown`` and 1 without, per the spec.
+* ``exit`` ends the process with 0 after ``shutdown`` and 1 without, per the spec;
+* a handler that raises is answered ``-32603`` naming only the exception's type: pygls
+  would send its message (which may quote the request, a path or a secret in the code)
+  and the traceback with the server's file paths; both stay in the server log.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import threading
 from typing import Any, BinaryIO
 
 from lsprotocol import types
+from lsprotocol.types import ResponseError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter
 from pygls.protocol import JsonRPCProtocol
@@ -35,6 +39,7 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
 SERVER_NOT_INITIALIZED = -32002
 
 _ALLOWED_BEFORE_INITIALIZE = frozenset({types.INITIALIZE, types.EXIT})
@@ -117,12 +122,35 @@ class MessageGate:
         self.protocol._send_data(response)  # already plain JSON: sent as is
 
 
+def hide_internal_errors(protocol: JsonRPCProtocol) -> None:
+    """Answer ``-32603`` with the exception's type only: no message, no traceback."""
+    send_response = protocol._send_response
+
+    def send_without_internals(
+        msg_id: Any, result: Any = None, error: ResponseError | None = None
+    ) -> None:
+        if error is not None and error.code == INTERNAL_ERROR:
+            error = ResponseError(INTERNAL_ERROR, internal_error_message(error.message))
+        send_response(msg_id, result, error)
+
+    protocol._send_response = send_without_internals  # type: ignore[method-assign]
+
+
+def internal_error_message(message: str) -> str:
+    """``"ValueError: invalid literal ..."`` (pygls's text) -> a text without the details."""
+    kind = message.partition(":")[0].strip()
+    named = kind.replace(".", "").replace("_", "").isalnum() and kind[:1].isalpha()
+    what = kind.rpartition(".")[2] if named else "an exception"
+    return f"Internal error: {what} in the server (details are in the server log)"
+
+
 def serve_stdio(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     """Run ``server`` (a pygls LanguageServer) on stdio; returns the process exit code."""
     stdin = stdin or sys.stdin.buffer
     server._stop_event = threading.Event()
     writer = StdoutWriter(stdout or sys.stdout.buffer)
     server.protocol.set_writer(writer)
+    hide_internal_errors(server.protocol)
     gate = MessageGate(server.protocol)
     try:
         asyncio.run(_run(server, gate, stdin))

@@ -5,14 +5,58 @@ pygls keeps the text; these handlers tell the completion engine about keystrokes
 cadence, cancelling streams the new text contradicts) and closed documents, and schedule
 the index update and (when enabled) the syntax diagnostics for the document. They stay
 thin: they run on every keystroke.
+
+:func:`use_lsp_line_breaks` makes the workspace's documents end lines where the LSP does
+(``\\r\\n``, ``\\r``, ``\\n``); pygls splits with ``str.splitlines``, which also breaks at form
+feeds, ``\\x85``, U+2028 and others, so after such a character incremental edits landed on
+the wrong line and ranges sent back were off.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from lsprotocol import types
+from pygls.workspace import TextDocument, Workspace
 
 from codehearth.features.diagnostics import SyntaxDiagnostics
 from codehearth.server import CodeHearthServer
+
+_NOT_LSP_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+class LspLinesDocument(TextDocument):
+    """A pygls document whose lines end at ``\\r\\n``, ``\\r`` and ``\\n`` only."""
+
+    @property
+    def lines(self) -> Sequence[str]:
+        source = self.source
+        if _NOT_LSP_LINE_BREAKS.search(source) is None:
+            return tuple(source.splitlines(True))  # the same lines, faster
+        return tuple(_LSP_LINE.findall(source))
+
+
+def use_lsp_line_breaks(workspace: Workspace) -> None:
+    """Make ``workspace`` create :class:`LspLinesDocument` documents."""
+
+    def create(
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return LspLinesDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=workspace._sync_kind,
+            position_codec=workspace.position_codec,
+        )
+
+    workspace._create_text_document = create  # type: ignore[method-assign]
 
 
 def register(server: CodeHearthServer) -> None:

@@ -49,6 +49,7 @@ import re
 import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 import attrs
 import tree_sitter
@@ -109,11 +110,19 @@ def chunk_file(
 
 class _Lines:
     """The source by line, as text without line ends and as UTF-8 bytes (tree-sitter's
-    columns are byte offsets)."""
+    columns are byte offsets), with the byte offset each line starts at."""
 
     def __init__(self, source: str, data: bytes) -> None:
-        self.text = [line.removesuffix("\r") for line in source.split("\n")]
+        self.text = source.split("\n")
+        if "\r" in source:
+            self.text = [line.removesuffix("\r") for line in self.text]
+        self.data = data
         self.raw = data.split(b"\n")
+        self.starts = [0, *accumulate(map((1).__add__, map(len, self.raw)))]
+
+    def row(self, byte_offset: int) -> int:
+        """The row a byte offset is on."""
+        return bisect_right(self.starts, byte_offset) - 1
 
     def before(self, point: tree_sitter.Point) -> str:
         """The text of a line up to a point."""
@@ -167,9 +176,9 @@ class _Draft:
     text: str
     skeleton: str
     parent: str = ""
-    # Each name with where it is first seen, to list them in source order.
-    defines: dict[str, tuple[int, int]] = attrs.field(factory=dict)
-    references: dict[bytes | None, tuple[int, int]] = attrs.field(factory=dict)
+    # Each name with the byte offset it is first seen at, to list them in source order.
+    defines: dict[str, int] = attrs.field(factory=dict)
+    references: dict[bytes, int] = attrs.field(factory=dict)
 
 
 class _Chunker:
@@ -183,7 +192,7 @@ class _Chunker:
         max_lines: int,
         root: tree_sitter.Node,
         captures: dict[str, list[tree_sitter.Node]],
-        keywords: frozenset[bytes | None],
+        keywords: frozenset[bytes],
     ) -> None:
         self.spec = spec
         self.path = path
@@ -395,7 +404,7 @@ class _Chunker:
                 skeleton=definition.skeleton,
                 parent=definition.parent,
             )
-            draft.defines[name] = (-1, -1)
+            draft.defines[name] = -1
             self._own(draft, range(draft.start_line, draft.end_line + 1))
         for member in definition.children:
             self._emit(member)
@@ -478,25 +487,30 @@ class _Chunker:
         """Give each chunk the tags.scm definitions and references on the lines it owns.
         A keyword is a reference only outside syntax errors, where tree-sitter's error
         recovery can make one an identifier (``print`` and ``get`` are names elsewhere)."""
-        unowned: dict[bytes | None, tuple[int, int]] = {}
+        unowned: dict[bytes, int] = {}
         defines = [self.drafts[i].defines if i >= 0 else {} for i in self.owner]
         references = [self.drafts[i].references if i >= 0 else unowned for i in self.owner]
         keywords = self.keywords
+        data = self.lines.data
+        starts = self.lines.starts
         for capture, nodes in self.captures.items():
             if capture.startswith(_DEFINES):
                 for node in nodes:
-                    point = node.start_point
-                    defines[point.row].setdefault(_text(node), point)
+                    start = node.start_byte
+                    name = data[start : node.end_byte].decode("utf-8", "replace")
+                    names = defines[bisect_right(starts, start) - 1]
+                    if start < names.get(name, start + 1):
+                        names[name] = start
             elif capture.startswith(_REFERENCES):
                 for node in nodes:
-                    text = node.text
+                    start = node.start_byte
+                    text = data[start : node.end_byte]
                     if text in keywords and _in_error(node):
                         continue
-                    point = node.start_point
-                    names = references[point.row]
+                    names = references[bisect_right(starts, start) - 1]
                     seen = names.get(text)
-                    if seen is None or point < seen:
-                        names[text] = point
+                    if seen is None or start < seen:
+                        names[text] = start
 
     # -- imports ----------------------------------------------------------------------
 
@@ -534,7 +548,7 @@ def _nearest_inside(
 
 
 @functools.cache
-def _keywords(language: tree_sitter.Language) -> frozenset[bytes | None]:
+def _keywords(language: tree_sitter.Language) -> frozenset[bytes]:
     """The grammar's words that are tokens of their own (``def``, ``return`` ...)."""
     kinds = (
         language.node_kind_for_id(kind)
@@ -564,7 +578,7 @@ def _statement_rows(node: tree_sitter.Node, max_lines: int) -> set[int]:
     return rows
 
 
-def _in_order(names: dict[str, tuple[int, int]]) -> tuple[str, ...]:
+def _in_order(names: dict[str, int]) -> tuple[str, ...]:
     return tuple(sorted(names, key=names.__getitem__))
 
 
