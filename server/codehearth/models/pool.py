@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -54,6 +54,7 @@ FAILOVER_KINDS = frozenset(
 """Failures before the first token after which the next candidate gets the request."""
 
 Notify = Callable[[str], None]
+Chunk = TypeVar("Chunk", GenerateChunk, ChatChunk)
 
 
 @attrs.frozen
@@ -409,7 +410,7 @@ class RoleBackend:
 
         return self.stream(for_choice, len(request.prompt) // CHARS_PER_TOKEN, request.max_tokens)
 
-    async def stream(
+    def stream(
         self,
         build: Callable[[Choice], Awaitable[GenerateRequest]],
         prompt_tokens: int = 0,
@@ -417,38 +418,18 @@ class RoleBackend:
     ) -> AsyncGenerator[GenerateChunk, None]:
         """Stream a generation whose request depends on the model (its FIM template):
         ``build`` renders it for each candidate tried."""
-        last_error: BackendError | None = None
-        for choice in self._route_or_raise(prompt_tokens, reply_tokens):
-            try:
-                request = await build(choice)
-            except BackendError as error:  # e.g. /api/show failed while building
-                if not self._failed(choice, error):
-                    raise
-                last_error = error
-                continue
+
+        async def generation(choice: Choice) -> AsyncGenerator[GenerateChunk, None]:
+            request = await build(choice)  # may fail too (e.g. /api/show while building)
             if choice.candidate.endpoint.cloud:
                 request = attrs.evolve(request, prompt=self._redacted(request.prompt))
-            answered = False
-            started = time.monotonic()
-            self.pool.router.begin(choice.candidate)
-            try:
-                async with contextlib.aclosing(choice.backend.generate(request)) as chunks:
-                    async for chunk in chunks:
-                        if not answered:
-                            answered = True
-                            self._answered(choice, time.monotonic() - started)
-                        yield chunk
-                if not answered:
-                    self._answered(choice, time.monotonic() - started)
-                return
-            except BackendError as error:
-                if answered or not self._failed(choice, error):
-                    raise
-                last_error = error
-        assert last_error is not None
-        raise last_error
+            async with contextlib.aclosing(choice.backend.generate(request)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
 
-    async def chat(
+        return self._fail_over(generation, prompt_tokens, reply_tokens)
+
+    def chat(
         self,
         model: str,
         messages: Sequence[Mapping[str, Any]],
@@ -459,24 +440,36 @@ class RoleBackend:
         tools: list[Mapping[str, Any]] | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN
-        last_error: BackendError | None = None
-        for choice in self._route_or_raise(prompt_tokens, max_tokens):
+
+        def answer(choice: Choice) -> AsyncGenerator[ChatChunk, None]:
             sent = redact_messages(messages)[0] if choice.candidate.endpoint.cloud else messages
             context = self.pool.router.context_length(choice.candidate)
+            return choice.backend.chat(
+                choice.model,
+                sent,
+                num_ctx=min(num_ctx, context) if context else num_ctx,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                tools=tools,
+            )
+
+        return self._fail_over(answer, prompt_tokens, max_tokens)
+
+    async def _fail_over(
+        self,
+        open_stream: Callable[[Choice], AsyncGenerator[Chunk, None]],
+        prompt_tokens: int,
+        reply_tokens: int,
+    ) -> AsyncGenerator[Chunk, None]:
+        """Each candidate in turn until one streams: a failure before its first chunk
+        (of a kind worth retrying) moves on; after that, the failure is the answer."""
+        last_error: BackendError | None = None
+        for choice in self._route_or_raise(prompt_tokens, reply_tokens):
             answered = False
             started = time.monotonic()
             self.pool.router.begin(choice.candidate)
             try:
-                async with contextlib.aclosing(
-                    choice.backend.chat(
-                        choice.model,
-                        sent,
-                        num_ctx=min(num_ctx, context) if context else num_ctx,
-                        max_tokens=max_tokens,
-                        temperature=temperature,
-                        tools=tools,
-                    )
-                ) as chunks:
+                async with contextlib.aclosing(open_stream(choice)) as chunks:
                     async for chunk in chunks:
                         if not answered:
                             answered = True
