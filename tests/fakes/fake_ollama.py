@@ -6,15 +6,12 @@ Python client (and plain httpx) works against it unchanged: /api/generate and
 a `Content-Length`, connections are kept alive, and /api/show, /api/tags, /api/ps,
 /api/embed and /api/version return the real response shapes.
 
-It is stdlib only: asyncio streams plus a small HTTP/1.1 parser, so every byte on the
-wire is under the fake's control. That is what makes the faults possible (`inject`):
-error statuses, streams cut mid-way, error or garbage NDJSON lines, hung requests,
-trickled bodies and slow headers. Stopping and starting again on the same port
-simulates Ollama going down and coming back.
-
-The server runs its own event loop in a daemon thread, so it serves sync and async
-tests alike. Everything it does is recorded in `requests`, including whether the
-client hung up before a response finished.
+It runs on `http_fake.FakeHttpServer` (stdlib asyncio streams in a daemon thread, so it
+serves sync and async tests alike, with every byte on the wire under the fake's
+control). Faults (`inject`): error statuses, streams cut mid-way, error or garbage NDJSON
+lines, hung requests, trickled bodies and slow headers. Stopping and starting again on
+the same port simulates Ollama going down and coming back. Everything it does is
+recorded in `requests`, including whether the client hung up before a response finished.
 
 Run it in the foreground with `python -m tests.fakes.fake_ollama --port 11434`.
 """
@@ -22,23 +19,28 @@ Run it in the foreground with `python -m tests.fakes.fake_ollama --port 11434`.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import enum
 import hashlib
-import json
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import formatdate
-from http import HTTPStatus
-from types import TracebackType
 from typing import Any
+
+from tests.fakes.http_fake import (
+    JSON,
+    FakeHttpServer,
+    HttpError,
+    Injection,
+    RecordedRequest,
+    Request,
+    Response,
+    encode_json,
+)
 
 __all__ = [
     "DEFAULT_TEXT",
@@ -52,7 +54,6 @@ __all__ = [
     "Responder",
 ]
 
-JSON = dict[str, Any]
 Responder = Callable[[JSON], str | Mapping[str, Any]]
 """Maps a request body to the reply: text, or `{"content": ..., "tool_calls": [...]}`."""
 
@@ -60,15 +61,12 @@ DEFAULT_TEXT = "return a + b\n"
 VERSION = "0.12.0"
 EMBEDDING_DIMENSIONS = 64
 GENERATION_PATHS = frozenset({"/api/generate", "/api/chat"})
-ANY_PATH = "*"
 
-JSON_TYPE = "application/json; charset=utf-8"
 NDJSON_TYPE = "application/x-ndjson"
 MODIFIED_AT = "2025-01-15T10:30:00.000000Z"
 KEEP_ALIVE = timedelta(minutes=5)
 LOADED_CONTEXT_LENGTH = 4096
 FAULT_AFTER_LINES = 2
-LOOP_TIMEOUT = 5.0
 
 SERVER_ERROR_MESSAGE = "llama runner process has terminated: exit status 2"
 OVERLOADED_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
@@ -96,20 +94,6 @@ class Fault(enum.StrEnum):
 
 
 DEFAULT_FAULT_DELAYS = {Fault.TRICKLE: 0.05, Fault.SLOW_HEADERS: 1.0}
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the fake saw it; the `finished_at`.. fields fill in as it ends."""
-
-    method: str
-    path: str
-    body: JSON | None
-    started_at: float
-    finished_at: float | None = None
-    completed: bool = False
-    client_disconnected: bool = False
-    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -276,22 +260,8 @@ def timestamp(offset: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + offset).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def encode_json(payload: JSON) -> bytes:
-    """Compact JSON, as Go's encoder writes it."""
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def nanoseconds(seconds: float) -> int:
     return round(seconds * 1e9)
-
-
-class HttpError(Exception):
-    """Raised by route handlers; becomes an `{"error": ...}` reply."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # ---------------------------------------------------------------------------
@@ -354,46 +324,15 @@ class Generation:
         }
 
 
-@dataclass(frozen=True)
-class Response:
-    """How to answer one request: status, body parts and their timing."""
-
-    status: int = 200
-    content_type: str = JSON_TYPE
-    parts: list[tuple[float, bytes]] = field(default_factory=list)  # (delay before, bytes)
-    stream: bool = False
-    header_delay: float = 0.0
-    byte_interval: float = 0.0  # trickle: pause before every byte of the body
-    truncate: bool = False  # close the connection before the body is complete
-    hang: bool = False
-
-    @classmethod
-    def json(cls, payload: JSON, *, status: int = 200, delay: float = 0.0) -> Response:
-        return cls(status=status, parts=[(delay, encode_json(payload))])
-
-    @classmethod
-    def error(cls, status: int, message: str) -> Response:
-        return cls.json({"error": message}, status=status)
-
-    @classmethod
-    def ndjson(cls, lines: list[JSON], delays: list[float]) -> Response:
-        parts = [
-            (delay, encode_json(line) + b"\n") for delay, line in zip(delays, lines, strict=True)
-        ]
-        return cls(content_type=NDJSON_TYPE, parts=parts, stream=True)
+def error_reply(status: int, message: str) -> Response:
+    """An Ollama-style error body."""
+    return Response.json({"error": message}, status=status)
 
 
-@dataclass
-class Injection:
-    fault: Fault
-    remaining: int | None
-    path: str | None
-    delay: float
-
-    def matches(self, path: str) -> bool:
-        if self.path is None:
-            return path in GENERATION_PATHS
-        return self.path in (ANY_PATH, path)
+def ndjson_reply(lines: list[JSON], delays: list[float]) -> Response:
+    """A stream of JSON lines, each sent after its delay."""
+    parts = [(delay, encode_json(line) + b"\n") for delay, line in zip(delays, lines, strict=True)]
+    return Response(content_type=NDJSON_TYPE, parts=parts, stream=True)
 
 
 def fault_reply(fault: Fault, request: Request) -> Response | None:
@@ -401,11 +340,11 @@ def fault_reply(fault: Fault, request: Request) -> Response | None:
     if fault is Fault.NOT_FOUND:
         body = request.body or {}
         name = str(body.get("model") or body.get("name") or "")
-        return Response.error(404, not_found_message(name, request.path))
+        return error_reply(404, not_found_message(name, request.path))
     if fault is Fault.SERVER_ERROR:
-        return Response.error(500, SERVER_ERROR_MESSAGE)
+        return error_reply(500, SERVER_ERROR_MESSAGE)
     if fault is Fault.OVERLOADED:
-        return Response.error(503, OVERLOADED_MESSAGE)
+        return error_reply(503, OVERLOADED_MESSAGE)
     if fault is Fault.HANG:
         return Response(hang=True)
     return None
@@ -423,7 +362,7 @@ def apply_fault(injection: Injection, response: Response) -> Response:
         return replace(response, parts=parts, truncate=True)
     if not response.stream:
         if fault is Fault.ERROR_LINE:
-            return Response.error(500, STREAM_ERROR_MESSAGE)
+            return error_reply(500, STREAM_ERROR_MESSAGE)
         return replace(response, parts=[(response.parts[0][0], BAD_JSON_LINE)])
     if fault is Fault.ERROR_LINE:
         error_line = encode_json({"error": STREAM_ERROR_MESSAGE}) + b"\n"
@@ -433,144 +372,10 @@ def apply_fault(injection: Injection, response: Response) -> Response:
 
 
 # ---------------------------------------------------------------------------
-# HTTP/1.1 on asyncio streams
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    keep_alive: bool
-    body: JSON | None
-    body_error: str | None
-
-    def json_body(self) -> JSON:
-        if self.body is None:
-            raise HttpError(400, self.body_error or "missing request body")
-        return self.body
-
-
-def parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    """Request line and headers; raises ValueError when malformed."""
-    request_line, *header_lines = head.decode("latin-1").split("\r\n")
-    method, target, version = request_line.split(" ")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return method, target.split("?", 1)[0], version, headers
-
-
-def parse_body(raw: bytes) -> tuple[JSON | None, str | None]:
-    if not raw:
-        return None, "missing request body"
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        return None, f"invalid JSON in request body: {exc}"
-    if not isinstance(body, dict):
-        return None, "request body must be a JSON object"
-    return body, None
-
-
-def wants_keep_alive(version: str, headers: Mapping[str, str]) -> bool:
-    connection = headers.get("connection", "").lower()
-    return connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
-
-
-def response_head(status: int, content_type: str, framing: str, *, close: bool) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-        f"Content-Type: {content_type}",
-        f"Date: {formatdate(usegmt=True)}",
-        framing,
-        *(["Connection: close"] if close else []),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def http_chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-class Connection:
-    """One client socket: buffered request reading and disconnect-aware writing."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._buffer = bytearray()
-        self.gone = asyncio.Event()
-
-    async def read_request(self) -> Request | None:
-        """The next request, or None once the client closes the connection."""
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
-            if not await self._fill():
-                return None
-        method, path, version, headers = parse_head(bytes(self._buffer[:end]))
-        del self._buffer[: end + 4]
-        length = int(headers.get("content-length", "0"))
-        while len(self._buffer) < length:
-            if not await self._fill():
-                return None
-        raw = bytes(self._buffer[:length])
-        del self._buffer[:length]
-        body, error = parse_body(raw)
-        return Request(method, path, wants_keep_alive(version, headers), body, error)
-
-    async def watch(self) -> None:
-        """Read ahead while a response is sent, so a hang-up is seen immediately."""
-        while await self._fill():
-            pass
-        self.gone.set()
-
-    async def pause(self, seconds: float) -> bool:
-        """Sleep, waking early if the client goes away; False if it has."""
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.gone.wait(), seconds)
-        return not self.gone.is_set()
-
-    async def send(self, data: bytes) -> bool:
-        if self.gone.is_set():
-            return False
-        self._writer.write(data)
-        try:
-            await self._writer.drain()
-        except ConnectionError:
-            self.gone.set()
-            return False
-        return True
-
-    async def send_body(self, data: bytes, *, chunked: bool, byte_interval: float) -> bool:
-        pieces = [data[i : i + 1] for i in range(len(data))] if byte_interval else [data]
-        for piece in pieces:
-            if not await self.pause(byte_interval):
-                return False
-            if not await self.send(http_chunk(piece) if chunked else piece):
-                return False
-        return True
-
-    def close(self) -> None:
-        self._writer.close()
-
-    def abort(self) -> None:
-        self._writer.transport.abort()
-
-    async def _fill(self) -> bool:
-        try:
-            data = await self._reader.read(65536)
-        except ConnectionError:
-            data = b""
-        self._buffer += data
-        return bool(data)
-
-
-# ---------------------------------------------------------------------------
 # The fake server
 
 
-class FakeOllama:
+class FakeOllama(FakeHttpServer[RecordedRequest]):
     """A fake Ollama server on 127.0.0.1, running its own loop in a daemon thread.
 
     Tune behaviour through the attributes, from any thread:
@@ -580,109 +385,41 @@ class FakeOllama:
     - `prompt_eval_count`: reported prompt size (default: prompt characters // 4).
     """
 
+    thread_name = "fake-ollama"
+    fault_type = Fault
+    generation_paths = GENERATION_PATHS
+    stream_head_waits_for_first_part = True
+
     def __init__(self, port: int = 0) -> None:
+        super().__init__(
+            port,
+            routes={
+                ("GET", "/"): lambda _request: Response(
+                    content_type="text/plain; charset=utf-8", parts=[(0.0, b"Ollama is running")]
+                ),
+                ("GET", "/api/version"): lambda _request: Response.json({"version": VERSION}),
+                ("GET", "/api/tags"): self._tags,
+                ("GET", "/api/ps"): self._ps,
+                ("POST", "/api/show"): self._show,
+                ("POST", "/api/generate"): self._generate,
+                ("POST", "/api/chat"): self._chat,
+                ("POST", "/api/embed"): self._embed,
+            },
+        )
         self.responder: Responder = lambda _body: DEFAULT_TEXT
         self.token_delay = 0.0
         self.first_token_delay = 0.0
         self.prompt_eval_count: int | None = None
-        self._port = port
-        self._lock = threading.Condition()
         self._models = {model.name: model for model in default_models()}
         self._loaded: dict[str, FakeModel] = {}
-        self._faults: list[Injection] = []
-        self._requests: list[RecordedRequest] = []
-        self._open_streams = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], Connection] = {}
-        self._routes: dict[tuple[str, str], Callable[[Request], Response]] = {
-            ("GET", "/"): lambda _request: Response(
-                content_type="text/plain; charset=utf-8", parts=[(0.0, b"Ollama is running")]
-            ),
-            ("GET", "/api/version"): lambda _request: Response.json({"version": VERSION}),
-            ("GET", "/api/tags"): self._tags,
-            ("GET", "/api/ps"): self._ps,
-            ("POST", "/api/show"): self._show,
-            ("POST", "/api/generate"): self._generate,
-            ("POST", "/api/chat"): self._chat,
-            ("POST", "/api/embed"): self._embed,
-        }
-
-    # -- lifecycle ----------------------------------------------------------
-
-    def start(self) -> str:
-        """Bind (the same port as last time, once known) and serve; returns the URL."""
-        if self._loop is not None:
-            raise RuntimeError("FakeOllama is already running")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-ollama", daemon=True)
-        thread.start()
-        try:
-            listening = asyncio.run_coroutine_threadsafe(self._listen(), loop)
-            self._server = listening.result(LOOP_TIMEOUT)
-        except BaseException:
-            self._stop_loop(loop, thread)
-            raise
-        self._loop, self._thread = loop, thread
-        self._port = self._server.sockets[0].getsockname()[1]
-        return self.url
 
     def stop(self) -> None:
-        """Close the port and every connection, hung ones included."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
+        """Close the port and every connection, hung ones included; unload every model."""
         try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(LOOP_TIMEOUT)
+            super().stop()
         finally:
-            self._stop_loop(loop, thread)
-            self._loop = self._thread = self._server = None
             with self._lock:
                 self._loaded.clear()
-
-    def restart(self) -> str:
-        """Stop and start again on the same port."""
-        self.stop()
-        return self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._loop is not None
-
-    @property
-    def port(self) -> int:
-        if not self._port:
-            raise RuntimeError("FakeOllama has not been started, so it has no port yet")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeOllama:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeOllama:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
     # -- configuration ------------------------------------------------------
 
@@ -737,207 +474,9 @@ class FakeOllama:
         `delay`: seconds between trickled bytes, or before slow headers.
         """
         fault = Fault(fault)
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1 (or None for 'until reset')")
         if delay is None:
             delay = DEFAULT_FAULT_DELAYS.get(fault, 0.0)
-        with self._lock:
-            self._faults.append(Injection(fault, times, path, delay))
-
-    def reset(self) -> None:
-        """Forget recorded requests and pending faults."""
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-            self._lock.notify_all()
-
-    # -- observation --------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def generations(self) -> list[RecordedRequest]:
-        """Recorded requests to /api/generate and /api/chat."""
-        return [request for request in self.requests if request.path in GENERATION_PATHS]
-
-    @property
-    def open_streams(self) -> int:
-        with self._lock:
-            return self._open_streams
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Block until `predicate()` holds (re-checked on every server event)."""
-        with self._lock:
-            return self._lock.wait_for(predicate, timeout)
-
-    async def wait_for_async(
-        self,
-        predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the wait runs in a thread, not on this loop
-    ) -> bool:
-        """`wait_for` without blocking the caller's event loop."""
-        return await asyncio.to_thread(self.wait_for, predicate, timeout)
-
-    # -- server plumbing (loop thread) --------------------------------------
-
-    async def _listen(self) -> asyncio.Server:
-        return await asyncio.start_server(self._serve_connection, "127.0.0.1", self._port)
-
-    async def _shutdown(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        tasks = list(self._connections)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    @staticmethod
-    def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(LOOP_TIMEOUT)
-        loop.close()
-
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        connection = self._connections[task] = Connection(reader, writer)
-        try:
-            while request := await connection.read_request():
-                if not await self._exchange(connection, request) or not request.keep_alive:
-                    break
-        except ValueError:
-            pass  # not HTTP: drop the connection
-        except asyncio.CancelledError:
-            connection.abort()
-            raise
-        finally:
-            del self._connections[task]
-            connection.close()
-
-    async def _exchange(self, connection: Connection, request: Request) -> bool:
-        """Answer one request; True if the connection can carry another."""
-        record = self._record(request)
-        watch = asyncio.create_task(connection.watch())
-        completed = False
-        try:
-            response = self._respond(request)
-            completed = await self._send(connection, response, record, request.keep_alive)
-        finally:
-            self._finish(record, completed, connection.gone.is_set())
-            watch.cancel()
-            await asyncio.wait([watch])
-        return completed
-
-    async def _send(
-        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
-    ) -> bool:
-        if response.hang:
-            await connection.gone.wait()
-            return False
-        if not await connection.pause(response.header_delay):
-            return False
-        sender = self._send_stream if response.stream else self._send_whole
-        return await sender(connection, response, record, keep_alive)
-
-    async def _send_whole(
-        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
-    ) -> bool:
-        delay, body = response.parts[0]
-        framing = f"Content-Length: {len(body)}"
-        data = body[: len(body) // 2] if response.truncate else body
-        return (
-            await connection.pause(delay)
-            and await self._send_head(connection, response, record, framing, keep_alive)
-            and await connection.send_body(
-                data, chunked=False, byte_interval=response.byte_interval
-            )
-            and not response.truncate
-        )
-
-    async def _send_stream(
-        self, connection: Connection, response: Response, record: RecordedRequest, keep_alive: bool
-    ) -> bool:
-        framing = "Transfer-Encoding: chunked"
-        with self._streaming():
-            for index, (delay, line) in enumerate(response.parts):
-                if not await connection.pause(delay):
-                    return False
-                if index == 0 and not await self._send_head(
-                    connection, response, record, framing, keep_alive
-                ):
-                    return False
-                if not await connection.send_body(
-                    line, chunked=True, byte_interval=response.byte_interval
-                ):
-                    return False
-            if response.truncate:
-                return False
-            return await connection.send(b"0\r\n\r\n")
-
-    async def _send_head(
-        self,
-        connection: Connection,
-        response: Response,
-        record: RecordedRequest,
-        framing: str,
-        keep_alive: bool,
-    ) -> bool:
-        head = response_head(response.status, response.content_type, framing, close=not keep_alive)
-        if not await connection.send(head):
-            return False
-        self._update(record, status=response.status)
-        return True
-
-    # -- bookkeeping ----------------------------------------------------------
-
-    def _record(self, request: Request) -> RecordedRequest:
-        record = RecordedRequest(request.method, request.path, request.body, time.monotonic())
-        with self._lock:
-            self._requests.append(record)
-            self._lock.notify_all()
-        return record
-
-    def _update(self, record: RecordedRequest, **changes: Any) -> None:
-        with self._lock:
-            for name, value in changes.items():
-                setattr(record, name, value)
-            self._lock.notify_all()
-
-    def _finish(self, record: RecordedRequest, completed: bool, gone: bool) -> None:
-        self._update(
-            record,
-            finished_at=time.monotonic(),
-            completed=completed,
-            client_disconnected=gone and not completed,
-        )
-
-    @contextlib.contextmanager
-    def _streaming(self) -> Iterator[None]:
-        with self._lock:
-            self._open_streams += 1
-            self._lock.notify_all()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._open_streams -= 1
-                self._lock.notify_all()
-
-    def _take_fault(self, path: str) -> Injection | None:
-        with self._lock:
-            for injection in self._faults:
-                if injection.matches(path):
-                    if injection.remaining is not None:
-                        injection.remaining -= 1
-                        if injection.remaining == 0:
-                            self._faults.remove(injection)
-                    return injection
-        return None
+        self._add_fault(fault, times, path, delay)
 
     # -- routing --------------------------------------------------------------
 
@@ -948,18 +487,21 @@ class FakeOllama:
         response = self._route(request)
         return response if injection is None else apply_fault(injection, response)
 
+    def _new_record(self, request: Request) -> RecordedRequest:
+        return RecordedRequest(request.method, request.path, request.body, time.monotonic())
+
+    def _unknown_route(self, _request: Request) -> Response:
+        return Response(404, "text/plain; charset=utf-8", [(0.0, b"404 page not found")])
+
+    def _error_reply(self, error: HttpError) -> Response:
+        return error_reply(error.status, error.message)
+
     def _route(self, request: Request) -> Response:
-        handler = self._routes.get((request.method, request.path))
-        if handler is None:
-            text = b"404 page not found"
-            return Response(404, "text/plain; charset=utf-8", [(0.0, text)])
         try:
-            return handler(request)
-        except HttpError as exc:
-            return Response.error(exc.status, exc.message)
+            return super()._route(request)
         except Exception as exc:
             _log.exception("fake Ollama handler failed for %s", request.path)
-            return Response.error(500, f"fake Ollama handler raised {exc!r}")
+            return error_reply(500, f"fake Ollama handler raised {exc!r}")
 
     def _find_model(self, body: JSON, path: str) -> tuple[str, FakeModel]:
         name = str(body.get("model") or body.get("name") or "")
@@ -1096,7 +638,7 @@ class FakeOllama:
         if body.get("stream", True):
             extra = [0.0] * (len(chunks) - len(generation.tokens))
             delays = [*generation.token_delays(), *extra, generation.final_delay]
-            return Response.ndjson([*chunks, final], delays)
+            return ndjson_reply([*chunks, final], delays)
         return Response.json({**final, **whole}, delay=generation.duration)
 
 

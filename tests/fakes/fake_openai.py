@@ -11,11 +11,11 @@ With `api_key` set, a request without `Authorization: Bearer <api_key>` gets a 4
 message echoes the key it was sent (the worst a server can do), which tests use to check
 that the key never reaches an error message.
 
-It shares fake_ollama's HTTP/1.1 plumbing (stdlib asyncio streams in a daemon thread, so
-it serves sync and async tests alike) and its scripted `responder`. Faults (`inject`):
-HTTP 400/401/404/429/500/503 with OpenAI-style error bodies, a stream cut mid-way, an
-error event, a garbage event, a stream that ends without `[DONE]`, a whole JSON answer
-to a streamed request, and a hung request.
+It runs on `http_fake.FakeHttpServer`, as `FakeOllama` does (stdlib asyncio streams in a
+daemon thread, so it serves sync and async tests alike), and shares fake_ollama's
+scripted `responder`. Faults (`inject`): HTTP 400/401/404/429/500/503 with OpenAI-style
+error bodies, a stream cut mid-way, an error event, a garbage event, a stream that ends
+without `[DONE]`, a whole JSON answer to a streamed request, and a hung request.
 Every request is recorded in `requests`, headers included, with whether the client hung
 up before the response finished.
 """
@@ -23,32 +23,20 @@ up before the response finished.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from types import TracebackType
-from typing import Any
 
-from tests.fakes.fake_ollama import (
-    DEFAULT_TEXT,
+from tests.fakes import http_fake
+from tests.fakes.fake_ollama import DEFAULT_TEXT, Reply, Responder, cut_at_stop, tokenize
+from tests.fakes.http_fake import (
     JSON,
-    Connection,
+    LOOP_TIMEOUT,
+    FakeHttpServer,
     HttpError,
-    Reply,
     Request,
-    Responder,
     Response,
-    cut_at_stop,
     encode_json,
-    http_chunk,
-    parse_body,
-    parse_head,
-    response_head,
-    tokenize,
-    wants_keep_alive,
 )
 
 __all__ = [
@@ -66,7 +54,6 @@ MODELS_PATH = "/v1/models"
 COMPLETIONS_PATH = "/v1/completions"
 CHAT_PATH = "/v1/chat/completions"
 GENERATION_PATHS = frozenset({COMPLETIONS_PATH, CHAT_PATH})
-ANY_PATH = "*"
 
 SSE_TYPE = "text/event-stream"
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -74,7 +61,6 @@ BAD_JSON_EVENT = b'data: {"choices": [ this is not json\n\n'
 FAULT_AFTER_EVENTS = 2
 ARGUMENT_FRAGMENT_CHARS = 7
 CREATED = 1_736_935_800
-LOOP_TIMEOUT = 5.0
 
 DEFAULT_MODELS: dict[str, JSON] = {
     # llama.cpp reports the trained context under "meta", vLLM the served one at the top.
@@ -133,30 +119,10 @@ STATUS_FAULTS: dict[Fault, tuple[int, str, str, str]] = {
 
 
 @dataclass
-class RecordedRequest:
-    """One request as the fake saw it; the `finished_at`.. fields fill in as it ends."""
+class RecordedRequest(http_fake.RecordedRequest):
+    """One request as the fake saw it, with its headers (names in lower case)."""
 
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: JSON | None
-    started_at: float
-    finished_at: float | None = None
-    completed: bool = False
-    client_disconnected: bool = False
-    status: int | None = None
-
-
-@dataclass
-class Injection:
-    fault: Fault
-    remaining: int | None
-    path: str | None
-
-    def matches(self, path: str) -> bool:
-        if self.path is None:
-            return path in GENERATION_PATHS
-        return self.path in (ANY_PATH, path)
+    headers: dict[str, str] = field(kw_only=True)
 
 
 def error_reply(status: int, kind: str, code: str, message: str) -> Response:
@@ -193,26 +159,6 @@ def apply_fault(fault: Fault, response: Response) -> Response:
     return response
 
 
-class HeaderConnection(Connection):
-    """fake_ollama's connection, keeping each request's headers for the record."""
-
-    async def read_request_and_headers(self) -> tuple[Request, dict[str, str]] | None:
-        """The next request and its headers, or None once the client closes."""
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
-            if not await self._fill():
-                return None
-        method, path, version, headers = parse_head(bytes(self._buffer[:end]))
-        del self._buffer[: end + 4]
-        length = int(headers.get("content-length", "0"))
-        while len(self._buffer) < length:
-            if not await self._fill():
-                return None
-        raw = bytes(self._buffer[:length])
-        del self._buffer[:length]
-        body, error = parse_body(raw)
-        return Request(method, path, wants_keep_alive(version, headers), body, error), headers
-
-
 @dataclass(frozen=True)
 class Plan:
     """What the model says for one request, cut into tokens, and the usage it reports."""
@@ -232,7 +178,7 @@ class Plan:
         }
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeHttpServer[RecordedRequest]):
     """A fake OpenAI-compatible server on 127.0.0.1, running its own loop in a daemon thread.
 
     Tune behaviour through the attributes, from any thread:
@@ -245,281 +191,54 @@ class FakeOpenAI:
     - `models`: model id → extra fields of its `/v1/models` entry.
     """
 
+    thread_name = "fake-openai"
+    fault_type = Fault
+    generation_paths = GENERATION_PATHS
+    stream_head_waits_for_first_part = False
+
     def __init__(self, port: int = 0) -> None:
+        super().__init__(
+            port,
+            routes={
+                ("GET", MODELS_PATH): self._models,
+                ("POST", COMPLETIONS_PATH): self._completions,
+                ("POST", CHAT_PATH): self._chat,
+            },
+        )
         self.responder: Responder = lambda _body: DEFAULT_TEXT
         self.token_delay = 0.0
         self.first_token_delay = 0.0
         self.api_key: str | None = None
         self.reports_usage = True
         self.models: dict[str, JSON] = {name: dict(extra) for name, extra in DEFAULT_MODELS.items()}
-        self._port = port
-        self._lock = threading.Condition()
-        self._faults: list[Injection] = []
-        self._requests: list[RecordedRequest] = []
-        self._open_streams = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], HeaderConnection] = {}
-        self._routes: dict[tuple[str, str], Callable[[Request], Response]] = {
-            ("GET", MODELS_PATH): self._models,
-            ("POST", COMPLETIONS_PATH): self._completions,
-            ("POST", CHAT_PATH): self._chat,
-        }
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Bind and serve; returns the URL (without `/v1`)."""
-        if self._loop is not None:
-            raise RuntimeError("FakeOpenAI is already running")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
-        thread.start()
-        try:
-            listening = asyncio.run_coroutine_threadsafe(self._listen(), loop)
-            self._server = listening.result(LOOP_TIMEOUT)
-        except BaseException:
-            self._stop_loop(loop, thread)
-            raise
-        self._loop, self._thread = loop, thread
-        self._port = self._server.sockets[0].getsockname()[1]
-        return self.url
-
-    def stop(self) -> None:
-        """Close the port and every connection, hung ones included."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(LOOP_TIMEOUT)
-        finally:
-            self._stop_loop(loop, thread)
-            self._loop = self._thread = self._server = None
-
-    @property
-    def url(self) -> str:
-        if not self._port:
-            raise RuntimeError("FakeOpenAI has not been started, so it has no port yet")
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
         """The API base, as OpenAI clients are usually configured."""
         return f"{self.url}/v1"
 
-    def __enter__(self) -> FakeOpenAI:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- configuration ------------------------------------------------------------------
-
     def set_text(self, text: str) -> None:
         """Make every generation produce `text`."""
         self.responder = lambda _body: text
 
-    def inject(
-        self, fault: Fault | str, *, times: int | None = None, path: str | None = None
-    ) -> None:
-        """Make matching requests misbehave.
-
-        `times`: the next N matching requests, or every one until `reset()` when None.
-        `path`: an exact path, `"*"` for all, or None for the two generation routes.
-        """
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1 (or None for 'until reset')")
-        with self._lock:
-            self._faults.append(Injection(Fault(fault), times, path))
-
-    def reset(self) -> None:
-        """Forget recorded requests and pending faults."""
-        with self._lock:
-            self._requests.clear()
-            self._faults.clear()
-            self._lock.notify_all()
-
-    # -- observation --------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def generations(self) -> list[RecordedRequest]:
-        """Recorded requests to the two generation routes."""
-        return [request for request in self.requests if request.path in GENERATION_PATHS]
-
-    @property
-    def open_streams(self) -> int:
-        with self._lock:
-            return self._open_streams
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Block until `predicate()` holds (re-checked on every server event)."""
-        with self._lock:
-            return self._lock.wait_for(predicate, timeout)
-
-    async def wait_for_async(
-        self,
-        predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - the wait runs in a thread, not on this loop
-    ) -> bool:
-        """`wait_for` without blocking the caller's event loop."""
-        return await asyncio.to_thread(self.wait_for, predicate, timeout)
-
     # -- server plumbing (loop thread) --------------------------------------------------
 
-    async def _listen(self) -> asyncio.Server:
-        return await asyncio.start_server(self._serve_connection, "127.0.0.1", self._port)
-
-    async def _shutdown(self) -> None:
-        assert self._server is not None
-        self._server.close()
+    async def _end_connections(self) -> None:
         # Aborting the sockets lets every connection task end by itself (hung ones see the
         # hang-up); cancelling a stream task makes Python 3.11's asyncio log a traceback.
         for connection in self._connections.values():
             connection.abort()
-        tasks = list(self._connections)
-        if tasks:
-            await asyncio.wait(tasks, timeout=LOOP_TIMEOUT)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    @staticmethod
-    def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(LOOP_TIMEOUT)
-        loop.close()
-
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        connection = self._connections[task] = HeaderConnection(reader, writer)
-        try:
-            while incoming := await connection.read_request_and_headers():
-                request, headers = incoming
-                if not await self._exchange(connection, request, headers):
-                    break
-                if not request.keep_alive:
-                    break
-        except ValueError:
-            pass  # not HTTP: drop the connection
-        except asyncio.CancelledError:
-            connection.abort()
-            raise
-        finally:
-            del self._connections[task]
-            connection.close()
-
-    async def _exchange(
-        self, connection: HeaderConnection, request: Request, headers: dict[str, str]
-    ) -> bool:
-        """Answer one request; True if the connection can carry another."""
-        record = RecordedRequest(
-            request.method, request.path, headers, request.body, time.monotonic()
-        )
-        with self._lock:
-            self._requests.append(record)
-            self._lock.notify_all()
-        watch = asyncio.create_task(connection.watch())
-        completed = False
-        try:
-            response = self._respond(request, headers)
-            completed = await self._send(connection, response, record, request.keep_alive)
-        finally:
-            self._update(
-                record,
-                finished_at=time.monotonic(),
-                completed=completed,
-                client_disconnected=connection.gone.is_set() and not completed,
-            )
-            watch.cancel()
-            await asyncio.wait([watch])
-        return completed
-
-    async def _send(
-        self,
-        connection: HeaderConnection,
-        response: Response,
-        record: RecordedRequest,
-        keep_alive: bool,
-    ) -> bool:
-        if response.hang:
-            await connection.gone.wait()
-            return False
-        if not response.stream:
-            delay, body = response.parts[0]
-            framing = f"Content-Length: {len(body)}"
-            head = response_head(
-                response.status, response.content_type, framing, close=not keep_alive
-            )
-            data = body[: len(body) // 2] if response.truncate else body
-            if not await connection.pause(delay) or not await connection.send(head):
-                return False
-            self._update(record, status=response.status)
-            return await connection.send(data) and not response.truncate
-        framing = "Transfer-Encoding: chunked"
-        head = response_head(response.status, response.content_type, framing, close=not keep_alive)
-        with self._streaming():
-            if not await connection.send(head):
-                return False
-            self._update(record, status=response.status)
-            for delay, event in response.parts:
-                if not await connection.pause(delay):
-                    return False
-                if not await connection.send(http_chunk(event)):
-                    return False
-            if response.truncate:
-                return False
-            return await connection.send(b"0\r\n\r\n")
-
-    def _update(self, record: RecordedRequest, **changes: Any) -> None:
-        with self._lock:
-            for name, value in changes.items():
-                setattr(record, name, value)
-            self._lock.notify_all()
-
-    @contextlib.contextmanager
-    def _streaming(self) -> Iterator[None]:
-        with self._lock:
-            self._open_streams += 1
-            self._lock.notify_all()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._open_streams -= 1
-                self._lock.notify_all()
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for injection in self._faults:
-                if injection.matches(path):
-                    if injection.remaining is not None:
-                        injection.remaining -= 1
-                        if injection.remaining == 0:
-                            self._faults.remove(injection)
-                    return injection.fault
-        return None
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=LOOP_TIMEOUT)
+        await super()._end_connections()
 
     # -- routing ------------------------------------------------------------------------
 
-    def _respond(self, request: Request, headers: dict[str, str]) -> Response:
-        sent_key = headers.get("authorization", "").removeprefix("Bearer ")
+    def _respond(self, request: Request) -> Response:
+        sent_key = request.headers.get("authorization", "").removeprefix("Bearer ")
         model = str((request.body or {}).get("model") or "")
-        fault = self._take_fault(request.path)
+        injection = self._take_fault(request.path)
+        fault = None if injection is None else injection.fault
         if self.api_key is not None and sent_key != self.api_key:
             fault = Fault.UNAUTHORIZED
         if fault is Fault.HANG:
@@ -530,14 +249,16 @@ class FakeOpenAI:
         response = self._route(request)
         return response if fault is None else apply_fault(fault, response)
 
-    def _route(self, request: Request) -> Response:
-        handler = self._routes.get((request.method, request.path))
-        if handler is None:
-            return error_reply(404, "invalid_request_error", "unknown_url", "Unknown request URL")
-        try:
-            return handler(request)
-        except HttpError as error:
-            return error_reply(error.status, "invalid_request_error", "invalid", error.message)
+    def _new_record(self, request: Request) -> RecordedRequest:
+        return RecordedRequest(
+            request.method, request.path, request.body, time.monotonic(), headers=request.headers
+        )
+
+    def _unknown_route(self, _request: Request) -> Response:
+        return error_reply(404, "invalid_request_error", "unknown_url", "Unknown request URL")
+
+    def _error_reply(self, error: HttpError) -> Response:
+        return error_reply(error.status, "invalid_request_error", "invalid", error.message)
 
     def _models(self, _request: Request) -> Response:
         entries = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from tests.fakes.fake_ollama import VERSION, FakeOllama
@@ -27,6 +26,8 @@ from codehearth.models.ollama_backend import (
 CODER = "qwen2.5-coder:1.5b"
 STALL_SECONDS = 0.3
 
+pytestmark = pytest.mark.usefixtures("no_ca_bundle")
+
 
 def request(**changes: object) -> GenerateRequest:
     fields: dict[str, object] = {
@@ -42,19 +43,6 @@ def request(**changes: object) -> GenerateRequest:
 
 async def collect(backend: OllamaBackend, generate: GenerateRequest) -> list[GenerateChunk]:
     return [chunk async for chunk in backend.generate(generate)]
-
-
-@pytest.fixture(scope="module")
-def empty_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("no-ca-certificates")
-
-
-@pytest.fixture(autouse=True)
-def no_ca_bundle(monkeypatch: pytest.MonkeyPatch, empty_ca_dir: Path) -> None:
-    """Every backend here speaks plain HTTP to loopback, yet httpx loads the CA bundle
-    named by $SSL_CERT_FILE for each client (~25 ms); an empty $SSL_CERT_DIR is free."""
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(empty_ca_dir))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +36,8 @@ WEATHER_TOOL = {
     },
 }
 QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+pytestmark = pytest.mark.usefixtures("no_ca_bundle")
 
 
 def request(**changes: object) -> GenerateRequest:
@@ -68,17 +69,13 @@ def last_body(fake: FakeOpenAI) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture(scope="module")
-def empty_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("no-ca-certificates")
-
-
-@pytest.fixture(autouse=True)
-def no_ca_bundle(monkeypatch: pytest.MonkeyPatch, empty_ca_dir: Path) -> None:
-    """Every backend here speaks plain HTTP to loopback, yet httpx loads the CA bundle
-    named by $SSL_CERT_FILE for each client (~25 ms); an empty $SSL_CERT_DIR is free."""
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(empty_ca_dir))
+def openai_tool_turn() -> list[dict[str, Any]]:
+    """A tool call and its result, already in OpenAI's shape (a fresh copy each call)."""
+    call = {"id": "call_x", "type": "function", "function": {"name": "now", "arguments": "{}"}}
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "content": "noon", "tool_call_id": "call_x"},
+    ]
 
 
 @pytest.fixture
@@ -336,37 +333,7 @@ async def test_tool_call_arguments_that_are_not_an_object_are_a_bad_response(
             ],
             id="ollama-shaped-tool-turn",
         ),
-        pytest.param(
-            [
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_x",
-                            "type": "function",
-                            "function": {"name": "now", "arguments": "{}"},
-                        }
-                    ],
-                },
-                {"role": "tool", "content": "noon", "tool_call_id": "call_x"},
-            ],
-            [
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_x",
-                            "type": "function",
-                            "function": {"name": "now", "arguments": "{}"},
-                        }
-                    ],
-                },
-                {"role": "tool", "content": "noon", "tool_call_id": "call_x"},
-            ],
-            id="already-openai-shaped",
-        ),
+        pytest.param(openai_tool_turn(), openai_tool_turn(), id="already-openai-shaped"),
     ],
 )
 def test_openai_messages(messages: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
@@ -604,17 +571,7 @@ async def test_cancelling_the_consumer_closes_the_connection(
 ) -> None:
     fake.set_text("one two three four five six seven eight")
     fake.token_delay = 0.2
-    first = asyncio.Event()
-
-    async def consume() -> None:
-        async for _chunk in backend.generate(request()):
-            first.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(first.wait(), 2)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await stop_by_cancelling(open_generate(backend))
     assert await fake.wait_for_async(
         lambda: [r.client_disconnected for r in fake.generations()] == [True], 2
     )
