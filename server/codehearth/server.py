@@ -320,6 +320,8 @@ class CodeHearthServer(LanguageServer):
             self._report_with_fallback(engine.backend, primary, model_missing(primary.model))
         try:
             choice = await engine.backend.warm_up(num_ctx=engine.settings.num_ctx)
+            if choice is None:
+                return
             await engine.profile(choice)
             self.log_info(f"completion model {choice.label} is loaded")
         except BackendError as error:

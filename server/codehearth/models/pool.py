@@ -385,10 +385,13 @@ class RoleBackend:
         for choice in self.choices():
             choice.backend.forget_model(choice.model)
 
-    async def warm_up(self, model: str = "", num_ctx: int = 2048) -> Choice:
-        """Load the first of the role's models that can be loaded; returns which one."""
+    async def warm_up(self, model: str = "", num_ctx: int = 2048) -> Choice | None:
+        """Load the first of the role's models that can be loaded; returns which one, or
+        None when every model is one its endpoint said it does not have."""
         last_error: BackendError | None = None
         for choice in self._route_or_raise(0, 0):
+            if self.pool.router.is_missing(choice.candidate):
+                continue  # nothing to load; already reported by whoever discovered it
             started = time.monotonic()
             try:
                 await choice.backend.warm_up(choice.model, num_ctx)
@@ -399,8 +402,9 @@ class RoleBackend:
                 continue
             self.pool.router.record(choice.candidate, ok=True, seconds=time.monotonic() - started)
             return choice
-        assert last_error is not None
-        raise last_error
+        if last_error is not None:
+            raise last_error
+        return None
 
     def generate(self, request: GenerateRequest) -> AsyncGenerator[GenerateChunk, None]:
         """Stream ``request`` (model replaced by each candidate's own)."""
