@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,6 +24,8 @@ from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.models.pool import ModelPool
 from codehearth.settings import CompletionSettings
+
+pytestmark = pytest.mark.usefixtures("no_ca_bundle")
 
 CURSOR = "<|CURSOR|>"
 URI = "file:///project/calc.py"
@@ -63,19 +64,6 @@ def disconnected(fake: FakeOllama) -> list[bool]:
 
 def bodies(fake: FakeOllama) -> list[dict[str, Any]]:
     return [request.body or {} for request in fake.generations()]
-
-
-@pytest.fixture(scope="module")
-def empty_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("no-ca-certificates")
-
-
-@pytest.fixture(autouse=True)
-def no_ca_bundle(monkeypatch: pytest.MonkeyPatch, empty_ca_dir: Path) -> None:
-    """Every backend here speaks plain HTTP to loopback, yet httpx loads the CA bundle
-    named by $SSL_CERT_FILE for each client (~25 ms); an empty $SSL_CERT_DIR is free."""
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    monkeypatch.setenv("SSL_CERT_DIR", str(empty_ca_dir))
 
 
 @pytest.fixture(scope="module")
