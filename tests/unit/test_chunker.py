@@ -4,16 +4,17 @@ oversized definitions, skeletons, names, imports, odd text and the text fallback
 from __future__ import annotations
 
 import hashlib
-import json
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codehearth.index.chunker import MAX_REFERENCES, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
+from codehearth.index.store import decode_chunks, encode_chunks
 from codehearth.languages import REGISTRY_FILE, LanguageRegistry
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "grammar_samples"
@@ -852,10 +853,14 @@ def test_language_without_queries_gives_text_chunks(tmp_path: Path) -> None:
 # -- serialisation and speed ------------------------------------------------------------
 
 
-def test_json_round_trip(registry: LanguageRegistry) -> None:
+def test_encoded_round_trip(registry: LanguageRegistry) -> None:
     chunks = sample(registry, "rust", "sample.rs")
-    data = json.loads(json.dumps(chunks.to_json()))
-    assert FileChunks.from_json(data) == chunks
+    encoded = encode_chunks(chunks)
+    assert decode_chunks(encoded) == chunks
+    moved = decode_chunks(encoded, "elsewhere.rs")
+    assert moved is not None and moved.path == "elsewhere.rs"
+    assert {chunk.path for chunk in moved.chunks} == {"elsewhere.rs"}
+    assert [attrs.evolve(c, path=chunks.path) for c in moved.chunks] == list(chunks.chunks)
 
 
 def test_a_two_thousand_line_file_is_chunked_whole(registry: LanguageRegistry) -> None:

@@ -14,7 +14,7 @@ from codehearth.index.retrieval import (
     CursorContext,
     ScoredChunk,
     caret_window,
-    chunk_tokens,
+    chunk_terms,
     fuse_rankings,
     retrieve,
 )
@@ -195,7 +195,7 @@ class FakeSource:
             for chunk in file.chunks:
                 key = self.chunk_key(chunk)
                 self.chunks[key] = chunk
-                self.bm25.add(key, chunk_tokens(chunk))
+                self.bm25.add_counts(key, chunk_terms(chunk))
 
     def chunks_defining(self, name: str) -> list[Chunk]:
         return [chunk for chunk in self.chunks.values() if name in chunk.defines]
@@ -459,10 +459,10 @@ def test_fuse_rankings_ties_keep_first_seen_order() -> None:
 # --- documents --------------------------------------------------------------------------
 
 
-def test_chunk_tokens_weight_defined_names() -> None:
+def test_chunk_terms_weight_defined_names() -> None:
     chunk = WORKSPACE[0].chunks[0]  # compute_total
-    tokens = chunk_tokens(chunk)
-    assert tokens.count("compute_total") == DEFINE_WEIGHT
-    assert tokens.count("compute") == DEFINE_WEIGHT + chunk.text.count("compute")
-    assert "round" in tokens  # a referenced name, whole
-    assert "def" not in tokens and "return" not in tokens
+    terms = chunk_terms(chunk)
+    assert terms["compute_total"] == DEFINE_WEIGHT
+    assert terms["compute"] == DEFINE_WEIGHT + chunk.text.count("compute")
+    assert "round" in terms  # a referenced name, whole
+    assert "def" not in terms and "return" not in terms

@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from codehearth.index.bm25 import identifier_terms, tokenize_code
 from codehearth.index.context import ContextRequest, workspace_context
 from codehearth.index.model import Chunk, FileChunks, Import
+from codehearth.index.retrieval import chunk_terms
 from codehearth.index.scanner import ScanLimits, ScannedFile
-from codehearth.index.store import IndexStore
+from codehearth.index.store import IndexStore, decode_chunks
 from codehearth.index.workspace_index import (
     PARALLEL_THRESHOLD,
     BuildReport,
     WorkspaceIndex,
+    batch_terms,
     chunk_batch,
 )
 from codehearth.languages import LanguageRegistry
@@ -290,7 +292,10 @@ def test_pool_worker_returns_none_for_a_vanished_file(tmp_path: Path) -> None:
     )
 
     assert results[0] is None
-    assert results[1] is not None and results[1]["chunks"]["chunks"][0]["symbol"] == "ok"
+    assert results[1] is not None
+    chunks = decode_chunks(results[1])
+    assert chunks is not None and [chunk.symbol for chunk in chunks.chunks] == ["ok"]
+    assert batch_terms([results[1]]) == [[chunk_terms(chunks.chunks[0])]]
 
 
 # --- secrets never reach chunks or context --------------------------------------------

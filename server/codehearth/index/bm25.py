@@ -7,7 +7,9 @@ tokens and the keywords and boilerplate names of common languages (``self``, ``r
 same space, so a verbatim identifier matches better than a document sharing its parts.
 
 :class:`BM25Index` keeps an inverted index (term -> {key: term frequency}) updated one
-document at a time, so re-indexing a file touches only its chunks. A search never scans all
+document at a time (given as tokens or as term frequencies, :func:`code_term_counts`), so
+re-indexing a file touches only its chunks, and a document can move to a new key without
+being tokenized again. A search never scans all
 documents: it walks the postings of the query's terms rarest first, and once
 :data:`MAX_POSTINGS` entries have been read, the remaining (more common, lower-IDF) terms
 only re-score the best candidates found so far. Results are exact for queries of rare terms
@@ -23,8 +25,9 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import chain
 
 # Tokens shorter than this carry no meaning on their own (loop counters, ``x``, ``T``).
 MIN_TOKEN_LENGTH = 2
@@ -68,7 +71,7 @@ def identifier_spans(text: str) -> list[tuple[int, str]]:
     ]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 17)
 def split_identifier(name: str) -> tuple[str, ...]:
     """The lowercase sub-tokens of one identifier, without one-letter tokens and stop words.
 
@@ -110,6 +113,12 @@ def tokenize_code(text: str) -> list[str]:
     return [token for name in _IDENTIFIER.findall(text) for token in split_identifier(name)]
 
 
+def code_term_counts(text: str) -> Counter[str]:
+    """How often each of :func:`tokenize_code`'s tokens occurs in ``text`` (the same bag,
+    counted without a Python step per identifier)."""
+    return Counter(chain.from_iterable(map(split_identifier, _IDENTIFIER.findall(text))))
+
+
 def identifier_terms(names: Iterable[str]) -> list[str]:
     """Whole identifiers as lowercase terms (a dotted ``Class.method`` gives both parts).
 
@@ -117,12 +126,10 @@ def identifier_terms(names: Iterable[str]) -> list[str]:
     uses an identifier verbatim matches documents that define or use it better than
     documents that merely share its parts.
     """
-    return [
-        term
-        for name in names
-        for term in (part.lower() for part in name.split("."))
-        if len(term) >= MIN_TOKEN_LENGTH and term not in STOP_WORDS
-    ]
+    # One join, lower and split for all names (a line break stops lower()'s final-sigma
+    # context as the end of a name does).
+    parts = "\n".join(names).replace(".", "\n").lower().split("\n")
+    return [term for term in parts if len(term) >= MIN_TOKEN_LENGTH and term not in STOP_WORDS]
 
 
 class BM25Index:
@@ -155,15 +162,42 @@ class BM25Index:
 
     def add(self, key: str, tokens: Iterable[str]) -> None:
         """Index ``tokens`` under ``key``, replacing whatever ``key`` held before."""
-        counts = Counter(tokens)
+        self.add_counts(key, Counter(tokens))
+
+    def add_counts(self, key: str, counts: Mapping[str, int]) -> None:
+        """Index a document given as term frequencies (all positive) under ``key``,
+        replacing whatever ``key`` held before."""
+        postings = self._postings
         with self._lock:
             self._remove(key)
             for term, frequency in counts.items():
-                self._postings.setdefault(term, {})[key] = frequency
+                posting = postings.get(term)
+                if posting is None:
+                    postings[term] = {key: frequency}
+                else:
+                    posting[key] = frequency
             self._terms[key] = tuple(counts)
             length = sum(counts.values())
             self._lengths[key] = length
             self._total_length += length
+
+    def rekey(self, moves: Mapping[str, str]) -> None:
+        """Move documents from old to new keys (a permutation among them is fine); a new
+        key must hold no other document."""
+        postings = self._postings
+        with self._lock:
+            detached = []
+            for old, new in moves.items():
+                if old == new:
+                    continue
+                terms = self._terms.pop(old)
+                frequencies = [postings[term].pop(old) for term in terms]
+                detached.append((new, terms, frequencies, self._lengths.pop(old)))
+            for new, terms, frequencies, length in detached:
+                for term, frequency in zip(terms, frequencies, strict=True):
+                    postings[term][new] = frequency
+                self._terms[new] = terms
+                self._lengths[new] = length
 
     def remove(self, key: str) -> bool:
         """Drop ``key`` from the index; return whether it was there."""

@@ -38,7 +38,10 @@ What the chunks of a file are, in order:
 
 Text keeps the source's indentation and has ``\\n`` line endings. When the language is
 unknown or has no grammar or queries, or parsing and querying overrun the deadline, the
-file is cut into windows of ``max_chunk_lines`` lines, with no names or imports.
+file is cut into windows of ``max_chunk_lines`` lines, with no names or imports. Given the
+previous version's tree (:class:`ParsedFile`), an edit is parsed incrementally unless a
+syntax error is involved, where error recovery could build another tree than a whole
+parse: the chunks are those of a whole parse either way.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ import hashlib
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from itertools import accumulate
+from collections.abc import Iterable, MutableMapping, Sequence
+from itertools import accumulate, chain
+from operator import methodcaller
 
 import attrs
 import tree_sitter
@@ -71,6 +75,17 @@ _MODULE = "import.module"
 _IMPORTED = "import.name"
 _PARTS = ("name", "body", "members", "doc", "scope")
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_decode = methodcaller("decode", "utf-8", "replace")
+
+
+@attrs.frozen
+class ParsedFile:
+    """A file version's bytes and syntax tree, kept so that :func:`chunk_file` parses the
+    file's next version incrementally. Used once: that parse edits the tree."""
+
+    language_id: str
+    data: bytes
+    tree: tree_sitter.Tree
 
 
 def chunk_file(
@@ -81,8 +96,12 @@ def chunk_file(
     *,
     max_chunk_lines: int = 120,
     deadline_micros: int = 2_000_000,
+    parsed: MutableMapping[str, ParsedFile] | None = None,
 ) -> FileChunks:
-    """Chunk one file version (see the module docstring); never raises on odd text."""
+    """Chunk one file version (see the module docstring); never raises on odd text.
+
+    Given ``parsed``, the tree of the path's previous version found there is edited and
+    parsed again only where the text changed, and this version's tree is put there."""
     data = source.encode("utf-8", "surrogatepass")
     content_hash = hashlib.sha256(data).hexdigest()
     max_lines = max(1, max_chunk_lines)
@@ -93,7 +112,20 @@ def chunk_file(
     tree = captures = None
     if spec is not None and parser is not None and query is not None:
         started = time.monotonic_ns()
-        tree = parse_with_deadline(parser, data, deadline_micros)
+        previous = parsed.pop(path, None) if parsed is not None else None
+        reusable = (
+            previous is not None
+            and previous.language_id == language_id
+            and not previous.tree.root_node.has_error
+        )
+        if previous is not None and reusable:
+            tree = _parse_edited(parser, previous, data, deadline_micros)
+        if not reusable or (tree is not None and tree.root_node.has_error):
+            # Error recovery may build another tree than a whole parse does: parse anew.
+            spent = (time.monotonic_ns() - started) // 1000
+            tree = parse_with_deadline(parser, data, max(1, deadline_micros - spent))
+        if tree is not None and parsed is not None:
+            parsed[path] = ParsedFile(language_id, data, tree)
         if tree is not None:
             # A query cursor cannot be interrupted (its progress callback crashes
             # py-tree-sitter 0.26), so the deadline is checked once it is done.
@@ -106,6 +138,73 @@ def chunk_file(
     keywords = _keywords(tree.language)
     chunker = _Chunker(spec, path, lines, max_lines, tree.root_node, captures, keywords)
     return FileChunks(path, language_id, content_hash, chunker.chunks(), chunker.imports())
+
+
+def _parse_edited(
+    parser: tree_sitter.Parser, previous: ParsedFile, data: bytes, deadline_micros: int
+) -> tree_sitter.Tree | None:
+    """Parse ``data`` reusing the tree of ``previous``, edited by the one span of bytes
+    where the two versions differ, within the deadline (None past it). As
+    ``parse_with_deadline``: the progress callback that enforces it needs a read
+    callback, and the tree is then parsed once more from the bytes (every node reused)
+    so that it keeps its source."""
+    old = previous.data
+    start = _common_prefix(old, data)
+    end = _common_suffix(old, data, min(len(old), len(data)) - start)
+    tree = previous.tree
+    tree.edit(
+        start,
+        len(old) - end,
+        len(data) - end,
+        _point(data, start),
+        _point(old, len(old) - end),
+        _point(data, len(data) - end),
+    )
+    deadline = time.monotonic_ns() + deadline_micros * 1000
+    view = memoryview(data)
+
+    def read(byte_offset: int, _point: tree_sitter.Point) -> memoryview:
+        return view[byte_offset:]
+
+    def expired(_byte_offset: int, _has_error: bool) -> bool:
+        return time.monotonic_ns() > deadline
+
+    try:
+        edited = parser.parse(read, old_tree=tree, progress_callback=expired)
+    except ValueError:
+        parser.reset()
+        return None
+    return parser.parse(data, old_tree=edited)
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share (a binary search of C compares)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: bytes, b: bytes, at_most: int) -> int:
+    """How many trailing bytes ``a`` and ``b`` share, up to ``at_most``."""
+    low, high = 0, at_most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle :] == b[len(b) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    """The (row, byte column) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return (data.count(b"\n", 0, offset), offset - line_start)
 
 
 class _Lines:
@@ -245,16 +344,16 @@ class _Chunker:
                 known = by_node.get(key)
                 if known is None or KINDS.index(kind) < KINDS.index(known.kind):
                     by_node[key] = _Definition(node, kind)
-        definitions = [by_node[key] for key in sorted(by_node, key=lambda k: (k[0], -k[1]))]
-        starts = [definition.node.start_byte for definition in definitions]
+        spans = sorted(by_node, key=lambda span: (span[0], -span[1]))
+        definitions = [by_node[span] for span in spans]
+        starts = [start for start, _ in spans]
+        ends = [end for _, end in spans]
         for part in _PARTS:
             for node in self.captures.get(part, ()):
-                span = (node.start_byte, node.end_byte)
-                index = bisect_right(starts, node.start_byte) - 1
+                start, end = node.start_byte, node.end_byte
+                index = bisect_right(starts, start) - 1
                 while index >= 0 and (
-                    definitions[index].node.end_byte < node.end_byte
-                    or (definitions[index].node.start_byte, definitions[index].node.end_byte)
-                    == span
+                    ends[index] < end or (starts[index] == start and ends[index] == end)
                 ):
                     index -= 1
                 if index >= 0 and getattr(definitions[index], part) is None:
@@ -269,25 +368,32 @@ class _Chunker:
         }
         top: list[_Definition] = []
         stack: list[_Definition] = []
+        ends: list[int] = []  # where each definition on the stack ends
         for definition in definitions:
-            while stack and stack[-1].node.end_byte <= definition.node.start_byte:
+            start = definition.node.start_byte
+            while stack and ends[-1] <= start:
                 stack.pop()
+                ends.pop()
             enclosing = stack[-1] if stack else None
             stack.append(definition)
-            outer = self._widen(definition.node, stops)
+            ends.append(definition.node.end_byte)
             container = None
             if enclosing is not None:
+                # Only a definition with a body right in a container's body is a member.
                 holder = enclosing.members or enclosing.body
                 if not (
                     enclosing.accepted
                     and enclosing.kind in CONTAINER_KINDS
                     and holder is not None
-                    and outer.parent is not None
-                    and outer.parent.id == holder.id
                     and definition.body is not None
                 ):
                     continue
+                outer = self._widen(definition.node, stops)
+                if outer.parent is None or outer.parent.id != holder.id:
+                    continue
                 container = enclosing
+            else:
+                outer = self._widen(definition.node, stops)
             if not self._alone_on_its_lines(outer):
                 continue
             definition.accepted = True
@@ -316,13 +422,15 @@ class _Chunker:
         parent = node.parent
         while (
             parent is not None
-            and parent.parent is not None
-            and not parent.is_error
             and parent.type not in self.spec.block_nodes
             and parent.id not in stops
+            and not parent.is_error
             and parent.end_point.row == end_row
         ):
-            node, parent = parent, parent.parent
+            grandparent = parent.parent  # (the root is no wrapper)
+            if grandparent is None:
+                break
+            node, parent = parent, grandparent
         return node
 
     def _alone_on_its_lines(self, node: tree_sitter.Node) -> bool:
@@ -487,9 +595,10 @@ class _Chunker:
         """Give each chunk the tags.scm definitions and references on the lines it owns.
         A keyword is a reference only outside syntax errors, where tree-sitter's error
         recovery can make one an identifier (``print`` and ``get`` are names elsewhere)."""
-        unowned: dict[bytes, int] = {}
-        defines = [self.drafts[i].defines if i >= 0 else {} for i in self.owner]
-        references = [self.drafts[i].references if i >= 0 else unowned for i in self.owner]
+        unowned = _Draft(0, 0, "", "", "", "")  # collects the names on no chunk's lines
+        owners = [self.drafts[i] if i >= 0 else unowned for i in self.owner]
+        defines = [owner.defines for owner in owners]
+        references = [owner.references for owner in owners]
         keywords = self.keywords
         data = self.lines.data
         starts = self.lines.starts
@@ -498,9 +607,9 @@ class _Chunker:
                 for node in nodes:
                     start = node.start_byte
                     name = data[start : node.end_byte].decode("utf-8", "replace")
-                    names = defines[bisect_right(starts, start) - 1]
-                    if start < names.get(name, start + 1):
-                        names[name] = start
+                    defined = defines[bisect_right(starts, start) - 1]
+                    if start < defined.get(name, start + 1):
+                        defined[name] = start
             elif capture.startswith(_REFERENCES):
                 for node in nodes:
                     start = node.start_byte
@@ -585,9 +694,10 @@ def _in_order(names: dict[str, int]) -> tuple[str, ...]:
 def _references(draft: _Draft) -> tuple[str, ...]:
     """The chunk's references in source order, without its defines, at most
     :data:`MAX_REFERENCES`."""
-    found = sorted(draft.references.items(), key=lambda item: item[1])
-    names = (name.decode("utf-8", "replace") for name, _ in found if name)
-    return tuple(name for name in names if name not in draft.defines)[:MAX_REFERENCES]
+    references = draft.references
+    found = map(_decode, sorted(references, key=references.__getitem__))
+    names = [name for name in found if name and name not in draft.defines]
+    return tuple(names[:MAX_REFERENCES])
 
 
 def _trim(segments: list[_Segment]) -> list[_Segment]:
@@ -597,7 +707,7 @@ def _trim(segments: list[_Segment]) -> list[_Segment]:
 
 
 def _join(segments: Iterable[_Segment]) -> str:
-    return "\n".join(line for segment in segments for line in segment[2])
+    return "\n".join(chain.from_iterable(segment[2] for segment in segments))
 
 
 def _last_row(node: tree_sitter.Node) -> int:

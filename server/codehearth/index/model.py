@@ -1,13 +1,11 @@
 """Data the index is made of: chunks of code per definition, and a file's imports.
 
-Plain frozen attrs classes that round-trip through JSON (``to_json``/``from_json``), so
-they can be persisted in diskcache without pickle and sent between processes.
+Plain frozen attrs classes; :mod:`codehearth.index.store` writes them as text (never
+pickle), to persist them and to send them between processes.
 Lines are 0-based and ``end_line`` is inclusive.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import attrs
 
@@ -35,15 +33,6 @@ class Chunk:
     references: tuple[str, ...] = ()
     parent: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self, recurse=False, value_serializer=_lists)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Chunk:
-        return cls(
-            **{**data, "defines": tuple(data["defines"]), "references": tuple(data["references"])}
-        )
-
 
 @attrs.frozen
 class Import:
@@ -51,13 +40,6 @@ class Import:
 
     module: str
     names: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"module": self.module, "names": list(self.names)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Import:
-        return cls(module=data["module"], names=tuple(data["names"]))
 
 
 @attrs.frozen
@@ -69,26 +51,3 @@ class FileChunks:
     content_hash: str
     chunks: tuple[Chunk, ...]
     imports: tuple[Import, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "language_id": self.language_id,
-            "content_hash": self.content_hash,
-            "chunks": [chunk.to_json() for chunk in self.chunks],
-            "imports": [item.to_json() for item in self.imports],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FileChunks:
-        return cls(
-            path=data["path"],
-            language_id=data["language_id"],
-            content_hash=data["content_hash"],
-            chunks=tuple(Chunk.from_json(chunk) for chunk in data["chunks"]),
-            imports=tuple(Import.from_json(item) for item in data["imports"]),
-        )
-
-
-def _lists(_instance: Any, _field: Any, value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

@@ -9,7 +9,7 @@ Three rankings are built and fused:
   current one, and at most :data:`MAX_DEFINITIONS_PER_NAME` are taken per name.
 * ``lexical``: BM25 over the index with the distinct terms of the enclosing definition,
   those of the cursor's statement (and its identifiers, whole) counted more.
-  :func:`chunk_tokens` is the document the index should hold for each chunk.
+  :func:`chunk_terms` is the document the index should hold for each chunk.
 * ``recent``: the innermost chunk at each recently edited or opened position, most recent
   first (or the chunks next to it when the position lies between definitions).
 
@@ -32,6 +32,7 @@ import attrs
 
 from codehearth.index.bm25 import (
     BM25Index,
+    code_term_counts,
     identifier_spans,
     identifier_terms,
     split_identifier,
@@ -70,17 +71,17 @@ RECENT_RADIUS = 3
 _CONTINUATIONS = ("(", "[", "{", ",", "\\", "+", "-", "*", "/", "=", ".", "&&", "||")
 
 
-def chunk_tokens(chunk: Chunk) -> list[str]:
-    """The BM25 document of a chunk: its defined names (whole and split,
-    :data:`DEFINE_WEIGHT` times), the names it references (whole, once) and the sub-tokens
-    of its text. :func:`retrieve`'s queries use the same terms."""
+def chunk_terms(chunk: Chunk) -> Counter[str]:
+    """The BM25 document of a chunk, as term frequencies: its defined names (whole and
+    split, :data:`DEFINE_WEIGHT` times), the names it references (whole, once) and the
+    sub-tokens of its text. :func:`retrieve`'s queries use the same terms."""
+    terms = code_term_counts(chunk.text)
     defined = identifier_terms(chunk.defines)
     defined += [token for name in chunk.defines for token in split_identifier(name)]
-    return [
-        *(defined * DEFINE_WEIGHT),
-        *identifier_terms(chunk.references),
-        *tokenize_code(chunk.text),
-    ]
+    for term in defined:
+        terms[term] += DEFINE_WEIGHT
+    terms.update(identifier_terms(chunk.references))
+    return terms
 
 
 def _positions(positions: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:

@@ -1,10 +1,12 @@
 """The index on disk: chunks per content hash, and a manifest of what each path held.
 
 A diskcache ``Cache`` per workspace under the user cache directory (never inside the
-workspace), values stored as JSON text (never pickle), no eviction. Chunks are keyed by
-the content hash plus the chunker version, so a restart re-reads nothing that did not
-change and an upgraded chunker never reuses stale chunks. The manifest maps each path to
-its (mtime, size, content hash), so a warm start only stats files.
+workspace), values stored as text (never pickle) inside its SQLite database, no eviction.
+A file's chunks are one value (:func:`encode_chunks`: a JSON header line, then the chunk
+texts) keyed by the content hash plus the chunker version, so a restart re-reads nothing
+that did not change and an upgraded chunker never reuses stale chunks; a batch of files is
+written in one transaction. The manifest (JSON) maps each path to its (mtime, size,
+content hash), so a warm start only stats files and reads their values.
 
 A store that cannot be opened (corrupt database, unreadable folder) is moved aside as
 ``*.corrupt-<time>`` and a fresh one started; if even that fails the index runs in memory
@@ -20,18 +22,21 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import attrs
 import diskcache
 
-from codehearth.index.model import FileChunks
+from codehearth.index.model import Chunk, FileChunks, Import
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 MANIFEST_KEY = "manifest:v1"
+INLINE_VALUE_BYTES = 1 << 26
+"""Values up to this size stay in the database (diskcache's default puts values over 32 KiB
+in a file each, one more open, write and fsync per file)."""
 
 
 @attrs.frozen
@@ -90,21 +95,27 @@ class IndexStore:
             self._cache.close()
             self._cache = None
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: str) -> str | None:
         if self._cache is None:
             return None
         try:
-            raw = self._cache.get(key)
-            return json.loads(raw) if isinstance(raw, str) else None
-        except (sqlite3.Error, OSError, ValueError, diskcache.Timeout) as error:
+            value = self._cache.get(key)
+        except (sqlite3.Error, OSError, diskcache.Timeout) as error:
             log.debug("index cache read failed for %s: %s", key, error)
             return None
+        return value if isinstance(value, str) else None
 
-    def _set(self, key: str, value: Any) -> None:
+    def _set_many(self, items: Iterable[tuple[str, str]]) -> None:
+        """Write (key, text) pairs in one transaction."""
         if self._cache is None:
             return
         try:
-            self._cache.set(key, json.dumps(value, separators=(",", ":")), retry=True)
+            with self._cache.transact(retry=True):
+                for key, text in items:
+                    try:
+                        self._cache.set(key, text, retry=True)
+                    except UnicodeEncodeError:  # a buffer with lone surrogates: not kept
+                        log.debug("index cache cannot keep %s: not UTF-8", key)
         except (sqlite3.Error, OSError, diskcache.Timeout) as error:
             self._disable(f"index cache write failed ({error})")
 
@@ -114,22 +125,28 @@ class IndexStore:
             log.warning("%s; the index stays in memory only", problem)
         self.close()
 
-    def load_chunks(self, content_hash: str, language_id: str) -> FileChunks | None:
+    def load_chunks(
+        self, content_hash: str, language_id: str, path: str | None = None
+    ) -> FileChunks | None:
         """Chunks for this content parsed as this language (the same bytes chunk
-        differently as JavaScript and TypeScript)."""
-        data = self._get(_chunks_key(content_hash, language_id))
-        if not isinstance(data, dict):
-            return None
-        try:
-            return FileChunks.from_json(data)
-        except (KeyError, TypeError, ValueError):
-            return None
+        differently as JavaScript and TypeScript), at ``path`` (default: the path they
+        were saved from)."""
+        encoded = self._get(_chunks_key(content_hash, language_id))
+        return decode_chunks(encoded, path) if encoded is not None else None
 
     def save_chunks(self, chunks: FileChunks) -> None:
-        self._set(_chunks_key(chunks.content_hash, chunks.language_id), chunks.to_json())
+        self.save_encoded([(chunks.content_hash, chunks.language_id, encode_chunks(chunks))])
+
+    def save_encoded(self, encoded: Iterable[tuple[str, str, str]]) -> None:
+        """Save (content hash, language, :func:`encode_chunks` text) triples in one
+        transaction."""
+        self._set_many((_chunks_key(digest, language), text) for digest, language, text in encoded)
 
     def load_manifest(self) -> dict[str, ManifestEntry]:
-        data = self._get(MANIFEST_KEY)
+        try:
+            data = json.loads(self._get(MANIFEST_KEY) or "{}")
+        except ValueError:
+            return {}
         if not isinstance(data, dict):
             return {}
         manifest: dict[str, ManifestEntry] = {}
@@ -139,10 +156,100 @@ class IndexStore:
         return manifest
 
     def save_manifest(self, manifest: dict[str, ManifestEntry]) -> None:
-        self._set(
-            MANIFEST_KEY,
-            {path: [e.mtime_ns, e.size, e.content_hash] for path, e in manifest.items()},
+        data = {path: [e.mtime_ns, e.size, e.content_hash] for path, e in manifest.items()}
+        self._set_many([(MANIFEST_KEY, json.dumps(data, separators=(",", ":")))])
+
+
+def encode_chunks(chunks: FileChunks) -> str:
+    """A file's chunks as the text the store keeps (and pool workers send): a JSON header
+    line ``[path, language_id, content_hash, imports, chunks]``, each import ``[module,
+    names]`` and each chunk ``[start_line, end_line, symbol, kind, text length, skeleton
+    length, defines, references, parent]``, then the chunks' texts and skeletons one
+    after the other, unescaped (a skeleton that is the text, as a class's or a module
+    chunk's, has a null length and is not repeated). Names are packed by :func:`_pack`."""
+    texts: list[str] = []
+    rows = []
+    for chunk in chunks.chunks:
+        texts.append(chunk.text)
+        skeleton_length = None
+        if chunk.skeleton != chunk.text:
+            texts.append(chunk.skeleton)
+            skeleton_length = len(chunk.skeleton)
+        rows.append(
+            [
+                chunk.start_line,
+                chunk.end_line,
+                chunk.symbol,
+                chunk.kind,
+                len(chunk.text),
+                skeleton_length,
+                _pack(chunk.defines),
+                _pack(chunk.references),
+                chunk.parent,
+            ]
         )
+    imports = [[item.module, item.names] for item in chunks.imports]
+    header = [chunks.path, chunks.language_id, chunks.content_hash, imports, rows]
+    return json.dumps(header, separators=(",", ":")) + "\n" + "".join(texts)
+
+
+def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
+    """The chunks of an :func:`encode_chunks` text, at ``path`` (default: the path they
+    were encoded at, so identical content at another path is reused as is); None for
+    anything else."""
+    header, _, body = encoded.partition("\n")
+    try:
+        own_path, language_id, content_hash, imports, rows = json.loads(header)
+        path = path or own_path
+        chunks = []
+        offset = 0
+        for start, end, symbol, kind, length, skeleton_length, defines, references, parent in rows:
+            text = body[offset : offset + length]
+            offset += length
+            skeleton = text
+            if skeleton_length is not None:
+                skeleton = body[offset : offset + skeleton_length]
+                offset += skeleton_length
+            chunks.append(
+                Chunk(
+                    path,
+                    language_id,
+                    start,
+                    end,
+                    symbol,
+                    kind,
+                    text,
+                    skeleton,
+                    _unpack(defines),
+                    _unpack(references),
+                    parent,
+                )
+            )
+        if offset != len(body):
+            return None
+        return FileChunks(
+            path,
+            language_id,
+            content_hash,
+            tuple(chunks),
+            tuple(Import(module, tuple(names)) for module, names in imports),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _pack(names: tuple[str, ...]) -> str | list[str]:
+    """Names as one string of lines (decoded from JSON many times faster than a list of
+    strings), or as a list where lines would be ambiguous (no names, a name with a line
+    break, a lone empty name)."""
+    joined = "\n".join(names)
+    if joined and joined.count("\n") == len(names) - 1:
+        return joined
+    return list(names)
+
+
+def _unpack(packed: str | list[str]) -> tuple[str, ...]:
+    return tuple(packed.split("\n")) if isinstance(packed, str) else tuple(packed)
 
 
 def _chunks_key(content_hash: str, language_id: str) -> str:
@@ -151,7 +258,9 @@ def _chunks_key(content_hash: str, language_id: str) -> str:
 
 def _open_checked(folder: Path) -> diskcache.Cache:
     folder.mkdir(parents=True, exist_ok=True)
-    cache = diskcache.Cache(str(folder), eviction_policy="none", timeout=5)
+    cache = diskcache.Cache(
+        str(folder), eviction_policy="none", timeout=5, disk_min_file_size=INLINE_VALUE_BYTES
+    )
     try:
         row = cache._sql("PRAGMA quick_check").fetchone()
     except sqlite3.DatabaseError:

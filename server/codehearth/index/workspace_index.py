@@ -1,11 +1,15 @@
 """The workspace index: every indexable file chunked by tree-sitter, kept current.
 
 ``WorkspaceIndex.build()`` scans the workspace (see :mod:`codehearth.index.scanner`),
-reuses chunks persisted for unchanged files (:mod:`codehearth.index.store`) and chunks the
-rest, on several processes when there are many files. ``update_file`` and ``remove_file``
-keep it current from editor buffers, saves and file-system events. It implements the
-``ChunkSource`` the retrieval pipeline reads: definitions by name, a file's chunks and
-imports, import resolution and the BM25 index.
+reuses chunks persisted for unchanged files (:mod:`codehearth.index.store`, matched by
+mtime and size) and chunks the rest, on several processes when there are many files:
+workers read, chunk and store files in batches and send each file back as the store's
+compact text; once every file is chunked the index is ready, and the workers count the
+BM25 terms while the parent installs. ``update_file`` and ``remove_file`` keep it current
+from editor buffers, saves and file-system events: the last few files' syntax trees are
+kept so an edit is parsed incrementally, and chunks that an edit only moved keep their
+BM25 documents. It implements the ``ChunkSource`` the retrieval pipeline reads:
+definitions by name, a file's chunks and imports, import resolution and the BM25 index.
 
 All methods are synchronous and thread-safe (one lock, held briefly); the server calls
 the slow ones through ``asyncio.to_thread``.
@@ -14,6 +18,8 @@ the slow ones through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -21,16 +27,16 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
 
 from codehearth.index.bm25 import BM25Index
-from codehearth.index.chunker import chunk_file
+from codehearth.index.chunker import ParsedFile, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
-from codehearth.index.retrieval import chunk_tokens
+from codehearth.index.retrieval import chunk_terms
 from codehearth.index.scanner import (
     ScanLimits,
     ScannedFile,
@@ -38,7 +44,7 @@ from codehearth.index.scanner import (
     is_denied,
     read_source,
 )
-from codehearth.index.store import IndexStore, ManifestEntry
+from codehearth.index.store import IndexStore, ManifestEntry, decode_chunks, encode_chunks
 from codehearth.languages import LanguageRegistry
 
 log = logging.getLogger(__name__)
@@ -48,8 +54,14 @@ PARALLEL_THRESHOLD = 64
 
 BATCH_SIZE = 24
 
+KEPT_TREES = 8
+"""Syntax trees kept for the files updated last, so their next edit parses incrementally."""
+
 LEXICAL_BATCH = 500
 """Chunks added to the BM25 index per lock hold."""
+
+TermCounts = list[list[Counter[str]]]
+"""BM25 term frequencies per file, per chunk."""
 
 Progress = Callable[[int, int, str], None]
 """(files done, files total, message)."""
@@ -102,6 +114,7 @@ class WorkspaceIndex:
         self._by_stem: dict[str, set[str]] = {}
         self._manifest: dict[str, ManifestEntry] = {}
         self._manifest_dirty = False
+        self._parsed: dict[str, ParsedFile] = {}
         self.ready = False
         self.lexical_ready = False
 
@@ -189,8 +202,11 @@ class WorkspaceIndex:
 
     def build(self, progress: Progress | None = None, workers: int | None = None) -> BuildReport:
         """Scan and (re)index the workspace; unchanged files come from the store."""
+        with _gc_paused():
+            return self._build(progress, workers or min(2, os.cpu_count() or 1))
+
+    def _build(self, progress: Progress | None, workers: int) -> BuildReport:
         started = time.perf_counter()
-        workers = workers or min(2, os.cpu_count() or 1)
         scanned = list(self.scanner.scan())
         manifest = self.store.load_manifest() if self.store else {}
         total = len(scanned)
@@ -202,15 +218,11 @@ class WorkspaceIndex:
         for item in scanned:
             entry = manifest.get(item.path)
             cached = None
-            if entry and entry.mtime_ns == item.mtime_ns and entry.size == item.size:
-                cached = (
-                    self.store.load_chunks(entry.content_hash, item.language_id)
-                    if self.store
-                    else None
-                )
-            if cached is not None:
-                fresh[item.path] = rebased(cached, item.path)
-                new_manifest[item.path] = entry  # type: ignore[assignment]
+            if self.store and entry and (entry.mtime_ns, entry.size) == (item.mtime_ns, item.size):
+                cached = self.store.load_chunks(entry.content_hash, item.language_id, item.path)
+            if entry is not None and cached is not None:
+                fresh[item.path] = cached
+                new_manifest[item.path] = entry
                 from_cache += 1
                 done += 1
             else:
@@ -218,41 +230,42 @@ class WorkspaceIndex:
         if progress:
             progress(done, total, f"{from_cache} files from cache")
         used_workers = 1
-        tokens: dict[str, list[str]] = {}
-        results: Iterable[tuple[ScannedFile, FileChunks | None]]
-        if len(to_parse) >= PARALLEL_THRESHOLD and workers > 1:
-            used_workers = workers
-            results = self._parse_parallel(to_parse, workers, tokens)
-        else:
-            results = ((item, self._parse_one(item)) for item in to_parse)
-        for item, chunks in results:
-            done += 1
-            if chunks is not None:
-                fresh[item.path] = chunks
-                new_manifest[item.path] = ManifestEntry(
-                    item.mtime_ns, item.size, chunks.content_hash
+        with contextlib.ExitStack() as pool_scope:
+            results: Iterable[tuple[ScannedFile, FileChunks | None]]
+            counted: Iterable[dict[str, Counter[str]]] = ()  # terms counted elsewhere
+            if len(to_parse) >= PARALLEL_THRESHOLD and workers > 1:
+                used_workers = workers
+                pool = pool_scope.enter_context(
+                    concurrent.futures.ProcessPoolExecutor(
+                        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+                    )
                 )
-                if self.store and used_workers == 1:
-                    self.store.save_chunks(chunks)  # workers save their own
-            if progress and (done % 25 == 0 or done == total):
-                progress(done, total, os.path.relpath(item.path, self.root))
-        with self._lock:
-            for path in list(self._files):
-                if path not in fresh:
-                    self._uninstall(path)
-            for chunks in fresh.values():
-                current = self._files.get(chunks.path)
-                if current is chunks:
-                    continue
-                if current is not None:
-                    self._uninstall(chunks.path)
-                self._install(chunks)
-            self._manifest = new_manifest
-            self._manifest_dirty = True
-        self.flush()
-        self.ready = True  # definitions and files answer from here; lexical ranking follows
-        ready_seconds = time.perf_counter() - started
-        self._index_lexical(tokens)
+                results, counted = self._parse_parallel(pool, to_parse)
+            else:
+                results = self._parse_here(to_parse)
+            for item, chunks in results:
+                done += 1
+                if chunks is not None:
+                    fresh[item.path] = chunks
+                    new_manifest[item.path] = ManifestEntry(
+                        item.mtime_ns, item.size, chunks.content_hash
+                    )
+                if progress and (done % 25 == 0 or done == total):
+                    progress(done, total, os.path.relpath(item.path, self.root))
+            with self._lock:
+                for path in list(self._files):
+                    if path not in fresh:
+                        self._replace(path, None)
+                for path, chunks in fresh.items():
+                    if self._files.get(path) is not chunks:
+                        self._replace(path, chunks)
+                if new_manifest != manifest:
+                    self._manifest_dirty = True
+                self._manifest = new_manifest
+            self.flush()
+            self.ready = True  # definitions and files answer from here; lexical follows
+            ready_seconds = time.perf_counter() - started
+            self._index_lexical(counted)
         languages = Counter(chunks.language_id for chunks in fresh.values())
         return BuildReport(
             files=len(fresh),
@@ -267,9 +280,15 @@ class WorkspaceIndex:
             lexical_seconds=round(time.perf_counter() - started - ready_seconds, 3),
         )
 
-    def _index_lexical(self, known: dict[str, list[str]]) -> None:
-        """Build the BM25 postings for every chunk, in small locked batches so retrieval
-        on other threads is never held up for long."""
+    def _index_lexical(self, counted: Iterable[dict[str, Counter[str]]]) -> None:
+        """Build the BM25 postings for every chunk: first those whose terms come counted
+        (a batch at a time, as they come), then the others; in small locked batches so
+        retrieval on other threads is never held up for long."""
+        for terms in counted:
+            with self._lock:
+                for key, counts in terms.items():
+                    if key in self._chunks and key not in self.bm25:
+                        self.bm25.add_counts(key, counts)
         with self._lock:
             keys = list(self._chunks)
         for start in range(0, len(keys), LEXICAL_BATCH):
@@ -277,33 +296,45 @@ class WorkspaceIndex:
                 for key in keys[start : start + LEXICAL_BATCH]:
                     chunk = self._chunks.get(key)
                     if chunk is not None and key not in self.bm25:
-                        self.bm25.add(key, known.get(key) or chunk_tokens(chunk))
+                        self.bm25.add_counts(key, chunk_terms(chunk))
         self.lexical_ready = True
 
-    def _parse_one(self, item: ScannedFile) -> FileChunks | None:
-        text = read_source(item.path, self.limits.max_file_bytes)
-        if text is None:
-            return None
-        return chunk_file(self.registry, item.language_id, item.path, text)
+    def _parse_here(
+        self, items: list[ScannedFile]
+    ) -> Iterator[tuple[ScannedFile, FileChunks | None]]:
+        """Chunk in this process, saving to the store a batch at a time."""
+        pending: list[tuple[str, str, str]] = []
+        for item in items:
+            text = read_source(item.path, self.limits.max_file_bytes)
+            chunks = None
+            if text is not None:
+                chunks = chunk_file(self.registry, item.language_id, item.path, text)
+                if self.store:
+                    pending.append((chunks.content_hash, chunks.language_id, encode_chunks(chunks)))
+            yield item, chunks
+            if self.store and len(pending) >= BATCH_SIZE:
+                self.store.save_encoded(pending)
+                pending = []
+        if self.store and pending:
+            self.store.save_encoded(pending)
 
     def _parse_parallel(
-        self, items: list[ScannedFile], workers: int, tokens: dict[str, list[str]]
-    ) -> Iterable[tuple[ScannedFile, FileChunks | None]]:
-        """Chunk on a process pool; workers also tokenize for BM25 and write the store."""
-        batches = [items[i : i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context
-        ) as pool:
-            futures = {
-                pool.submit(
-                    chunk_batch,
-                    [(item.path, item.language_id) for item in batch],
-                    self.limits.max_file_bytes,
-                    str(self.store.folder) if self.store and self.store.persistent else None,
-                ): batch
-                for batch in batches
-            }
+        self, pool: concurrent.futures.Executor, items: list[ScannedFile]
+    ) -> tuple[Iterator[tuple[ScannedFile, FileChunks | None]], Iterator[dict[str, Counter[str]]]]:
+        """Chunk on a process pool whose workers also write the store: the chunks of each
+        file as they come, then the BM25 term frequencies by chunk key, a batch of files
+        at a time as the workers count them (those tasks queue behind the chunking, so the
+        index is ready before they run)."""
+        store_folder = str(self.store.folder) if self.store and self.store.persistent else None
+        counting: list[tuple[list[list[str]], concurrent.futures.Future[TermCounts]]] = []
+
+        def chunked() -> Iterator[tuple[ScannedFile, FileChunks | None]]:
+            futures = {}
+            for start in range(0, len(items), BATCH_SIZE):
+                batch = items[start : start + BATCH_SIZE]
+                paths = [(item.path, item.language_id) for item in batch]
+                max_bytes = self.limits.max_file_bytes
+                futures[pool.submit(chunk_batch, paths, max_bytes, store_folder)] = batch
             for future in concurrent.futures.as_completed(futures):
                 batch = futures[future]
                 try:
@@ -311,14 +342,32 @@ class WorkspaceIndex:
                 except Exception as error:  # a crashed worker loses its batch, not the build
                     log.warning("indexing a batch of %d files failed: %s", len(batch), error)
                     results = [None] * len(batch)
-                for item, data in zip(batch, results, strict=True):
-                    if data is None:
-                        yield item, None
-                        continue
-                    chunks = FileChunks.from_json(data["chunks"])
-                    for chunk, chunk_terms in zip(chunks.chunks, data["tokens"], strict=True):
-                        tokens[self.chunk_key(chunk)] = chunk_terms
+                keys: list[list[str]] = []
+                encoded_files: list[str] = []
+                for item, encoded in zip(batch, results, strict=True):
+                    chunks = decode_chunks(encoded, item.path) if encoded is not None else None
+                    if encoded is not None and chunks is not None:
+                        keys.append([self.chunk_key(chunk) for chunk in chunks.chunks])
+                        encoded_files.append(encoded)
                     yield item, chunks
+                if encoded_files:
+                    counting.append((keys, pool.submit(batch_terms, encoded_files)))
+
+        def counted() -> Iterator[dict[str, Counter[str]]]:
+            keys_of = {future: keys for keys, future in counting}
+            for future in concurrent.futures.as_completed(keys_of):
+                try:
+                    counts = future.result()
+                except Exception as error:  # those chunks are counted in this process
+                    log.warning("counting terms of a batch failed: %s", error)
+                    continue
+                terms: dict[str, Counter[str]] = {}
+                for file_keys, file_counts in zip(keys_of[future], counts, strict=True):
+                    # (none when the worker could not decode the file: counted here)
+                    terms.update(zip(file_keys, file_counts, strict=False))
+                yield terms
+
+        return chunked(), counted()
 
     # -- incremental updates ---------------------------------------------------------
 
@@ -353,17 +402,19 @@ class WorkspaceIndex:
         current = self._files.get(path)
         if current is not None and current.content_hash == digest:
             return False
-        cached = self.store.load_chunks(digest, spec.language_id) if self.store and saved else None
+        cached = None
+        if self.store and saved:
+            cached = self.store.load_chunks(digest, spec.language_id, path)
         if cached is not None:
-            chunks = rebased(cached, path)
+            chunks = cached
         else:
-            chunks = chunk_file(self.registry, spec.language_id, path, text)
+            chunks = chunk_file(self.registry, spec.language_id, path, text, parsed=self._parsed)
             if self.store and saved:  # unsaved buffers change too often to be worth it
                 self.store.save_chunks(chunks)
         with self._lock:
-            if path in self._files:
-                self._uninstall(path)
-            self._install(chunks)
+            self._replace(path, chunks)
+            for stale in list(self._parsed)[:-KEPT_TREES]:  # the least recently updated
+                self._parsed.pop(stale, None)
             if saved:
                 try:
                     info = os.stat(path)
@@ -375,8 +426,8 @@ class WorkspaceIndex:
 
     def remove_file(self, path: str) -> None:
         with self._lock:
-            if path in self._files:
-                self._uninstall(path)
+            self._replace(path, None)
+            self._parsed.pop(path, None)
             if self._manifest.pop(path, None) is not None:
                 self._manifest_dirty = True
 
@@ -391,19 +442,61 @@ class WorkspaceIndex:
 
     # -- internals (lock held) -------------------------------------------------------
 
-    def _install(self, chunks: FileChunks) -> None:
-        self._files[chunks.path] = chunks
-        for stem in _stems(chunks.path):
-            self._by_stem.setdefault(stem, set()).add(chunks.path)
-        for chunk in chunks.chunks:
+    def _replace(self, path: str, chunks: FileChunks | None) -> None:
+        """Put ``chunks`` in place of whatever ``path`` held (None: forget the file)."""
+        previous = self._uninstall(path).chunks if path in self._files else ()
+        if chunks is not None:
+            self._install(chunks)
+        old_keys = [self.chunk_key(chunk) for chunk in previous]
+        if not self.lexical_ready:  # the BM25 postings are built after the tables
+            for key in old_keys:
+                self.bm25.remove(key)
+            return
+        # An edit moves most chunks without changing them: their BM25 documents move to
+        # the new keys instead of being tokenized again.
+        unchanged: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+        for key, chunk in zip(old_keys, previous, strict=True):
+            unchanged.setdefault(_lexical_identity(chunk), []).append(key)
+        moves: dict[str, str] = {}
+        targets: set[str] = set()  # (a key twice in one file keeps the last chunk, as ever)
+        fresh: list[tuple[str, Chunk]] = []
+        for chunk in chunks.chunks if chunks is not None else ():
             key = self.chunk_key(chunk)
-            self._chunks[key] = chunk
-            for name in chunk.defines:
-                self._defining.setdefault(name, set()).add(key)
-            if self.lexical_ready:
-                self.bm25.add(key, chunk_tokens(chunk))
+            keys = unchanged.get(_lexical_identity(chunk))
+            if keys and key not in targets:
+                moves[keys.pop()] = key
+                targets.add(key)
+            else:
+                fresh.append((key, chunk))
+        for key in old_keys:
+            if key not in moves:
+                self.bm25.remove(key)
+        self.bm25.rekey(moves)
+        for key, chunk in fresh:
+            self.bm25.add_counts(key, chunk_terms(chunk))
 
-    def _uninstall(self, path: str) -> None:
+    def _install(self, chunks: FileChunks) -> None:
+        """Add a file's chunks to the tables (and to BM25 once it is built, except those
+        :meth:`_replace` moves there)."""
+        path = chunks.path
+        self._files[path] = chunks
+        for stem in _stems(path):
+            self._by_stem.setdefault(stem, set()).add(path)
+        chunk_key = self.chunk_key
+        by_key = self._chunks
+        defining = self._defining
+        for chunk in chunks.chunks:
+            key = chunk_key(chunk)
+            by_key[key] = chunk
+            for name in chunk.defines:
+                keys = defining.get(name)
+                if keys is None:
+                    defining[name] = {key}
+                else:
+                    keys.add(key)
+
+    def _uninstall(self, path: str) -> FileChunks:
+        """Drop a file's chunks from the tables (not from BM25: :meth:`_replace` does)."""
         chunks = self._files.pop(path)
         for stem in _stems(path):
             paths = self._by_stem.get(stem)
@@ -420,15 +513,37 @@ class WorkspaceIndex:
                     keys.discard(key)
                     if not keys:
                         del self._defining[name]
-            self.bm25.remove(key)
+        return chunks
+
+
+def _lexical_identity(chunk: Chunk) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """What a chunk's BM25 document is made of (:func:`chunk_terms`)."""
+    return (chunk.text, chunk.defines, chunk.references)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a build makes many long-lived objects: they
+    hold no cycles to free, and every collection would walk all of them again (decoding
+    the stored chunks takes four times as long with it running)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _stems(path: str) -> tuple[str, ...]:
-    """Module names a file answers to: its stem, and its folder for package entry files."""
-    pure = PurePosixPath(path)
-    if pure.stem in ("__init__", "index", "mod"):
-        return (pure.stem, pure.parent.name)
-    return (pure.stem,)
+    """Module names a file answers to: its stem, and its folder for package entry files
+    (as ``PurePosixPath``'s ``stem`` and ``parent.name``, without making one)."""
+    folder, _, name = path.rpartition("/")
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name
+    if stem in ("__init__", "index", "mod"):
+        return (stem, folder.rpartition("/")[2])
+    return (stem,)
 
 
 _SCRIPT_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".d.ts")
@@ -439,15 +554,17 @@ _worker_store: IndexStore | None = None
 
 def chunk_batch(
     items: list[tuple[str, str]], max_bytes: int, store_folder: str | None
-) -> list[dict[str, Any] | None]:
-    """Process-pool worker: chunk files by path, save them to the store and return their
-    JSON with each chunk's BM25 terms (so the parent only installs)."""
+) -> list[str | None]:
+    """Process-pool worker: chunk files by path, save them to the store (one transaction)
+    and return each file's :func:`encode_chunks` text (so the parent only decodes and
+    installs); None for a file that is gone or could not be chunked."""
     global _worker_registry, _worker_store
     if _worker_registry is None:
         _worker_registry = LanguageRegistry.load()
     if store_folder is not None and _worker_store is None:
         _worker_store = IndexStore(Path(store_folder))
-    results: list[dict[str, Any] | None] = []
+    results: list[str | None] = []
+    encoded: list[tuple[str, str, str]] = []
     for path, language_id in items:
         text = read_source(path, max_bytes)
         if text is None:
@@ -459,23 +576,19 @@ def chunk_batch(
             log.warning("chunking %s failed: %s", path, error)
             results.append(None)
             continue
-        if _worker_store is not None:
-            _worker_store.save_chunks(chunks)
-        results.append(
-            {
-                "chunks": chunks.to_json(),
-                "tokens": [chunk_tokens(chunk) for chunk in chunks.chunks],
-            }
-        )
+        text = encode_chunks(chunks)
+        encoded.append((chunks.content_hash, language_id, text))
+        results.append(text)
+    if _worker_store is not None:
+        _worker_store.save_encoded(encoded)
     return results
 
 
-def rebased(chunks: FileChunks, path: str) -> FileChunks:
-    """Chunks stored for identical content at another path, moved to ``path``."""
-    if chunks.path == path:
-        return chunks
-    return attrs.evolve(
-        chunks,
-        path=path,
-        chunks=tuple(attrs.evolve(chunk, path=path) for chunk in chunks.chunks),
-    )
+def batch_terms(encoded_files: list[str]) -> TermCounts:
+    """Process-pool worker: the BM25 term frequencies of each chunk of each encoded file
+    (none for one that does not decode)."""
+    terms: TermCounts = []
+    for encoded in encoded_files:
+        chunks = decode_chunks(encoded)
+        terms.append([chunk_terms(chunk) for chunk in chunks.chunks] if chunks else [])
+    return terms
