@@ -202,8 +202,7 @@ class WorkspaceIndex:
 
     def build(self, progress: Progress | None = None, workers: int | None = None) -> BuildReport:
         """Scan and (re)index the workspace; unchanged files come from the store."""
-        with _gc_paused():
-            return self._build(progress, workers or min(2, os.cpu_count() or 1))
+        return self._build(progress, workers or min(2, os.cpu_count() or 1))
 
     def _build(self, progress: Progress | None, workers: int) -> BuildReport:
         started = time.perf_counter()
@@ -215,25 +214,27 @@ class WorkspaceIndex:
         to_parse: list[ScannedFile] = []
         fresh: dict[str, FileChunks] = {}
         new_manifest: dict[str, ManifestEntry] = {}
-        for item in scanned:
-            entry = manifest.get(item.path)
-            cached = None
-            if self.store and entry and (entry.mtime_ns, entry.size) == (item.mtime_ns, item.size):
-                cached = self.store.load_chunks(entry.content_hash, item.language_id, item.path)
-            if entry is not None and cached is not None:
-                fresh[item.path] = cached
-                new_manifest[item.path] = entry
-                from_cache += 1
-                done += 1
-            else:
-                to_parse.append(item)
-        if progress:
-            progress(done, total, f"{from_cache} files from cache")
-        used_workers = 1
-        with contextlib.ExitStack() as pool_scope:
+        with contextlib.ExitStack() as pool_scope, contextlib.ExitStack() as paused:
+            # Reloading, chunking in this process and installing make many objects with
+            # the collector paused; waiting for a pool (long) only pauses it for each step.
+            paused.enter_context(_gc_paused())
+            for item in scanned:
+                entry = manifest.get(item.path)
+                cached = self._load_unchanged(entry, item) if entry is not None else None
+                if entry is not None and cached is not None:
+                    fresh[item.path] = cached
+                    new_manifest[item.path] = entry
+                    from_cache += 1
+                    done += 1
+                else:
+                    to_parse.append(item)
+            if progress:
+                progress(done, total, f"{from_cache} files from cache")
+            used_workers = 1
             results: Iterable[tuple[ScannedFile, FileChunks | None]]
             counted: Iterable[dict[str, Counter[str]]] = ()  # terms counted elsewhere
             if len(to_parse) >= PARALLEL_THRESHOLD and workers > 1:
+                paused.close()
                 used_workers = workers
                 pool = pool_scope.enter_context(
                     concurrent.futures.ProcessPoolExecutor(
@@ -252,7 +253,7 @@ class WorkspaceIndex:
                     )
                 if progress and (done % 25 == 0 or done == total):
                     progress(done, total, os.path.relpath(item.path, self.root))
-            with self._lock:
+            with self._lock, _gc_paused():
                 for path in list(self._files):
                     if path not in fresh:
                         self._replace(path, None)
@@ -265,6 +266,7 @@ class WorkspaceIndex:
             self.flush()
             self.ready = True  # definitions and files answer from here; lexical follows
             ready_seconds = time.perf_counter() - started
+            paused.close()
             self._index_lexical(counted)
         languages = Counter(chunks.language_id for chunks in fresh.values())
         return BuildReport(
@@ -280,19 +282,25 @@ class WorkspaceIndex:
             lexical_seconds=round(time.perf_counter() - started - ready_seconds, 3),
         )
 
+    def _load_unchanged(self, entry: ManifestEntry, item: ScannedFile) -> FileChunks | None:
+        """The stored chunks of a file still of the mtime and size in its manifest entry."""
+        if self.store is None or (entry.mtime_ns, entry.size) != (item.mtime_ns, item.size):
+            return None
+        return self.store.load_chunks(entry.content_hash, item.language_id, item.path)
+
     def _index_lexical(self, counted: Iterable[dict[str, Counter[str]]]) -> None:
         """Build the BM25 postings for every chunk: first those whose terms come counted
         (a batch at a time, as they come), then the others; in small locked batches so
         retrieval on other threads is never held up for long."""
         for terms in counted:
-            with self._lock:
+            with self._lock, _gc_paused():
                 for key, counts in terms.items():
                     if key in self._chunks and key not in self.bm25:
                         self.bm25.add_counts(key, counts)
         with self._lock:
             keys = list(self._chunks)
         for start in range(0, len(keys), LEXICAL_BATCH):
-            with self._lock:
+            with self._lock, _gc_paused():
                 for key in keys[start : start + LEXICAL_BATCH]:
                     chunk = self._chunks.get(key)
                     if chunk is not None and key not in self.bm25:
@@ -344,12 +352,15 @@ class WorkspaceIndex:
                     results = [None] * len(batch)
                 keys: list[list[str]] = []
                 encoded_files: list[str] = []
-                for item, encoded in zip(batch, results, strict=True):
-                    chunks = decode_chunks(encoded, item.path) if encoded is not None else None
-                    if encoded is not None and chunks is not None:
-                        keys.append([self.chunk_key(chunk) for chunk in chunks.chunks])
-                        encoded_files.append(encoded)
-                    yield item, chunks
+                decoded = []
+                with _gc_paused():
+                    for item, encoded in zip(batch, results, strict=True):
+                        chunks = None if encoded is None else decode_chunks(encoded, item.path)
+                        if encoded is not None and chunks is not None:
+                            keys.append([self.chunk_key(chunk) for chunk in chunks.chunks])
+                            encoded_files.append(encoded)
+                        decoded.append((item, chunks))
+                yield from decoded
                 if encoded_files:
                     counting.append((keys, pool.submit(batch_terms, encoded_files)))
 
@@ -523,9 +534,10 @@ def _lexical_identity(chunk: Chunk) -> tuple[str, tuple[str, ...], tuple[str, ..
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a build makes many long-lived objects: they
-    hold no cycles to free, and every collection would walk all of them again (decoding
-    the stored chunks takes four times as long with it running)."""
+    """Pause the cyclic garbage collector (for the whole process, so only for a short
+    step) while the index makes many objects: they hold no cycles to free, and every
+    collection would walk all of them again (decoding the stored chunks takes four times
+    as long with it running)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -565,20 +577,21 @@ def chunk_batch(
         _worker_store = IndexStore(Path(store_folder))
     results: list[str | None] = []
     encoded: list[tuple[str, str, str]] = []
-    for path, language_id in items:
-        text = read_source(path, max_bytes)
-        if text is None:
-            results.append(None)
-            continue
-        try:
-            chunks = chunk_file(_worker_registry, language_id, path, text)
-        except Exception as error:  # one bad file must not lose the batch
-            log.warning("chunking %s failed: %s", path, error)
-            results.append(None)
-            continue
-        text = encode_chunks(chunks)
-        encoded.append((chunks.content_hash, language_id, text))
-        results.append(text)
+    with _gc_paused():  # chunking makes no cycles, only objects that die young
+        for path, language_id in items:
+            text = read_source(path, max_bytes)
+            if text is None:
+                results.append(None)
+                continue
+            try:
+                chunks = chunk_file(_worker_registry, language_id, path, text)
+            except Exception as error:  # one bad file must not lose the batch
+                log.warning("chunking %s failed: %s", path, error)
+                results.append(None)
+                continue
+            text = encode_chunks(chunks)
+            encoded.append((chunks.content_hash, language_id, text))
+            results.append(text)
     if _worker_store is not None:
         _worker_store.save_encoded(encoded)
     return results
@@ -588,7 +601,8 @@ def batch_terms(encoded_files: list[str]) -> TermCounts:
     """Process-pool worker: the BM25 term frequencies of each chunk of each encoded file
     (none for one that does not decode)."""
     terms: TermCounts = []
-    for encoded in encoded_files:
-        chunks = decode_chunks(encoded)
-        terms.append([chunk_terms(chunk) for chunk in chunks.chunks] if chunks else [])
+    with _gc_paused():
+        for encoded in encoded_files:
+            chunks = decode_chunks(encoded)
+            terms.append([chunk_terms(chunk) for chunk in chunks.chunks] if chunks else [])
     return terms
