@@ -1,9 +1,11 @@
 """What makes re-indexing fast keeps the results exact: chunking an edited file from its
 previous tree, moving unchanged chunks' BM25 documents to their new keys, counting BM25
-terms, and the compact text the store keeps."""
+terms, the compact text the store keeps; and a build leaves the garbage collector as it
+found it."""
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from codehearth.index.chunker import ParsedFile, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
 from codehearth.index.retrieval import DEFINE_WEIGHT, chunk_terms
 from codehearth.index.store import IndexStore, decode_chunks, encode_chunks
+from codehearth.index.workspace_index import WorkspaceIndex
 from codehearth.languages import LanguageRegistry
 
 REGISTRY = LanguageRegistry.load()
@@ -188,3 +191,18 @@ def test_a_buffer_the_store_cannot_encode_is_skipped_not_fatal(tmp_path: Path) -
     assert store.persistent and store.problem is None
     assert store.load_chunks(odd.content_hash, "python") is None
     assert store.load_chunks(fine.content_hash, "python") == fine
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_build_leaves_the_collector_as_it_was(tmp_path: Path, enabled: bool) -> None:
+    (tmp_path / "a.py").write_text("def a():\n    return 1\n", encoding="utf-8")
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        index = WorkspaceIndex(tmp_path, REGISTRY, IndexStore(tmp_path.parent / "cache"))
+        index.build()
+        assert gc.isenabled() is enabled
+        index.update_file(str(tmp_path / "a.py"), "def b():\n    return 2\n")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

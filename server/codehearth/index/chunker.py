@@ -219,10 +219,6 @@ class _Lines:
         self.raw = data.split(b"\n")
         self.starts = [0, *accumulate(map((1).__add__, map(len, self.raw)))]
 
-    def row(self, byte_offset: int) -> int:
-        """The row a byte offset is on."""
-        return bisect_right(self.starts, byte_offset) - 1
-
     def before(self, point: tree_sitter.Point) -> str:
         """The text of a line up to a point."""
         return self.raw[point.row][: point.column].decode("utf-8", "replace")
