@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 import tomllib
 from pathlib import Path, PurePath
@@ -151,7 +152,7 @@ class LanguageRegistry:
     _by_id: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
     _by_extension: dict[str, LanguageSpec] = attrs.field(init=False, factory=dict)
     _languages: dict[str, tree_sitter.Language | None] = attrs.field(init=False, factory=dict)
-    _parsers: dict[str, tree_sitter.Parser] = attrs.field(init=False, factory=dict)
+    _per_thread: threading.local = attrs.field(init=False, factory=threading.local)
     _queries: dict[tuple[str, ...], tree_sitter.Query | None] = attrs.field(
         init=False, factory=dict
     )
@@ -198,13 +199,19 @@ class LanguageRegistry:
         return language
 
     def parser(self, language_id: str) -> tree_sitter.Parser | None:
-        """A cached parser for the language, or ``None`` when it cannot be parsed."""
-        parser = self._parsers.get(language_id)
+        """A parser for the language, cached per thread, or ``None`` when it cannot be
+        parsed. (A tree-sitter parser used by two threads at once crashes the process:
+        the completion engine parses on the event loop while index and style updates
+        parse in worker threads, with the same registry.)"""
+        parsers: dict[str, tree_sitter.Parser] | None = getattr(self._per_thread, "parsers", None)
+        if parsers is None:
+            parsers = self._per_thread.parsers = {}
+        parser = parsers.get(language_id)
         if parser is None:
             language = self.language(language_id)
             if language is None:
                 return None
-            parser = self._parsers[language_id] = tree_sitter.Parser(language)
+            parser = parsers[language_id] = tree_sitter.Parser(language)
         return parser
 
     def query(self, language_id: str, *names: str) -> tree_sitter.Query | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from codehearth.index.scanner import ScanLimits
+from codehearth.index.scanner import ScanLimits, read_workspace_file
 from codehearth.prompts.fim import FAMILIES
 
 TOML_FILE_NAME = "codehearth.toml"
@@ -467,8 +467,7 @@ def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], lis
         return {}, []
     path = workspace_root / TOML_FILE_NAME
     try:
-        with path.open("rb") as handle:
-            values = deep_merge(tomllib.load(handle))
+        values = deep_merge(tomllib.loads(read_workspace_file(path).decode("utf-8")))
     except FileNotFoundError:
         return {}, []
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 
 import attrs
 import tree_sitter
@@ -66,6 +67,10 @@ from codehearth.languages import LanguageRegistry, LanguageSpec, parse_with_dead
 WINDOW_LINES_BEFORE = 200
 WINDOW_LINES_AFTER = 50
 PARSE_TIMEOUT_MICROS = 50_000
+MAX_ANCESTORS = 64
+"""How far up from the cursor's node to look for a string, comment or statement: each
+step up costs tree-sitter a walk from the root, so on a line nested thousands deep
+(``f = lambda: lambda: ...``) walking to the root took seconds on the event loop."""
 
 CLOSERS = ")]}>;,'\"`"
 """Characters an editor auto-closes (or that end a statement) and a completion may precede."""
@@ -255,10 +260,8 @@ class _Window:
         past this line. Code embedded in a string (``f"{x|}"``) is not inside it."""
         point = self._point(line, column)
         previous = (point[0], self._point(line, column - 1)[1]) if column else point
-        node: tree_sitter.Node | None = self.tree.root_node.descendant_for_point_range(
-            previous, point
-        )
-        while node is not None:
+        leaf = self.tree.root_node.descendant_for_point_range(previous, point)
+        for node in _ancestors(leaf):
             if node.type in _EMBEDDED_CODE_NODES:
                 return None
             kind = (
@@ -278,7 +281,6 @@ class _Window:
                 if end[0] != point[0]:
                     return kind, None
                 return kind, self._column(line, end[1])
-            node = node.parent
         return None
 
     def _block_closed(self, comment: tree_sitter.Node) -> bool:
@@ -290,26 +292,35 @@ class _Window:
         """Is the character at this position part of a comment?"""
         start = self._point(line, column)
         end = self._point(line, column + 1)
-        node: tree_sitter.Node | None = self.tree.root_node.descendant_for_point_range(start, end)
-        while node is not None:
-            if node.type in self.spec.comment_nodes:
-                return True
-            node = node.parent
-        return False
+        leaf = self.tree.root_node.descendant_for_point_range(start, end)
+        return any(node.type in self.spec.comment_nodes for node in _ancestors(leaf))
 
     def statement_level(self, line: int, column: int) -> bool | None:
         """Is the innermost node strictly around the cursor a statement container?
 
         ``None`` when the tree cannot tell (that node is an ``ERROR``)."""
         point = self._point(line, column)
-        node: tree_sitter.Node | None = self.tree.root_node.descendant_for_point_range(point, point)
-        while node is not None and node.parent is not None:
-            if tuple(node.start_point) < point < tuple(node.end_point):
-                break
-            node = node.parent
-        if node is None or node.type == "ERROR":
+        leaf = self.tree.root_node.descendant_for_point_range(point, point)
+        around = next(
+            (
+                node
+                for node in _ancestors(leaf)
+                if node.parent is None or tuple(node.start_point) < point < tuple(node.end_point)
+            ),
+            None,
+        )
+        if around is None or around.type == "ERROR":
             return None
-        return node.type in self.spec.block_nodes
+        return around.type in self.spec.block_nodes
+
+
+def _ancestors(node: tree_sitter.Node | None) -> Iterator[tree_sitter.Node]:
+    """``node`` and at most ``MAX_ANCESTORS`` of its ancestors, innermost first."""
+    for _ in range(MAX_ANCESTORS + 1):
+        if node is None:
+            return
+        yield node
+        node = node.parent
 
 
 def _window_start(lines: list[str], line: int, spec: LanguageSpec) -> int:

@@ -102,8 +102,11 @@ class Generation:
         return not self.finished and typed.startswith(self.text)
 
     def cancel(self) -> None:
-        """Stop the stream (closing its HTTP connection) if it is still running."""
-        if self.task is not None and not self.task.done():
+        """Stop the stream (closing its HTTP connection) if it is still running. Only
+        once: a second ``Task.cancel()`` while the task unwinds from the first interrupts
+        the cleanup that closes the connection, and Ollama would generate on (a keystroke
+        and the request after it both cancel a contradicted stream)."""
+        if self.task is not None and not self.task.done() and not self.task.cancelling():
             self.task.cancel()
 
 

@@ -37,7 +37,7 @@ from pygls.uris import to_fs_path
 
 from codehearth.features.chat import CHUNK_NOTIFICATION
 from codehearth.models.errors import BackendError
-from codehearth.prompts.actions import Message
+from codehearth.prompts.actions import ACTIONS, Message
 from codehearth.refine.actions import ActionJob, ActionOutcome, run_action
 from codehearth.refine.answers import AnswerOutcome, answer_once, write_tests
 from codehearth.refine.edits import EditProposal, editable_path
@@ -306,8 +306,12 @@ def _job(ls: CodeHearthServer, data: Any) -> ActionJob | None:
             f"custom: {custom.title}",
             custom.template(str(data.get("instruction", ""))),
         )
+    elif kind not in ACTIONS:
+        raise JsonRpcInvalidParams(f"unknown action {kind!r}")
+    diagnostic = _target_diagnostic(data.get("diagnostic"))
+    if kind == "quick_fix" and diagnostic is None:
+        raise JsonRpcInvalidParams("a quick fix needs the diagnostic it fixes")
     language_id = document.language_id or ""
-    diagnostic = data.get("diagnostic")
     return ActionJob(
         kind=kind,
         uri=uri,
@@ -315,20 +319,30 @@ def _job(ls: CodeHearthServer, data: Any) -> ActionJob | None:
         path=document.path or to_fs_path(uri) or uri,
         language_id=language_id,
         text=document.source,
-        start_line=int(data["startLine"]),
-        end_line=int(data["endLine"]),
-        diagnostic=(
-            TargetDiagnostic(
-                str(diagnostic.get("code", "")),
-                str(diagnostic.get("message", "")),
-                int(diagnostic.get("line", 0)),
-                int(diagnostic.get("char", 0)),
-            )
-            if isinstance(diagnostic, dict)
-            else None
-        ),
+        start_line=_line_number(data, "startLine"),
+        end_line=_line_number(data, "endLine"),
+        diagnostic=diagnostic,
         style_block=_style_block(ls, language_id, kind),
         template=template,
+    )
+
+
+def _line_number(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise JsonRpcInvalidParams(f"{key} must be a line number")
+    return value
+
+
+def _target_diagnostic(diagnostic: Any) -> TargetDiagnostic | None:
+    """The diagnostic in an action's data (None when there is none)."""
+    if not isinstance(diagnostic, dict):
+        return None
+    return TargetDiagnostic(
+        str(diagnostic.get("code", "")),
+        str(diagnostic.get("message", "")),
+        _line_number(diagnostic, "line"),
+        _line_number(diagnostic, "char"),
     )
 
 

@@ -6,10 +6,13 @@ cadence, cancelling streams the new text contradicts) and closed documents, and 
 the index update and (when enabled) the syntax diagnostics for the document. They stay
 thin: they run on every keystroke.
 
-:func:`use_lsp_line_breaks` makes the workspace's documents end lines where the LSP does
-(``\\r\\n``, ``\\r``, ``\\n``); pygls splits with ``str.splitlines``, which also breaks at form
-feeds, ``\\x85``, U+2028 and others, so after such a character incremental edits landed on
-the wrong line and ranges sent back were off.
+:func:`use_lsp_positions` fixes two pygls 2.1 position bugs for the workspace: lines end
+where the LSP says (``\\r\\n``, ``\\r``, ``\\n``), while pygls splits with ``str.splitlines``,
+which also breaks at form feeds, ``\\x85``, U+2028 and others (after such a character,
+incremental edits landed on the wrong line and ranges sent back were off); and a position
+on the empty line after a final line break (the end of the file) is that place, while
+pygls moved it to the previous line, at a column counted in client units (past the end of
+the text when that line holds non-ASCII characters).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from lsprotocol import types
-from pygls.workspace import TextDocument, Workspace
+from pygls.workspace import PositionCodec, ServerTextPosition, TextDocument, Workspace
 
 from codehearth.features.diagnostics import SyntaxDiagnostics
 from codehearth.server import CodeHearthServer
@@ -38,8 +41,23 @@ class LspLinesDocument(TextDocument):
         return tuple(_LSP_LINE.findall(source))
 
 
-def use_lsp_line_breaks(workspace: Workspace) -> None:
-    """Make ``workspace`` create :class:`LspLinesDocument` documents."""
+class LspPositionCodec(PositionCodec):
+    """pygls's codec, except that a position past the last line is the end of the text."""
+
+    def position_from_client_units(
+        self, lines: Sequence[str], position: types.Position
+    ) -> ServerTextPosition:
+        if lines and position.line >= len(lines):
+            last = lines[-1]
+            if last.endswith(("\n", "\r")):
+                return ServerTextPosition(len(lines), 0)
+            return ServerTextPosition(len(lines) - 1, len(last))
+        return super().position_from_client_units(lines, position)
+
+
+def use_lsp_positions(workspace: Workspace) -> None:
+    """Make ``workspace`` count positions as the LSP does (see the module docstring)."""
+    workspace._position_codec = LspPositionCodec(workspace.position_encoding)
 
     def create(
         doc_uri: str,

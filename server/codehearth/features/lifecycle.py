@@ -10,7 +10,7 @@ import logging
 
 from lsprotocol import types
 
-from codehearth.features.documents import use_lsp_line_breaks
+from codehearth.features.documents import use_lsp_positions
 from codehearth.features.indexing import start_index
 from codehearth.features.inline_completion import register_completion_fallback
 from codehearth.features.memory import open_memory
@@ -27,7 +27,7 @@ def register(server: CodeHearthServer) -> None:
     async def on_initialize(ls: CodeHearthServer, params: types.InitializeParams) -> None:
         options = params.initialization_options
         ls.initialization_options = options if isinstance(options, dict) else {}
-        use_lsp_line_breaks(ls.workspace)
+        use_lsp_positions(ls.workspace)
         ls.set_workspace_root(params)
         text_document = params.capabilities.text_document
         if text_document is None or text_document.inline_completion is None:

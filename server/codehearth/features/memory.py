@@ -4,7 +4,8 @@
 Arguments are attrs classes, so pygls structures the client's JSON into them and answers
 ``-32602`` with the reason when they do not fit. The store is opened off the event loop
 after ``initialized`` (with Ollama embeddings for hybrid search when the embedding model is
-pulled); every call runs in a worker thread.
+pulled); every call runs in a worker thread. When the store cannot be used, at open or
+later (a full disk), the user is told once.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ async def open_memory(ls: CodeHearthServer) -> None:
         ls.warn_once(f"memory: {warning}")
     if store.problem:
         ls.warn_once(f"memory is switched off: {store.problem}")
+    loop = asyncio.get_running_loop()
+
+    def switched_off(problem: str) -> None:  # in the worker thread whose write failed
+        loop.call_soon_threadsafe(ls.warn_once, f"memory is switched off: {problem}")
+
+    store.on_switch_off = switched_off
 
 
 async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[float]]] | None:

@@ -4,13 +4,19 @@
 indexing: it honours ``.gitignore`` files (nested ones too), a ``.codehearthignore`` and a
 built-in deny list of secrets (``.env*``, keys, ``*.pem``, ``.npmrc``, ``.aws/`` ...),
 dependency, build and VCS folders. It skips files over the size cap, binary files, files
-of unknown languages, symlink loops and folders it may not read, and never raises for a
-file that vanished mid-scan. ``is_denied(path)`` is the same check for a single path, used
-before any document's text goes into a prompt.
+of unknown languages, names that are not UTF-8, symlink loops, links out of the workspace
+and folders it may not read, and never raises for a file that vanished mid-scan.
+``is_denied(path)`` is the same check for a single path, used before any document's text
+goes into a prompt.
+
+``read_workspace_file`` reads the files a repository controls (ignore files, settings,
+formatter configs, rules) only when they are regular files of bounded size: a repository
+may link ``.gitignore`` to ``/dev/zero``, and a FIFO would block the reader forever.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -91,6 +97,7 @@ NOISE_PATTERNS = (
 """Dependencies, build output, caches and generated files: not the user's code."""
 
 BINARY_SNIFF_BYTES = 8192
+MAX_CONFIG_BYTES = 1_000_000
 
 
 @attrs.frozen
@@ -211,6 +218,9 @@ class WorkspaceScanner:
                 self._skip("unreadable folder")
                 continue
             for entry in entries:
+                if not _decodable(entry.name):
+                    self._skip("undecodable name")  # it could not be sent in a prompt
+                    continue
                 relative = f"{relative_folder}{entry.name}"
                 try:
                     is_dir = entry.is_dir()
@@ -219,6 +229,8 @@ class WorkspaceScanner:
                     self._skip("vanished")
                     continue
                 if is_dir:
+                    if entry.is_symlink() and not self._symlink_target_allowed(entry.path):
+                        continue
                     if not self.excluded(relative + "/", ignores):
                         pending.append((Path(entry.path), relative + "/", ignores))
                     continue
@@ -237,8 +249,9 @@ class WorkspaceScanner:
                     return
 
     def _symlink_target_allowed(self, path: str) -> bool:
-        """A linked file is read only when its target is inside the workspace and is not
-        itself a secret (``innocent.py -> .env`` must not leak)."""
+        """A linked file or folder is read only when its target is inside the workspace
+        and is not itself a secret (``innocent.py -> .env`` must not leak, ``docs -> ~``
+        must not index the home folder)."""
         try:
             target = Path(os.path.realpath(path))
             relative = target.relative_to(self.root).as_posix()
@@ -275,6 +288,15 @@ class WorkspaceScanner:
         )
 
 
+def _decodable(name: str) -> bool:
+    """Is a file name valid UTF-8 (not bytes smuggled in as surrogates)?"""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def looks_binary(path: str) -> bool:
     """A NUL byte in the first 8 KiB means binary (as git decides); unreadable counts too."""
     try:
@@ -284,14 +306,28 @@ def looks_binary(path: str) -> bool:
         return True
 
 
+def read_workspace_file(path: str | os.PathLike[str], max_bytes: int = MAX_CONFIG_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; raises ``OSError`` otherwise
+    (``FileNotFoundError`` when there is none). A FIFO, a device or a link to one is not
+    read: opening does not wait for a writer."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+    return data
+
+
 def read_source(path: str, max_bytes: int) -> str | None:
-    """The file as text, or None when it is too large, binary, not UTF-8 or gone."""
+    """The file as text, or None when it is too large, binary, not UTF-8, gone or not a
+    regular file."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = read_workspace_file(path, max_bytes)
     except OSError:
         return None
-    if len(data) > max_bytes or b"\0" in data[:BINARY_SNIFF_BYTES]:
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
         return None
     try:
         return data.decode("utf-8")
@@ -303,7 +339,7 @@ def _read_ignores(folder: Path, relative_folder: str) -> list[tuple[str, pathspe
     found: list[tuple[str, pathspec.PathSpec]] = []
     for name in IGNORE_FILES:
         try:
-            lines = (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_workspace_file(folder / name).decode("utf-8", "replace").splitlines()
         except OSError:
             continue
         found.append((relative_folder, pathspec.GitIgnoreSpec.from_lines(lines)))

@@ -186,6 +186,8 @@ class MemoryStore:
         self.embed = embed
         self.problem: str | None = None
         self.warnings: list[str] = []
+        self.on_switch_off: Callable[[str], None] | None = None
+        """Called (from the thread that failed) when the store switches off mid-session."""
         self._skipped: set[int] = set()
         self._lock = threading.RLock()
         self._archival: ArchivalIndex | None = None
@@ -270,6 +272,8 @@ class MemoryStore:
         if self.problem is None:
             self.problem = problem
             log.warning("%s; memory is switched off", problem)
+            if self.on_switch_off is not None:
+                self.on_switch_off(problem)
         connection: sqlite3.Connection | None = getattr(self, "_conn", None)
         if connection is not None:
             try:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codehearth.index.scanner import read_workspace_file
 from codehearth.languages import LanguageRegistry
 from codehearth.style.extract import StyleAttribute, Value
 
@@ -86,7 +87,7 @@ def read_configs(root: Path, registry: LanguageRegistry) -> dict[str, dict[str, 
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_workspace_file(path).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 

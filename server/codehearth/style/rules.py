@@ -17,6 +17,8 @@ from pathlib import Path
 
 import attrs
 
+from codehearth.index.scanner import read_workspace_file
+
 MAX_RULES_CHARS = 4_000
 WORKSPACE_RULES = Path(".codehearth") / "rules.md"
 GLOBAL_RULES = Path("~/.config/codehearth/rules.md")
@@ -67,7 +69,7 @@ def load_rules(
     warnings: list[str] = []
     for label, path in sources:
         try:
-            raw = path.read_text(encoding="utf-8", errors="replace")
+            raw = read_workspace_file(path).decode("utf-8", errors="replace")
         except FileNotFoundError:
             continue
         except OSError as error:
