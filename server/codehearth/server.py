@@ -39,6 +39,7 @@ from codehearth.prompts.budget import BudgetSplit
 from codehearth.prompts.fim import ContextSnippet
 from codehearth.settings import Settings, build_settings, read_toml_settings
 from codehearth.style.profile import WorkspaceStyle, apply_to_completion
+from codehearth.style.rules import load_rules
 
 if TYPE_CHECKING:
     from codehearth.features.diagnostics import SyntaxDiagnostics
@@ -294,6 +295,17 @@ class CodeHearthServer(LanguageServer):
             log.exception("workspace context failed")
             return ()
         return as_context_snippets(packed)
+
+    async def user_rules(self) -> str:
+        """The user's rules (``~/.config/codehearth/rules.md`` and the workspace's
+        ``.codehearth/rules.md``, cleaned and capped) for an action or chat prompt, read
+        off the loop each time so edits apply at once; problems are logged once."""
+        rules = await asyncio.to_thread(load_rules, self.workspace_root)
+        for warning in rules.warnings:
+            self.warn_once(f"rules: {warning}")
+        return (
+            f"The user's rules for this project (follow them):\n{rules.text}" if rules.text else ""
+        )
 
     def in_user_style(self, suggestion: str, language_id: str) -> str:
         """Indentation and quotes of a suggestion as the user writes them (FIM prompts

@@ -90,7 +90,7 @@ async def _answer(
     if ls.memory is None:
         return {"ok": False, "error": "memory is not open yet; try again in a moment"}
     session = await _session(ls, state, conversation_id)
-    context = _context(ls, question, uri, selection)
+    context = _context(ls, question, uri, selection, await ls.user_rules())
     token = await _progress(ls, "CodeHearth: answering")
 
     def on_chunk(text: str) -> None:
@@ -174,11 +174,16 @@ def _workspace_snippets(ls: CodeHearthServer, question: str) -> str:
 
 
 def _context(
-    ls: CodeHearthServer, question: str, uri: str | None, selection: types.Range | None
+    ls: CodeHearthServer,
+    question: str,
+    uri: str | None,
+    selection: types.Range | None,
+    rules: str,
 ) -> str:
-    """Related workspace code, the selected code (never from a secret file) and the user's
-    style, for the prompt (the window manager cuts this first when space runs out)."""
-    related = _workspace_snippets(ls, question)
+    """The user's rules, related workspace code, the selected code (never from a secret
+    file) and the user's style, for the prompt (the window manager cuts this first when
+    space runs out)."""
+    related = "\n\n".join(part for part in (rules, _workspace_snippets(ls, question)) if part)
     if uri is None or uri not in ls.workspace.text_documents:
         return related
     document = ls.workspace.get_text_document(uri)

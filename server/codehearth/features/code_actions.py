@@ -288,7 +288,7 @@ def _answers_in_text(ls: CodeHearthServer, data: Any) -> bool:
     return data.get("action") in (EXPLAIN, WRITE_TESTS)
 
 
-def _job(ls: CodeHearthServer, data: Any) -> ActionJob | None:
+def _job(ls: CodeHearthServer, data: Any, rules: str) -> ActionJob | None:
     """The job an action's data asks for; None when the server cannot run it (not ready,
     document closed). Raises for data CodeHearth did not make or a document that changed."""
     if not isinstance(data, dict) or not {"uri", "action", "startLine", "endLine"} <= set(data):
@@ -322,7 +322,7 @@ def _job(ls: CodeHearthServer, data: Any) -> ActionJob | None:
         start_line=_line_number(data, "startLine"),
         end_line=_line_number(data, "endLine"),
         diagnostic=diagnostic,
-        style_block=_style_block(ls, language_id, kind),
+        style_block="\n\n".join(b for b in (_style_block(ls, language_id, kind), rules) if b),
         template=template,
     )
 
@@ -389,7 +389,7 @@ def _model(ls: CodeHearthServer, max_tokens: int) -> Model:
 
 async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutcome | None:
     """Resolve one edit action; None when the server cannot run it (not ready, no document)."""
-    job = _job(ls, data)
+    job = _job(ls, data, await ls.user_rules())
     if job is None:
         return None
     settings = ls.settings.actions
@@ -423,7 +423,7 @@ async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutco
 
 async def _answer(ls: CodeHearthServer, traces: TraceLog, data: Any) -> dict[str, Any]:
     """Run an action that answers in text and stream the answer as a chat chunk."""
-    job = _job(ls, data)
+    job = _job(ls, data, await ls.user_rules())
     if job is None:
         return {"applied": False, "answered": False, "reason": "not ready"}
     if job.kind == EXPLAIN:

@@ -11,6 +11,7 @@ reading the file (prompt injection). The merged text is capped at
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,12 @@ from codehearth.index.scanner import read_workspace_file
 
 MAX_RULES_CHARS = 4_000
 WORKSPACE_RULES = Path(".codehearth") / "rules.md"
-GLOBAL_RULES = Path("~/.config/codehearth/rules.md")
+
+
+def global_rules_path() -> Path:
+    """``$XDG_CONFIG_HOME/codehearth/rules.md``, else ``~/.config/codehearth/rules.md``."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "codehearth" / "rules.md"
 
 _ALWAYS_STRIPPED = frozenset(
     [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]
@@ -59,10 +65,10 @@ def load_rules(
     max_chars: int = MAX_RULES_CHARS,
 ) -> Rules:
     """Read and merge the global rules (``global_path``, default
-    ``~/.config/codehearth/rules.md``) and the workspace's ``.codehearth/rules.md``.
+    :func:`global_rules_path`) and the workspace's ``.codehearth/rules.md``.
     Missing files are fine; unreadable ones produce a warning."""
     sources = [
-        ("global", (global_path or GLOBAL_RULES).expanduser()),
+        ("global", (global_path or global_rules_path()).expanduser()),
         *([("workspace", workspace / WORKSPACE_RULES)] if workspace is not None else []),
     ]
     parts: list[str] = []
