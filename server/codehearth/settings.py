@@ -100,6 +100,11 @@ class CompletionSettings:
     )
     multiline: bool = setting(True, "Allow multi-line completions where the cursor starts a block.")
     cache_size: int = setting(256, "Completions remembered per server (LRU).")
+    max_streams: int = setting(
+        2,
+        "Most completion streams open at once across documents; starting one more stops the "
+        "oldest (the user has moved on), so a busy model is never asked for stale work.",
+    )
 
 
 @attrs.define
@@ -389,6 +394,7 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("completion", "debounce_max_ms", 0, 10000),
     ("completion", "invoked_items", 1, 10),
     ("completion", "cache_size", 0, 100_000),
+    ("completion", "max_streams", 1, 16),
     ("completion", "deadline_seconds", 0.1, 600),
     ("completion", "stall_seconds", 0.1, 600),
     ("ollama", "connect_timeout", 0.05, 120),

@@ -499,6 +499,27 @@ async def test_a_deadline_turns_a_hung_model_into_one_timeout_report(
     assert "deadlineSeconds" in harness.reports[0].message
 
 
+@pytest.mark.parametrize("max_streams", [pytest.param(1, id="one"), pytest.param(2, id="two")])
+async def test_streams_across_documents_are_capped_oldest_stopped_first(
+    fake: FakeOllama, make: Make, max_streams: int
+) -> None:
+    fake.token_delay = 0.3  # every stream is still running when the next one starts
+    harness = make(max_streams=max_streams)
+    requests = []
+    for index in range(3):
+        uri = f"file:///project/doc{index}.py"
+        requests.append(
+            asyncio.create_task(harness.engine.complete(query(BODY, invoked=True, uri=uri)))
+        )
+        assert await fake.wait_for_async(lambda n=index: len(fake.generations()) == n + 1)
+        assert await fake.wait_for_async(lambda: fake.open_streams <= max_streams)
+    answers = await asyncio.gather(*requests)
+    stopped = 3 - max_streams
+    assert [bool(texts(answer)) for answer in answers] == [False] * stopped + [True] * max_streams
+    assert harness.engine.stats.capped == stopped
+    assert disconnected(fake)[:stopped] == [True] * stopped
+
+
 # -- stats ------------------------------------------------------------------------------------
 
 

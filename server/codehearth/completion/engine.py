@@ -260,6 +260,9 @@ class CompletionEngine:
         return False
 
     def _start(self, query: CompletionQuery, anchor: Anchor, multiline: bool) -> Generation:
+        for stale in self.generations.oldest_in_flight(self.settings.max_streams):
+            stale.cancel()  # the user moved on to another document: keep the newest
+            self.stats.capped += 1
         generation = Generation(anchor=anchor, multiline=multiline)
         generation.task = asyncio.create_task(
             self._stream(generation, query), name=f"generation {query.uri}"
@@ -454,6 +457,8 @@ class EngineStats:
     skipped: int = 0
     debounced: int = 0
     cancelled_streams: int = 0
+    capped: int = 0
+    """Streams stopped to keep at most ``maxStreams`` open across documents."""
     failures: int = 0
     backend_ms: collections.deque[float] = attrs.field(
         factory=lambda: collections.deque(maxlen=RECENT_LATENCIES)
@@ -466,6 +471,7 @@ class EngineStats:
             "skipped": self.skipped,
             "debounced": self.debounced,
             "cancelledStreams": self.cancelled_streams,
+            "cappedStreams": self.capped,
             "failures": self.failures,
             "recentBackendMs": [round(ms, 3) for ms in self.backend_ms],
         }

@@ -13,6 +13,7 @@ surroundings, longer line" is found without scanning.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -83,6 +84,7 @@ class Generation:
     task: asyncio.Task[None] | None = None
     subscribers: int = 0
     done: asyncio.Event = attrs.field(factory=asyncio.Event)
+    started: float = attrs.field(factory=time.monotonic)
 
     def append(self, piece: str) -> None:
         self.text += piece
@@ -175,6 +177,18 @@ class GenerationStore:
         else:
             self._unfinished.pop(uri, None)
         return alive
+
+    def oldest_in_flight(self, limit: int) -> list[Generation]:
+        """The oldest unfinished generations beyond the newest ``limit - 1`` across all
+        documents: what to stop so a new stream stays within ``limit`` open at once."""
+        running = [
+            generation
+            for uri in list(self._unfinished)
+            for generation in self.in_flight(uri)
+            if generation.task is not None and not generation.task.cancelling()
+        ]
+        running.sort(key=lambda generation: generation.started)
+        return running[: max(0, len(running) - (limit - 1))]
 
     def cancel_all(self) -> list[asyncio.Task[None]]:
         """Cancel every unfinished stream; the tasks, to await their end."""
