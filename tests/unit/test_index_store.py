@@ -15,6 +15,7 @@ from codehearth.index import workspace_index
 from codehearth.index.chunker import chunk_file
 from codehearth.index.model import FileChunks
 from codehearth.index.store import (
+    CHUNKER_VERSION,
     IndexStore,
     ManifestEntry,
     default_cache_root,
@@ -91,6 +92,30 @@ def test_chunks_survive_closing_and_reopening_the_store(
     assert reopened.persistent
     assert reopened.problem is None
     assert reopened.load_chunks(file_chunks.content_hash, file_chunks.language_id) == file_chunks
+
+
+def test_many_chunks_load_at_once_each_at_its_path(tmp_path: Path, file_chunks: FileChunks) -> None:
+    store = IndexStore(tmp_path / "cache")
+    store.save_chunks(file_chunks)
+    digest = file_chunks.content_hash
+    wanted = [(digest, "python", "/w/a.py"), ("0" * 64, "python", "/w/b.py")]
+    wanted += [(digest, "typescript", "/w/c.ts"), (digest, "python", file_chunks.path)]
+
+    loaded = store.load_many(wanted)
+
+    assert loaded[1] is None and loaded[2] is None
+    assert loaded[3] == file_chunks
+    assert loaded[0] is not None and loaded[0].path == "/w/a.py"
+    assert [chunk.text for chunk in loaded[0].chunks] == [c.text for c in file_chunks.chunks]
+
+
+def test_values_not_written_as_text_are_never_read_back(tmp_path: Path) -> None:
+    """A planted pickle (diskcache would unpickle it on get) is not loaded."""
+    store = IndexStore(tmp_path / "cache")
+    assert store._cache is not None
+    key = f"chunks:{CHUNKER_VERSION}:python:{'1' * 64}"
+    store._cache.set(key, {"not": "text"})
+    assert store.load_many([("1" * 64, "python", "/w/a.py")]) == [None]
 
 
 def test_unknown_content_hash_loads_nothing(tmp_path: Path) -> None:

@@ -218,12 +218,12 @@ class WorkspaceIndex:
             # Reloading, chunking in this process and installing make many objects with
             # the collector paused; waiting for a pool (long) only pauses it for each step.
             paused.enter_context(_gc_paused())
+            stored = self._load_unchanged(scanned, manifest)
             for item in scanned:
-                entry = manifest.get(item.path)
-                cached = self._load_unchanged(entry, item) if entry is not None else None
-                if entry is not None and cached is not None:
+                cached = stored.get(item.path)
+                if cached is not None:
                     fresh[item.path] = cached
-                    new_manifest[item.path] = entry
+                    new_manifest[item.path] = manifest[item.path]
                     from_cache += 1
                     done += 1
                 else:
@@ -282,11 +282,25 @@ class WorkspaceIndex:
             lexical_seconds=round(time.perf_counter() - started - ready_seconds, 3),
         )
 
-    def _load_unchanged(self, entry: ManifestEntry, item: ScannedFile) -> FileChunks | None:
-        """The stored chunks of a file still of the mtime and size in its manifest entry."""
-        if self.store is None or (entry.mtime_ns, entry.size) != (item.mtime_ns, item.size):
-            return None
-        return self.store.load_chunks(entry.content_hash, item.language_id, item.path)
+    def _load_unchanged(
+        self, scanned: list[ScannedFile], manifest: dict[str, ManifestEntry]
+    ) -> dict[str, FileChunks]:
+        """The stored chunks of the files still of the mtime and size in the manifest."""
+        if self.store is None:
+            return {}
+        unchanged = [
+            (item, entry)
+            for item in scanned
+            if (entry := manifest.get(item.path)) is not None
+            and (entry.mtime_ns, entry.size) == (item.mtime_ns, item.size)
+        ]
+        wanted = [(entry.content_hash, item.language_id, item.path) for item, entry in unchanged]
+        loaded = self.store.load_many(wanted)
+        return {
+            item.path: chunks
+            for (item, _), chunks in zip(unchanged, loaded, strict=True)
+            if chunks is not None
+        }
 
     def _index_lexical(self, counted: Iterable[dict[str, Counter[str]]]) -> None:
         """Build the BM25 postings for every chunk: first those whose terms come counted
