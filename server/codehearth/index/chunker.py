@@ -256,6 +256,7 @@ class _Definition:
     parent: str = ""
     children: list[_Definition] = attrs.field(factory=list)
     segments: list[_Segment] = attrs.field(factory=list)
+    text: str = ""
     stub: str = ""
     skeleton: str = ""
 
@@ -471,6 +472,7 @@ class _Chunker:
                 row = next_member.end_row + 1
         text = _join(segments)
         elided = self._elided(definition) if definition.body else None
+        definition.text = text
         definition.stub = elided or text
         definition.skeleton = text if definition.kind in CONTAINER_KINDS else definition.stub
 
@@ -504,7 +506,7 @@ class _Chunker:
                 end_line=part[-1][1],
                 symbol=definition.symbol,
                 kind=definition.kind if len(parts) == 1 else "part",
-                text=_join(part),
+                text=definition.text if part is segments else _join(part),
                 skeleton=definition.skeleton,
                 parent=definition.parent,
             )
