@@ -12,6 +12,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import inline_params, items_of, open_document
+from tests.e2e.test_memory_commands import command
 from tests.fakes.fake_ollama import FakeOllama
 
 CANARY = "CANARY_SECRET_7f3a9c"
@@ -84,9 +85,13 @@ async def test_edits_in_open_documents_update_the_index(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:
     await wait_for_index(client)
+    files_before = (await command(client, "codehearth.status"))["index"]["files"]
     helper = "def shiny_new_helper(x):\n    return x * 3\n"
     open_document(client, workspace, "helpers.py", helper)
-    await asyncio.sleep(0.3)
+    for _ in range(200):  # the open document is indexed after a short debounce
+        if (await command(client, "codehearth.status"))["index"]["files"] > files_before:
+            break
+        await asyncio.sleep(0.05)
     uri = open_document(
         client,
         workspace,
