@@ -20,6 +20,9 @@ chat actions run through ``codehearth.applyAction`` and stream their answer as a
 
 Every resolved action leaves a trace (rounds, checks, tokens, ms) in the user cache
 directory; ``codehearth.refineTrace`` (optional argument: how many) returns the last ones.
+A fix for a language without a checker of ours (not Python) is rechecked after it is
+applied: the client's diagnostics in the next code-action request over the fixed line say
+whether the diagnostic is gone, and the trace gets that ``client_diagnostics`` check.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from codehearth.refine.actions import ActionJob, ActionOutcome, run_action
 from codehearth.refine.answers import AnswerOutcome, answer_once, write_tests
 from codehearth.refine.edits import EditProposal, editable_path
 from codehearth.refine.loop import Model, ModelAnswer, RoundTrace
-from codehearth.refine.trace import KEEP_TRACES, ActionTrace, TraceLog
+from codehearth.refine.recheck import ClientRechecks, SeenDiagnostic
+from codehearth.refine.trace import KEEP_TRACES, ActionTrace, CheckRecord, TraceLog
 from codehearth.refine.verify import TargetDiagnostic
 from codehearth.server import CodeHearthServer, client_range
 from codehearth.style.profile import render_style_block
@@ -128,6 +132,7 @@ def _custom_actions(ls: CodeHearthServer) -> list[CustomAction]:
 
 def register(server: CodeHearthServer) -> None:
     traces = TraceLog.default()
+    rechecks = ClientRechecks()
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -146,6 +151,7 @@ def register(server: CodeHearthServer) -> None:
         document = ls.workspace.get_text_document(uri)
         if document.path is None or not editable_path(document.path, ls.workspace_root):
             return None  # nothing could be offered: do not promise an action
+        _settle_rechecks(ls, traces, rechecks, params, document.version)
         stubs = _stubs(params, document.version, _custom_actions(ls))
         if params.context.only:
             stubs = [
@@ -163,7 +169,7 @@ def register(server: CodeHearthServer) -> None:
     async def resolve(ls: CodeHearthServer, action: types.CodeAction) -> types.CodeAction:
         if _answers_in_text(ls, action.data):
             return action  # its command does the work when the user picks it
-        outcome = await _run(ls, traces, action.data)
+        outcome = await _run(ls, traces, rechecks, action.data)
         if outcome is not None and outcome.edit is not None:
             action.edit = _workspace_edit(ls, outcome.edit)
         return action
@@ -172,7 +178,7 @@ def register(server: CodeHearthServer) -> None:
     async def apply_action(ls: CodeHearthServer, data: dict[str, Any]) -> dict[str, Any]:
         if _answers_in_text(ls, data):
             return await _answer(ls, traces, data)
-        outcome = await _run(ls, traces, data)
+        outcome = await _run(ls, traces, rechecks, data)
         if outcome is None or outcome.edit is None:
             return {"applied": False, "reason": outcome.reason if outcome else "not ready"}
         result = await ls.workspace_apply_edit_async(
@@ -387,7 +393,9 @@ def _model(ls: CodeHearthServer, max_tokens: int) -> Model:
     return model
 
 
-async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutcome | None:
+async def _run(
+    ls: CodeHearthServer, traces: TraceLog, rechecks: ClientRechecks, data: Any
+) -> ActionOutcome | None:
     """Resolve one edit action; None when the server cannot run it (not ready, no document)."""
     job = _job(ls, data, await ls.user_rules())
     if job is None:
@@ -407,7 +415,17 @@ async def _run(ls: CodeHearthServer, traces: TraceLog, data: Any) -> ActionOutco
         await _record(ls, traces, job, error.kind.value, (), offered=False)
         return ActionOutcome(result=None, edit=None, reason=error.kind.value)  # type: ignore[arg-type]
     rounds = outcome.result.rounds
-    await _record(ls, traces, job, outcome.reason, rounds, offered=outcome.edit is not None)
+    trace = await _record(ls, traces, job, outcome.reason, rounds, offered=outcome.edit is not None)
+    target = job.diagnostic
+    if outcome.edit is not None and target is not None and job.language_id != "python":
+        # No checker of ours for this language: ask the client's diagnostics later.
+        rechecks.expect(
+            job.uri,
+            trace_at=trace.at,
+            file=trace.file,
+            diagnostic=SeenDiagnostic(target.code, target.message, target.line),
+            version=job.version or 0,
+        )
     if outcome.edit is None:
         draft = outcome.result.best_draft
         ls.notifier.notify(
@@ -468,6 +486,30 @@ def _label(job: ActionJob) -> str:
     return job.kind.replace("_", " ")
 
 
+def _settle_rechecks(
+    ls: CodeHearthServer,
+    traces: TraceLog,
+    rechecks: ClientRechecks,
+    params: types.CodeActionParams,
+    version: int | None,
+) -> None:
+    """The client's diagnostics in this request settle earlier fixes' rechecks."""
+    seen = [
+        SeenDiagnostic(str(d.code or ""), d.message, d.range.start.line)
+        for d in params.context.diagnostics
+    ]
+    lines = (params.range.start.line, params.range.end.line)
+    for verdict in rechecks.observe(params.text_document.uri, version, lines, seen):
+        check = CheckRecord("client_diagnostics", verdict.cleared, verdict.detail)
+        ls.log_info(f"action on {verdict.recheck.file}: {verdict.detail}")
+        ls.spawn(
+            asyncio.to_thread(
+                traces.add_check, verdict.recheck.trace_at, verdict.recheck.file, check
+            ),
+            "recheck trace",
+        )
+
+
 async def _record(
     ls: CodeHearthServer,
     traces: TraceLog,
@@ -476,7 +518,7 @@ async def _record(
     rounds: Sequence[RoundTrace],
     *,
     offered: bool,
-) -> None:
+) -> ActionTrace:
     """One log line for the action, and its trace on disk (off the event loop)."""
     summary = "; ".join(
         f"round {trace.round}: "
@@ -495,6 +537,7 @@ async def _record(
         rounds=rounds,
     )
     await asyncio.to_thread(traces.append, trace)
+    return trace
 
 
 def _workspace_edit(ls: CodeHearthServer, proposal: EditProposal) -> types.WorkspaceEdit:

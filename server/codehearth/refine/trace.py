@@ -206,6 +206,9 @@ class TraceLog:
         written (logged once)."""
         lines = self._valid_lines()
         lines = [*lines[max(0, len(lines) - (self.keep - 1)) :], json.dumps(trace.to_json())]
+        return self._write(lines)
+
+    def _write(self, lines: list[str]) -> bool:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,6 +222,19 @@ class TraceLog:
                 temporary.unlink()
             return False
         return True
+
+    def add_check(self, at: str, file: str, check: CheckRecord) -> bool:
+        """Add a check found after the fact (see refine.recheck) to the last round of the
+        trace stamped ``at`` for ``file``; False when that trace is gone or not written."""
+        lines = self._valid_lines()
+        for index in range(len(lines) - 1, -1, -1):
+            trace = ActionTrace.from_json(json.loads(lines[index]))
+            if trace.at == at and trace.file == file and trace.rounds:
+                last = trace.rounds[-1]
+                rounds = (*trace.rounds[:-1], attrs.evolve(last, checks=(*last.checks, check)))
+                lines[index] = json.dumps(attrs.evolve(trace, rounds=rounds).to_json())
+                return self._write(lines)
+        return False
 
     def last(self, count: int | None = None) -> list[ActionTrace]:
         """The newest ``count`` traces (all kept ones when None), oldest first."""

@@ -11,8 +11,9 @@ That detail is what the refine loop feeds back to the model (execution feedback)
    and does not blank out the lines it was meant to fix (deleting broken code also makes
    it parse).
 4. :func:`diagnostic_cleared`: the diagnostic the action was asked to fix is gone and no
-   new one appeared (Python: ``ruff`` as a subprocess; other languages: a callable the
-   server provides, e.g. the client's re-published diagnostics).
+   new one appeared (Python: ``ruff`` as a subprocess; other languages: a callable when
+   one is given; without one the check passes here and the client's re-published
+   diagnostics settle it once the edit is applied, see :mod:`codehearth.refine.recheck`).
 5. :func:`style_conforms`: the new text's indentation and quotes match the style profile
    (lenient: only clear contradictions fail).
 6. :func:`run_tests`: a configured test command, off unless the workspace is trusted.
