@@ -141,6 +141,11 @@ class ActionSettings:
     )
     num_ctx: int = setting(8192, "Context window sent with every action request.")
     max_rounds: int = setting(3, "Draft/verify/critique/refine rounds before giving up.")
+    critic_model: str = setting(
+        "",
+        "Model that reviews a failed draft (it sees the verifier's findings) before the edit "
+        "model refines it; empty: the edit model refines from the findings alone.",
+    )
     time_budget_seconds: float = setting(
         40.0, "Longest time one action may take, all rounds included."
     )
@@ -188,6 +193,9 @@ class FallbackSettings:
     chat: list[str] = setting([], "Fallbacks for chat.")  # noqa: RUF009 - a list factory
     embed: list[str] = setting(  # noqa: RUF009 - a list factory
         [], "Fallbacks for memory embeddings (Ollama endpoints only)."
+    )
+    critic: list[str] = setting(  # noqa: RUF009 - a list factory
+        [], "Fallbacks for the critic that reviews failed code-action drafts."
     )
 
 

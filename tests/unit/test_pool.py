@@ -70,6 +70,13 @@ def routes(built: RoutePlan, role: str) -> list[str]:
         ),
         pytest.param({"embedded": "off"}, "edit", [f"{STRONG}@ollama"], id="off"),
         pytest.param({}, "embed", ["nomic-embed-text@ollama"], id="embed-never-embedded"),
+        pytest.param({}, "critic", [], id="no-critic-unless-configured"),
+        pytest.param(
+            {"fallbacks": {"critic": ["llama3.2:3b"]}},
+            "critic",
+            ["llama3.2:3b@ollama"],
+            id="critic-from-fallbacks",
+        ),
         pytest.param(
             {
                 "endpoints": [{"name": "box", "url": "http://127.0.0.1:8080", "kind": "openai"}],

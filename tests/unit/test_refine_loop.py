@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from codehearth.languages import LanguageRegistry
+from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.prompts.actions import Message
 from codehearth.refine.edits import EditProposal, TextEdit, TextRange, apply_edits
 from codehearth.refine.loop import RefineTask, refine
@@ -86,6 +87,32 @@ async def test_wrong_then_right_after_feedback() -> None:
     assert second[-2] == {"role": "assistant", "content": WRONG}
     assert failed[0].detail in second[-1]["content"]
     assert "parses" in second[-1]["content"]
+
+
+class FailingCritic:
+    async def __call__(self, messages: list[Message]) -> str:
+        raise BackendError(ProblemKind.UNREACHABLE, "the critic's host is down")
+
+
+@pytest.mark.parametrize(
+    ("critic", "review_in_prompt"),
+    [
+        pytest.param(ScriptedModel(["- close the paren on line 2"]), True, id="reviewed"),
+        pytest.param(FailingCritic(), False, id="critic-down-findings-alone"),
+    ],
+)
+async def test_a_critic_reviews_the_failed_draft_before_the_refine(
+    critic: object, review_in_prompt: bool
+) -> None:
+    model = ScriptedModel([WRONG, RIGHT])
+    result = await refine(TASK, model, fixes_itemz, critic=critic)  # type: ignore[arg-type]
+    assert result.verified
+    refine_prompt = model.prompts[1][-1]["content"]
+    assert "parses" in refine_prompt  # the verifier's findings always go along
+    assert ("close the paren on line 2" in refine_prompt) is review_in_prompt
+    if isinstance(critic, ScriptedModel):
+        [review_prompt] = critic.prompts
+        assert WRONG in review_prompt[-1]["content"] and "parses" in review_prompt[-1]["content"]
 
 
 @pytest.mark.parametrize(

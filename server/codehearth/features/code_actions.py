@@ -366,6 +366,8 @@ def _style_block(ls: CodeHearthServer, language_id: str, kind: str) -> str:
 
 
 TEXT_ANSWER_TOKENS = 1024
+CRITIC_ANSWER_TOKENS = 256
+"""A critic's review is a few bullet points."""
 """Longest answer for actions that answer in text (tests, user-defined chat actions)."""
 
 
@@ -376,14 +378,15 @@ def edit_answer_tokens(job: ActionJob) -> int:
     return max(384, min(2048, 128 + 2 * len(region) // 4))
 
 
-def _model(ls: CodeHearthServer, max_tokens: int) -> Model:
-    """The chat model every action asks (the prompt's token count when it reports one)."""
+def _model(ls: CodeHearthServer, max_tokens: int, role: str = "edit") -> Model:
+    """The chat model an action asks for ``role`` (the prompt's token count when it
+    reports one)."""
     settings = ls.settings.actions
 
     async def model(messages: list[Message]) -> ModelAnswer:
         parts: list[str] = []
         prompt_tokens: int | None = None
-        async for chunk in ls.role_backend("edit").chat(
+        async for chunk in ls.role_backend(role).chat(
             settings.model, messages, num_ctx=settings.num_ctx, max_tokens=max_tokens
         ):
             parts.append(chunk.content)
@@ -391,6 +394,13 @@ def _model(ls: CodeHearthServer, max_tokens: int) -> Model:
         return ModelAnswer("".join(parts), prompt_tokens=prompt_tokens)
 
     return model
+
+
+def _critic(ls: CodeHearthServer) -> Model | None:
+    """The critic model when one is configured and can answer now."""
+    if not ls.role_backend("critic").choices():
+        return None
+    return _model(ls, CRITIC_ANSWER_TOKENS, "critic")
 
 
 async def _run(
@@ -409,6 +419,7 @@ async def _run(
             current_version=lambda: ls.workspace.get_text_document(job.uri).version,
             max_rounds=settings.max_rounds,
             time_budget_s=settings.time_budget_seconds,
+            critic=_critic(ls),
         )
     except BackendError as error:
         ls.notifier.report(error)

@@ -41,6 +41,7 @@ def role_models(settings: Settings) -> RoleModels:
         edit=settings.actions.model,
         chat=settings.chat.model,
         embed=settings.memory.embed_model,
+        critic=settings.actions.critic_model,
     )
 
 

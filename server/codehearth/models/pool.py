@@ -84,6 +84,7 @@ class RoleModels:
     edit: str
     chat: str
     embed: str = ""
+    critic: str = ""
 
 
 def plan_routes(

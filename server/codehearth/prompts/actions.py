@@ -230,20 +230,52 @@ def custom_action_messages(
     ]
 
 
+def _findings(failed_checks: Sequence[tuple[str, str]]) -> str:
+    listed = "\n".join(
+        f"- {name}: {detail}" if detail else f"- {name}" for name, detail in failed_checks
+    )
+    return listed or "- (no usable code in the answer)"
+
+
+def critic_messages(
+    messages: Sequence[Message],
+    previous_answer: str,
+    failed_checks: Sequence[tuple[str, str]],
+) -> list[Message]:
+    """The critic's prompt: the task, the failed answer and the checks' findings; it is
+    asked for a short diagnosis, not for code (the edit model writes the fix)."""
+    task = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    return [
+        {
+            "role": "system",
+            "content": "You review code edits. Be brief and concrete; never write the code.",
+        },
+        {
+            "role": "user",
+            "content": (
+                f"The task:\n{task}\n\nThe answer given:\n{previous_answer}\n\n"
+                f"Automatic checks of that answer failed:\n{_findings(failed_checks)}\n\n"
+                "In at most five short bullet points: what is wrong, and what the corrected "
+                "answer must do differently."
+            ),
+        },
+    ]
+
+
 def critique_messages(
     messages: Sequence[Message],
     previous_answer: str,
     failed_checks: Sequence[tuple[str, str]],
     language_id: str,
+    review: str = "",
 ) -> list[Message]:
-    """The refine prompt: the original messages, the previous answer, and what the checks
-    found wrong with it ((check name, detail) pairs: the execution feedback)."""
-    findings = "\n".join(
-        f"- {name}: {detail}" if detail else f"- {name}" for name, detail in failed_checks
-    )
+    """The refine prompt: the original messages, the previous answer, what the checks
+    found wrong with it ((check name, detail) pairs: the execution feedback) and, when a
+    critic model is configured, its review of those failures."""
+    notes = f"\n\nA reviewer's notes on those failures:\n{review.strip()}" if review.strip() else ""
     feedback = (
         "Your answer was applied to the file and checked automatically. It failed:\n"
-        f"{findings or '- (no usable code in the answer)'}\n\n"
+        f"{_findings(failed_checks)}{notes}\n\n"
         "Work out what caused each failure, then answer again with the corrected "
         f"replacement for the region: ONLY the code, in one fenced ```{language_id} block."
     )

@@ -127,8 +127,10 @@ async def run_action(
     max_rounds: int = 3,
     time_budget_s: float = 30.0,
     trusted: bool = False,
+    critic: Model | None = None,
 ) -> ActionOutcome:
-    """Draft, verify, critique and refine an edit for ``job``; see the module docstring."""
+    """Draft, verify, critique and refine an edit for ``job``; see the module docstring.
+    ``critic``: a model that reviews failed drafts (see :func:`refine.loop.refine`)."""
     if job.kind not in EDIT_ACTIONS and not job.template:
         raise ValueError(f"{job.kind} does not edit code")
     region, messages = action_prompt(job)
@@ -142,7 +144,14 @@ async def run_action(
         diagnostic=job.diagnostic,
     )
     verifier = checking_verifier(trusted=trusted)
-    result = await refine(task, model, verifier, max_rounds=max_rounds, time_budget_s=time_budget_s)
+    result = await refine(
+        task,
+        model,
+        verifier,
+        max_rounds=max_rounds,
+        time_budget_s=time_budget_s,
+        critic=critic,
+    )
     if result.edit is None:
         return ActionOutcome(result, None, result.reason)
     validation = validate_proposal(

@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 
-from codehearth.prompts.actions import Message, critique_messages
+from codehearth.models.errors import BackendError
+from codehearth.prompts.actions import Message, critic_messages, critique_messages
 from codehearth.refine.edits import (
     AnswerError,
     EditError,
@@ -143,6 +144,28 @@ async def _judge(
     return (proposal if verdict.ok else None), verdict.checks, code
 
 
+async def _review(
+    critic: Model | None,
+    task: RefineTask,
+    answer: str,
+    failed: list[tuple[str, str]],
+    deadline: float,
+) -> str:
+    """The critic's notes on a failed draft; empty without a critic, or when it fails or
+    runs out of time (the findings alone still go to the next round)."""
+    remaining = deadline - time.monotonic()
+    if critic is None or remaining <= 0:
+        return ""
+    try:
+        reply = await asyncio.wait_for(
+            critic(critic_messages(task.messages, answer, failed)), remaining
+        )
+    except (TimeoutError, BackendError) as error:
+        log.info("the critic gave no review: %s", error)
+        return ""
+    return ModelAnswer.of(reply).text
+
+
 async def refine(
     task: RefineTask,
     model: Model,
@@ -150,8 +173,11 @@ async def refine(
     *,
     max_rounds: int = 3,
     time_budget_s: float = 20.0,
+    critic: Model | None = None,
 ) -> RefineResult:
-    """Draft, verify and refine until a candidate verifies or rounds or time run out."""
+    """Draft, verify and refine until a candidate verifies or rounds or time run out.
+    With a ``critic``, a failed draft is first reviewed by it (it sees the checks'
+    findings) and its notes go into the refine prompt."""
     deadline = time.monotonic() + time_budget_s
     region_text = range_text(task.text, task.region)
     messages = list(task.messages)
@@ -195,5 +221,6 @@ async def refine(
         if code is not None and score >= best_score:
             best_draft, best_score = code, score
         failed = [(check.name, check.detail) for check in checks if not check.ok]
-        messages = critique_messages(task.messages, answer, failed, task.language_id)
+        review = await _review(critic, task, answer, failed, deadline)
+        messages = critique_messages(task.messages, answer, failed, task.language_id, review)
     return RefineResult(False, None, best_draft, tuple(rounds), reason)
