@@ -36,7 +36,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from lsprotocol import types
 from tests.fakes.fake_ollama import FakeOllama
@@ -239,22 +239,6 @@ async def single_shot(backend: ModelBackend, model: str, root: Path) -> list[dic
     return samples
 
 
-def read_code_actions_as_editors_do(session: ScriptedClient) -> None:
-    """lsprotocol reads a code action that carries a command as a Command (its hook only
-    checks that the key exists); editors tell them apart by the command's type."""
-    converter = session.client.protocol._converter
-
-    def code_action_or_command(value: Any, _: Any) -> types.Command | types.CodeAction:
-        if isinstance(value.get("command"), str):
-            return converter.structure(value, types.Command)
-        return converter.structure(value, types.CodeAction)
-
-    converter.register_structure_hook(
-        Union[types.Command, types.CodeAction],  # noqa: UP007 - the key lsprotocol registered
-        code_action_or_command,
-    )
-
-
 def text_edits(edit: types.WorkspaceEdit, uri: str) -> list[TextEdit]:
     """The edits to ``uri`` in a workspace edit (as changes or document changes); the
     snippets are ASCII, so UTF-16 positions are code points."""
@@ -292,7 +276,6 @@ async def refine_loop(
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "XDG_DATA_HOME": str(cache)}
     samples = []
     async with ScriptedClient(root=root, initialization_options=options, env=env) as session:
-        read_code_actions_as_editors_do(session)
         client = session.client
         for name, (_, source, _, _) in CASES.items():
             diagnostic = diagnostic_of(RUFF, source)

@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Union
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
@@ -46,6 +46,23 @@ INLINE_CLIENT_CAPABILITIES = types.ClientCapabilities(
 )
 
 
+def read_code_actions_as_editors_do(client: LanguageClient) -> None:
+    """lsprotocol reads any code action with a ``command`` as a Command (its hook only
+    checks that the key exists), losing kind and data; editors tell them apart by the
+    command's type, as LSP says. Make ``client`` do the same."""
+    converter = client.protocol._converter
+
+    def code_action_or_command(value: Any, _: Any) -> types.Command | types.CodeAction:
+        if isinstance(value.get("command"), str):
+            return converter.structure(value, types.Command)
+        return converter.structure(value, types.CodeAction)
+
+    converter.register_structure_hook(
+        Union[types.Command, types.CodeAction],  # noqa: UP007 - the key lsprotocol registered
+        code_action_or_command,
+    )
+
+
 class ScriptedClient:
     """Start a server, talk to it, stop it. Use as ``async with``."""
 
@@ -64,6 +81,7 @@ class ScriptedClient:
         self.stderr_path = stderr_path
         self.server_command = server_command or [sys.executable, "-m", "codehearth", "serve"]
         self.client = LanguageClient("codehearth-scripted-client", __version__)
+        read_code_actions_as_editors_do(self.client)
         self.messages: list[str] = []
         self.log_messages: list[str] = []
         self.progress: list[Any] = []

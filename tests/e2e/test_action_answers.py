@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pytest_lsp import LanguageClient
 
+from codehearth.client import read_code_actions_as_editors_do
 from tests.e2e.conftest import open_document
 from tests.e2e.test_chat import collect_chunks
 from tests.e2e.test_code_actions import quick_fix, scripted
@@ -47,23 +48,6 @@ def lines(start: int, end: int) -> types.Range:
     """Whole lines ``start``..``end - 1``, selected as editors do (end at column 0)."""
     return types.Range(
         start=types.Position(line=start, character=0), end=types.Position(line=end, character=0)
-    )
-
-
-def read_code_actions_as_editors_do(client: LanguageClient) -> None:
-    """lsprotocol reads any code action with a ``command`` as a Command (its hook only
-    checks that the key exists), losing kind and data; editors tell them apart by the
-    command's type, as LSP says."""
-    converter = client.protocol._converter
-
-    def code_action_or_command(value: Any, _: Any) -> types.Command | types.CodeAction:
-        if isinstance(value.get("command"), str):
-            return converter.structure(value, types.Command)
-        return converter.structure(value, types.CodeAction)
-
-    converter.register_structure_hook(
-        Union[types.Command, types.CodeAction],  # noqa: UP007 - the key lsprotocol registered
-        code_action_or_command,
     )
 
 

@@ -19,6 +19,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from codehearth.client import read_code_actions_as_editors_do
 from tests.e2e.conftest import (
     SERVER_COMMAND,
     accept_registrations,
@@ -26,7 +27,6 @@ from tests.e2e.conftest import (
     init_options,
     open_document,
 )
-from tests.e2e.test_action_answers import read_code_actions_as_editors_do
 from tests.e2e.test_code_actions import scripted
 from tests.fakes.fake_ollama import FakeOllama
 
