@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(PY) bench/memory.py
 	$(PY) bench/embedded.py
 	$(PY) bench/refine.py
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
