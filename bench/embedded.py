@@ -14,7 +14,8 @@ Target: backend tokens/s median >= 0.9x the direct median.
 Time to first token through the LSP: ``codehearth serve`` with Ollama unreachable (so the
 router falls back to the embedded model, as on a fresh machine), driven by a scripted
 client; once the model is loaded, invoked inline completions limited to one token are
-timed from request to answer (prompt evaluation, routing and both LSP hops included).
+timed from request to answer (the whole prompt evaluated each time, routing and both LSP
+hops included).
 """
 
 import os
@@ -108,7 +109,9 @@ LSP_SOURCE = (
 
 
 async def lsp_time_to_first_token(root: str) -> float:
-    """Median ms of a one-token inline completion through ``codehearth serve``."""
+    """Median ms of a one-token inline completion through ``codehearth serve``. Each
+    request's text starts differently, so neither the engine's cache nor llama.cpp's
+    prompt cache can answer it: the whole prompt is evaluated every time."""
     from pathlib import Path
 
     workspace = Path(root)
@@ -116,7 +119,7 @@ async def lsp_time_to_first_token(root: str) -> float:
     source.write_text(LSP_SOURCE, encoding="utf-8")
     options = {
         "ollama": {"host": "http://127.0.0.1:9"},  # nothing listens: the embedded model answers
-        "completion": {"maxTokens": 1, "deadlineSeconds": 60},
+        "completion": {"maxTokens": 1, "deadlineSeconds": 60, "invokedItems": 1},
     }
     async with ScriptedClient(root=workspace, initialization_options=options) as session:
         for _ in range(600):  # warm-up loads the model in the background
@@ -125,12 +128,11 @@ async def lsp_time_to_first_token(root: str) -> float:
                 break
             await asyncio.sleep(0.1)
         uri = session.open(source, LSP_SOURCE, "python")
-        line = LSP_SOURCE.count("\n") - 1
         timings = []
         for index in range(LSP_REQUESTS):
-            text = LSP_SOURCE + "\n" * index  # a new version each time: no cached answer
-            if index:
-                session.replace_text(uri, text)
+            text = f"# revision {index}\n{LSP_SOURCE}"
+            session.replace_text(uri, text)
+            line = text.count("\n") - 1
             started = time.perf_counter()
             await session.inline_completion(uri, line, len("    m = "), invoked=True)
             timings.append(time.perf_counter() - started)
