@@ -45,6 +45,7 @@ RECALL_QUESTION = "In which currency are the prices in this project?"
 INDEX_TIMEOUT_SECONDS = 120.0
 DIAGNOSTICS_TIMEOUT_SECONDS = 20.0
 MEMORY_TIMEOUT_SECONDS = 30.0
+STYLE_TIMEOUT_SECONDS = 30.0
 ANSWER_LINES = 8
 """Lines of a chat answer printed (a small base model may ramble on)."""
 INDENT = "    "
@@ -151,12 +152,17 @@ class Demo:
 
     async def show_style(self, session: ScriptedClient) -> None:
         self.say("\n== 2. Your style, inferred from the code (codehearth.style) ==")
-        try:
-            profile = await session.command("codehearth.style", {"languageId": "python"})
-        except Exception as error:  # an old server or a failed extraction: say so
-            self.failures.append(f"style profile ({error})")
-            self.say(f"{INDENT}(not available: {error})")
-            return
+        deadline = time.monotonic() + STYLE_TIMEOUT_SECONDS
+        while True:  # the profile is built in the background, after the index
+            try:
+                profile = await session.command("codehearth.style", {"languageId": "python"})
+            except Exception as error:  # an old server or a failed extraction: say so
+                self.failures.append(f"style profile ({error})")
+                self.say(f"{INDENT}(not available: {error})")
+                return
+            if (profile or {}).get("ready") or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         attributes = _attributes(profile)
         if not attributes:
             self.say(f"{INDENT}(no attribute reached the confidence to be used yet)")
