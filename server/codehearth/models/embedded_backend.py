@@ -65,6 +65,11 @@ _GGML_LOG_ERROR = 4
 _GGML_LOG_CONT = 5
 
 
+def embedded_model_name(model_path: str | None) -> str:
+    """The name the embedded backend serves: the bundled model's, else the file's stem."""
+    return Path(model_path).stem if model_path else DEFAULT_EMBEDDED_MODEL
+
+
 def embedded_available() -> bool:
     """True when llama-cpp-python is installed (checked without importing it)."""
     return importlib.util.find_spec("llama_cpp") is not None
@@ -204,7 +209,7 @@ class EmbeddedBackend:
         self, model_path: str | None = None, *, n_ctx: int = 4096, n_threads: int | None = None
     ) -> None:
         self.model_path = model_path
-        self.model_name = Path(model_path).stem if model_path else DEFAULT_EMBEDDED_MODEL
+        self.model_name = embedded_model_name(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.load_seconds: float | None = None

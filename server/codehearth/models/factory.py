@@ -16,7 +16,11 @@ from typing import Any
 import attrs
 
 from codehearth.models.backend import ModelBackend
-from codehearth.models.embedded_backend import EmbeddedBackend, embedded_available
+from codehearth.models.embedded_backend import (
+    EmbeddedBackend,
+    embedded_available,
+    embedded_model_name,
+)
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.pool import (
@@ -58,7 +62,7 @@ def plan_for(settings: Settings) -> RoutePlan:
         role_models(settings),
         ollama_url=resolve_host(settings.ollama.host),
         embedded_ready=embedded_available(),
-        embedded_model=EmbeddedBackend(settings.models.embedded_model_path).model_name,
+        embedded_model=embedded_model_name(settings.models.embedded_model_path),
     )
 
 
