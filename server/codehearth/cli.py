@@ -597,34 +597,35 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                     "pip install 'codehearth[embedded]' (builds llama.cpp: a few minutes)",
                 )
             )
+        answering = {e for e, listed in found.items() if isinstance(listed, list)}
         for role, candidates in pool.router.roles.items():
             route = pool.router.route(role)
-            usable = set(route.candidates)
+            usable = {c for c in route.candidates if c.endpoint in answering}
             skipped = dict(route.skipped)
             for rank, candidate in enumerate(candidates, start=1):
-                label = describe_candidate(candidate)
-                if pool.router.is_missing(candidate):
+                check, label = f"route {role} #{rank}", describe_candidate(candidate)
+                if candidate in usable and not pool.router.is_missing(candidate):
+                    rows.append((check, "OK", label, ""))
+                    continue
+                # A failure only when nothing else can answer; memory search works without
+                # embeddings (BM25 alone), so the embed role only ever warns.
+                status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
+                if candidate.endpoint in found and candidate.endpoint not in answering:
+                    rows.append((check, status, f"{label}: its endpoint does not answer", ""))
+                elif pool.router.is_missing(candidate):
                     rows.append(
                         (
-                            f"route {role} #{rank}",
-                            "WARN" if len(usable) > 1 else "FAIL",
+                            check,
+                            status,
                             f"{label}: model not pulled",
                             f"ollama pull {candidate.model}",
                         )
                     )
-                    continue
-                if candidate in usable:
-                    rows.append((f"route {role} #{rank}", "OK", label, ""))
-                    continue
-                rows.append(
-                    (
-                        f"route {role} #{rank}",
-                        "WARN" if usable else "FAIL",
-                        f"{label}: {skipped.get(candidate, '')}",
-                        "",
-                    )
-                )
-        completion = pool.role("completion").choices()
+                else:
+                    rows.append((check, status, f"{label}: {skipped.get(candidate, '')}", ""))
+        completion = [
+            c for c in pool.role("completion").choices() if c.candidate.endpoint in answering
+        ]
         if completion:
             choice = completion[0]
             family = (
