@@ -1,6 +1,7 @@
 """The ``codehearth`` command: ``serve``, ``complete``, ``doctor``.
 
-* ``codehearth serve`` runs the language server on stdio (``--tcp HOST:PORT`` for TCP).
+* ``codehearth serve`` runs the language server on stdio (``--tcp HOST:PORT`` for TCP on
+  loopback, one client).
 * ``codehearth complete FILE:LINE:COL`` (1-based) starts the server as a subprocess, opens
   the file and prints the inline completion the server offers: the same pipeline an
   editor gets.
@@ -49,7 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="listen on TCP instead of stdio and serve the first client that connects "
+        "(HOST must be a loopback address; port 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="with --tcp, allow a HOST that is not loopback (anyone who reaches it can read "
+        "your workspace)",
+    )
     serve.add_argument(
         "--stdio", action="store_true", help="use stdio (the default; accepted for LSP clients)"
     )
@@ -163,19 +175,23 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _serve(args: argparse.Namespace) -> int:
     from codehearth.server import create_server
+    from codehearth.transport import NotLoopbackError, serve_stdio, serve_tcp
 
     configure_logging(args.log_level, args.log_file)
-    server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
+        host = host.strip("[]") or "127.0.0.1"
+        if not port.isdigit() or int(port) > 65535:
             print("--tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
-        server.start_tcp(host or "127.0.0.1", int(port))
-        return 0
-    from codehearth.transport import serve_stdio
-
-    return serve_stdio(server)
+        try:
+            return serve_tcp(create_server(), host, int(port), allow_remote=args.allow_remote)
+        except NotLoopbackError as refused:
+            print(f"--tcp {args.tcp}: {refused}", file=sys.stderr)
+        except OSError as error:
+            print(f"--tcp {args.tcp}: cannot listen there ({error.strerror})", file=sys.stderr)
+        return 2
+    return serve_stdio(create_server())
 
 
 # -- complete -------------------------------------------------------------------------

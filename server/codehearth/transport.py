@@ -1,7 +1,10 @@
-"""Our stdio transport: every request gets exactly one answer, bad input never kills us.
+"""Our transports: every request gets exactly one answer, bad input never kills us.
 
-Replaces pygls's stdin loop (``run_async``) for ``codehearth serve``:
+Replaces pygls's stdin loop (``run_async``) for ``codehearth serve`` and its TCP server
+for ``codehearth serve --tcp``; both go through the same checks:
 
+* TCP listens on a loopback address only, unless the user passes ``--allow-remote``, and
+  serves one client (an editor session), then exits as on stdio;
 * a dedicated reader thread frames messages with :class:`~codehearth.framing.FrameReader`
   and hands each whole body to the event loop (one thread hop per message, and the pygls
   thread pool stays free for real work);
@@ -9,6 +12,9 @@ Replaces pygls's stdin loop (``run_async``) for ``codehearth serve``:
   ``-32700``, a malformed message ``-32600``, params that do not fit the method ``-32602``
   with the request's id (pygls would send nothing), a request before ``initialize``
   ``-32002`` and a request after ``shutdown`` ``-32600``; error texts carry no payload;
+* ``didChange`` and ``didClose`` for a document that was never opened (a client bug, or a
+  message that raced a close) are dropped with one log line per document; pygls would
+  fail on them and the user would see an internal-error popup;
 * ``exit`` ends the process with 0 after ``shutdown`` and 1 without, per the spec;
 * a handler that raises is answered ``-32603`` naming only the exception's type: pygls
   would send its message (which may quote the request, a path or a secret in the code)
@@ -18,11 +24,14 @@ Replaces pygls's stdin loop (``run_async``) for ``codehearth serve``:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
+import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -44,6 +53,8 @@ SERVER_NOT_INITIALIZED = -32002
 
 _ALLOWED_BEFORE_INITIALIZE = frozenset({types.INITIALIZE, types.EXIT})
 FUTURES_PRUNE_SECONDS = 30.0
+_NEEDS_OPEN_DOCUMENT = frozenset({types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE})
+_STRAY_URIS_REMEMBERED = 256
 
 
 class MessageGate:
@@ -54,6 +65,7 @@ class MessageGate:
         self.report = report
         self.initialized = False
         self.shut_down = False
+        self._stray_uris: set[str] = set()
 
     def dispatch(self, body: bytes) -> None:
         try:
@@ -87,6 +99,8 @@ class MessageGate:
         except Exception as error:
             self._invalid(method, msg_id, is_request, error)
             return
+        if method in _NEEDS_OPEN_DOCUMENT and not self._document_is_open(method, message):
+            return
         if method == types.INITIALIZE:
             self.initialized = True
         elif method == types.SHUTDOWN:
@@ -103,6 +117,16 @@ class MessageGate:
                 self._error(msg_id, INVALID_REQUEST, "Invalid request: the server is shut down")
             return False
         return True
+
+    def _document_is_open(self, method: str, message: Any) -> bool:
+        uri = message.params.text_document.uri
+        workspace = getattr(self.protocol, "workspace", None)  # LanguageServerProtocol's
+        if workspace is None or uri in workspace.text_documents:
+            return True
+        if uri not in self._stray_uris and len(self._stray_uris) < _STRAY_URIS_REMEMBERED:
+            self._stray_uris.add(uri)
+            log.warning("ignored %s for a document that is not open: %s", method, uri)
+        return False
 
     def _invalid(self, method: str | None, msg_id: Any, is_request: bool, error: Exception) -> None:
         cause = error.__cause__ or error
@@ -146,14 +170,53 @@ def internal_error_message(message: str) -> str:
 
 def serve_stdio(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     """Run ``server`` (a pygls LanguageServer) on stdio; returns the process exit code."""
-    stdin = stdin or sys.stdin.buffer
+    descriptor = (stdin or sys.stdin.buffer).fileno()
+    # os.read on the descriptor: a thread blocked there holds no Python-level lock, so the
+    # interpreter can exit while it waits.
+    return _serve(server, lambda size: os.read(descriptor, size), stdout or sys.stdout.buffer)
+
+
+class NotLoopbackError(ValueError):
+    """``serve --tcp`` was asked to listen where other machines could connect."""
+
+
+def serve_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False) -> int:
+    """Listen on ``host:port``, serve the first client that connects (an editor session, as
+    on stdio) and return the exit code when it ends. ``host`` must be a loopback address
+    unless ``allow_remote``: whoever connects can read the workspace through the server."""
+    if not allow_remote and not is_loopback(host):
+        raise NotLoopbackError(
+            f"{host} is not a loopback address: anyone who can reach it could read this "
+            "workspace through the server (pass --allow-remote to listen there anyway)"
+        )
+    with socket.create_server((host, port), backlog=1) as listener:
+        bound_host, bound_port = listener.getsockname()[:2]
+        log.info("listening on %s:%d for one client", bound_host, bound_port)
+        print(f"codehearth: listening on {bound_host}:{bound_port}", file=sys.stderr, flush=True)
+        connection, peer = listener.accept()
+    log.info("client connected from %s:%d", peer[0], peer[1])
+    with connection, connection.makefile("wb") as output:
+        return _serve(server, connection.recv, output)
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` resolves to is on this machine's loopback."""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(addresses) and all(
+        ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses
+    )
+
+
+def _serve(server: Any, read: Callable[[int], bytes], output: BinaryIO) -> int:
     server._stop_event = threading.Event()
-    writer = StdoutWriter(stdout or sys.stdout.buffer)
-    server.protocol.set_writer(writer)
+    server.protocol.set_writer(StdoutWriter(output))
     hide_internal_errors(server.protocol)
     gate = MessageGate(server.protocol)
     try:
-        asyncio.run(_run(server, gate, stdin))
+        asyncio.run(_run(server, gate, read))
     except SystemExit as exit_request:  # `exit`: pygls calls sys.exit(0 or 1)
         code = exit_request.code
         return code if isinstance(code, int) else 0
@@ -164,31 +227,27 @@ def serve_stdio(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | N
         return 130
     finally:
         server.shutdown()
-    # stdin ended without `exit`: the editor went away.
+    # The input ended without `exit`: the editor went away.
     return 0 if gate.shut_down else 1
 
 
-async def _run(server: Any, gate: MessageGate, stdin: BinaryIO) -> None:
+async def _run(server: Any, gate: MessageGate, read: Callable[[int], bytes]) -> None:
     loop = asyncio.get_running_loop()
     finished = asyncio.Event()
 
-    descriptor = stdin.fileno()
-
     def read_frames() -> None:
-        # os.read on the descriptor: a thread blocked here holds no Python-level lock,
-        # so the interpreter can exit while it waits.
         try:
-            for frame in FrameReader(lambda size: os.read(descriptor, size)):
+            for frame in FrameReader(read):
                 if isinstance(frame, Frame):
                     loop.call_soon_threadsafe(_dispatch, gate, frame.body)
                 else:
                     loop.call_soon_threadsafe(log.warning, "bad frame: %s", frame.reason)
         except (OSError, ValueError) as error:
-            loop.call_soon_threadsafe(log.error, "reading stdin failed: %s", error)
+            loop.call_soon_threadsafe(log.error, "reading the client's messages failed: %s", error)
         finally:
             loop.call_soon_threadsafe(finished.set)
 
-    threading.Thread(target=read_frames, name="lsp-stdin", daemon=True).start()
+    threading.Thread(target=read_frames, name="lsp-reader", daemon=True).start()
     pruner = asyncio.create_task(_prune_futures(server.protocol))
     try:
         await finished.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -52,6 +53,7 @@ class RawSession:
             env=env,
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.notifications: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -69,7 +71,10 @@ class RawSession:
                 if name.lower() == "content-length":
                     length = int(value)
             assert length is not None
-            self.messages.put(json.loads(stream.read(length)))
+            message = json.loads(stream.read(length))
+            if "method" in message and "id" not in message:
+                self.notifications.append(message)
+            self.messages.put(message)
 
     def send(self, data: bytes) -> None:
         assert self.process.stdin is not None
@@ -264,3 +269,89 @@ def test_exit_without_shutdown_exits_with_1(session: RawSession) -> None:
     session.initialize()
     session.send(frame({"jsonrpc": "2.0", "method": "exit"}))
     assert session.process.wait(10) == 1
+
+
+def notify(method: str, params: dict[str, Any]) -> bytes:
+    return frame({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+def test_changing_or_closing_a_document_never_opened_is_ignored_without_a_popup(
+    session: RawSession,
+) -> None:
+    session.initialize()
+    never_opened = {"uri": "file:///never/opened.py", "version": 2}
+    edit = {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}
+    session.send(
+        notify(
+            "textDocument/didChange",
+            {"textDocument": never_opened, "contentChanges": [{**edit, "text": "x = 1"}]},
+        )
+    )
+    session.send(notify("textDocument/didClose", {"textDocument": {"uri": never_opened["uri"]}}))
+    assert "result" in session.ping("after-stray-change")
+
+    opened = {"uri": "file:///never/opened.py", "languageId": "python", "version": 3, "text": ""}
+    session.send(notify("textDocument/didOpen", {"textDocument": opened}))
+    session.send(
+        notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": opened["uri"], "version": 4},
+                "contentChanges": [{**edit, "text": "y = 2"}],
+            },
+        )
+    )
+    assert "result" in session.ping("after-real-change")
+    popups = [n for n in session.notifications if n["method"] == "window/showMessage"]
+    assert popups == []
+
+
+def test_tcp_serves_one_client_with_the_same_checks_as_stdio(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "codehearth", "serve", "--tcp", "127.0.0.1:0"]
+    server = subprocess.Popen(
+        [*command, "--log-level", "WARNING"], stderr=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert server.stderr is not None
+        announced = server.stderr.readline()
+        assert announced.startswith("codehearth: listening on 127.0.0.1:"), announced
+        port = int(announced.rpartition(":")[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            replies = connection.makefile("rb")
+
+            def reply() -> dict[str, Any]:
+                length = 0
+                while (line := replies.readline().strip()) != b"":
+                    name, _, value = line.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                return json.loads(replies.read(length))
+
+            connection.sendall(frame(INITIALIZE))
+            assert "result" in reply()
+            connection.sendall(b'{"not a frame"}\r\n\r\n' + frame(b"{broken json"))
+            assert reply()["error"]["code"] == -32700
+            connection.sendall(frame({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"}))
+            assert reply() == {"jsonrpc": "2.0", "id": "bye", "result": None}
+            connection.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
+            assert server.wait(10) == 0
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "[::]"])
+def test_tcp_refuses_to_listen_beyond_this_machine_unless_allowed(
+    tmp_path: Path, host: str
+) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    refused = subprocess.run(
+        [sys.executable, "-m", "codehearth", "serve", "--tcp", f"{host}:0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert refused.returncode == 2
+    assert "not a loopback address" in refused.stderr and "--allow-remote" in refused.stderr
