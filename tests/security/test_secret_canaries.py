@@ -4,19 +4,21 @@ disk only) must not appear in any request the fake Ollama records, whatever the 
 does: completions with workspace context, code actions, chat with a selection in a secret
 file, chat long enough to be summarised, and memory notes embedded for search.
 
-What is promised is about files: secret *files* never enter a prompt
-(``index/scanner.py``) and ignored files never enter the index. Secret-shaped strings
-*inside* ordinary code are redacted only for endpoints off the machine
-(``models/redact.py``), so the AWS-key-shaped string in ``settings.py`` does reach the
-local model (as context for ``app.py``, which imports it): not asserted here. Neither is a
-gitignored file the user opens and edits, whose text its own completions and chat use.
+Secret *files* never enter a prompt (``index/scanner.py``) and ignored files never enter
+the index. Secret-shaped strings *inside* ordinary code, such as the AWS key id in
+``settings.py`` (context for ``app.py``, which imports it), are masked in every prompt to
+every model (``models/redact.py``), and an edit of the line that holds one keeps the key.
+Not asserted: a gitignored file the user opens and edits, whose text its own completions
+and chat use.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -32,6 +34,7 @@ from tests.e2e.conftest import (
     open_document,
 )
 from tests.e2e.test_memory_commands import command
+from tests.e2e.test_syntax_diagnostics import apply
 from tests.e2e.test_workspace_context import wait_for_index
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -169,3 +172,36 @@ async def test_secret_files_never_reach_a_model(
     sent = everything_sent(ollama)
     assert sent, "nothing reached the model: the test proves nothing"
     assert [canary for canary in CANARIES if canary in sent] == []
+    assert "AWS_ACCESS_KEY_ID" in sent, "settings.py never reached a prompt: proves nothing"
+    assert INLINE_AWS_KEY not in sent
+
+
+async def test_an_edit_of_a_line_holding_a_secret_keeps_the_secret(
+    session: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    client = session
+    await wait_for_index(client)
+    settings = open_document(client, workspace, "settings.py", SETTINGS)
+
+    typed = SETTINGS.replace("AWS_ACCESS_KEY_ID =", "AWS_ACCESS_KEY_ID: str =")
+
+    def type_hint_echoing_the_key(body: dict[str, Any]) -> str:
+        [placeholder] = set(re.findall(r"\[REDACTED_[0-9]+\]", json.dumps(body)))
+        return f"```python\n{typed.replace(INLINE_AWS_KEY, placeholder)}```"
+
+    ollama.responder = type_hint_echoing_the_key
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=settings),
+            range=whole(SETTINGS),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert actions is not None
+    [simplify] = [a for a in actions if isinstance(a, types.CodeAction) and "Simplify" in a.title]
+    resolved = await client.code_action_resolve_async(simplify)
+    assert resolved.edit is not None and resolved.edit.document_changes
+    [change] = resolved.edit.document_changes
+    assert isinstance(change, types.TextDocumentEdit)
+    assert apply(SETTINGS, list(change.edits)) == typed
+    assert INLINE_AWS_KEY not in everything_sent(ollama)

@@ -1,9 +1,11 @@
 """The model pool: routes from settings, fail-over inside one request, recovery, the cloud
-rule with redaction, and no socket to another machine unless allowCloud."""
+rule with secrets masked for every model, and no socket to another machine unless allowCloud."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -356,11 +358,31 @@ async def test_with_allow_cloud_the_prompt_is_redacted_before_it_leaves(
         primary.stop()
         assert await ask(pool) == "from the cloud\n"
         [sent] = cloud.generations()
-        assert AWS_KEY not in str(sent.body) and "[REDACTED]" in str(sent.body)
+        assert AWS_KEY not in str(sent.body) and "[REDACTED_1]" in str(sent.body)
         primary.start()
         assert await ask(pool) == "from the primary\n"  # local again once it is back
     finally:
         await pool.aclose()
+
+
+def echo_placeholders(body: dict[str, Any]) -> str:
+    """A model that repeats each masked secret it was shown (as a code edit would)."""
+    shown = body.get("prompt") or json.dumps(body.get("messages"))
+    return "key = " + " ".join(re.findall(r"\[REDACTED_[0-9]+\]", shown)) + "\n"
+
+
+async def test_a_local_model_never_sees_an_inline_secret_and_the_answer_keeps_it(
+    pool: ModelPool, primary: FakeOllama
+) -> None:
+    primary.responder = echo_placeholders
+    prompt = f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"\nsecond = "{AWS_KEY}"\n'
+    completion = pool.role("completion").generate(request(prompt))
+    assert "".join([chunk.text async for chunk in completion]) == f"key = {AWS_KEY} {AWS_KEY}\n"
+    answer = [c.content async for c in pool.role("chat").chat("x", SECRET_PROMPT, num_ctx=2048)]
+    assert "".join(answer) == f"key = {AWS_KEY}\n"
+    sent = [json.dumps(r.body) for r in primary.requests if r.body]
+    assert len(sent) == 2 and not [body for body in sent if AWS_KEY in body]
+    assert all("[REDACTED_1]" in body for body in sent)
 
 
 @contextlib.contextmanager

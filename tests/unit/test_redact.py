@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from codehearth.models.redact import REDACTED, redact_messages, redact_secrets
+from codehearth.models.redact import REDACTED, RevealingStream, SecretMask, redact_secrets
 
 AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -178,14 +178,14 @@ def test_a_secret_matched_by_two_rules_counts_once() -> None:
     )
 
 
-def test_redact_messages_covers_content_parts_and_tool_calls() -> None:
+def test_hidden_messages_cover_content_parts_and_tool_calls() -> None:
     messages = [
         {"role": "system", "content": "You are helpful."},
         {"role": "user", "content": f"why does {AWS_KEY_ID} fail?"},
         {"role": "user", "content": [{"type": "text", "text": f"token {GITHUB_TOKEN}"}]},
         {
             "role": "assistant",
-            "content": "",
+            "content": f"{AWS_KEY_ID} is valid",
             "tool_calls": [
                 {"function": {"name": "archival_insert", "arguments": {"content": OPENAI_KEY}}}
             ],
@@ -193,27 +193,74 @@ def test_redact_messages_covers_content_parts_and_tool_calls() -> None:
         {"role": "tool", "content": "stored"},
     ]
     original = repr(messages)
-    redacted, count = redact_messages(messages)
-    assert count == 3
+    mask = SecretMask()
+    hidden = mask.hide_messages(messages)
+    assert mask.count == 3
     assert repr(messages) == original  # the input is left alone
-    assert redacted == [
+    assert hidden == [
         {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": f"why does {REDACTED} fail?"},
-        {"role": "user", "content": [{"type": "text", "text": f"token {REDACTED}"}]},
+        {"role": "user", "content": "why does [REDACTED_1] fail?"},
+        {"role": "user", "content": [{"type": "text", "text": "token [REDACTED_2]"}]},
         {
             "role": "assistant",
-            "content": "",
+            "content": "[REDACTED_1] is valid",  # the same secret, the same placeholder
             "tool_calls": [
-                {"function": {"name": "archival_insert", "arguments": {"content": REDACTED}}}
+                {
+                    "function": {
+                        "name": "archival_insert",
+                        "arguments": {"content": "[REDACTED_3]"},
+                    }
+                }
             ],
         },
         {"role": "tool", "content": "stored"},
     ]
+    assert mask.reveal_value(hidden) == messages
 
 
 def test_messages_without_secrets_come_back_equal() -> None:
     messages = [{"role": "user", "content": "hello", "images": None}]
-    assert redact_messages(messages) == (messages, 0)
+    mask = SecretMask()
+    assert mask.hide_messages(messages) == messages
+    assert mask.count == 0
+
+
+def test_a_placeholder_the_text_already_holds_is_not_reused_and_not_revealed() -> None:
+    text = f'KEY = "{AWS_KEY_ID}"  # was "[REDACTED_1]" in the docs'
+    mask = SecretMask()
+    hidden = mask.hide(text)
+    assert hidden == 'KEY = "[REDACTED_2]"  # was "[REDACTED_1]" in the docs'
+    assert mask.reveal(hidden) == text
+
+
+CODE_WITH_SECRETS = (
+    f'AWS_ACCESS_KEY_ID = "{AWS_KEY_ID}"\nclient = connect(token="{GITHUB_TOKEN}")\n'
+    "items = [1, 2][0]  # brackets that are not placeholders: [REDACTED [R\n"
+)
+
+
+@pytest.mark.parametrize(
+    "piece_size",
+    [pytest.param(size, id=f"pieces-of-{size}") for size in (1, 2, 3, 5, 11, 1000)],
+)
+def test_a_streamed_answer_gets_its_secrets_back_however_it_is_cut(piece_size: int) -> None:
+    mask = SecretMask()
+    answer = mask.hide(CODE_WITH_SECRETS)  # a model that repeats the code it was shown
+    assert AWS_KEY_ID not in answer and GITHUB_TOKEN not in answer
+    stream = RevealingStream(mask)
+    pieces = [answer[i : i + piece_size] for i in range(0, len(answer), piece_size)]
+    revealed = "".join(stream.feed(piece) for piece in pieces) + stream.flush()
+    assert revealed == CODE_WITH_SECRETS
+
+
+def test_a_stream_without_secrets_passes_pieces_through_untouched() -> None:
+    stream = RevealingStream(SecretMask())
+    assert [stream.feed(piece) for piece in ("x = [", "REDACTED_1", "]")] == [
+        "x = [",
+        "REDACTED_1",
+        "]",
+    ]
+    assert stream.flush() == ""
 
 
 def test_a_large_prompt_is_redacted_in_linear_time() -> None:

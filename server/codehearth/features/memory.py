@@ -104,7 +104,7 @@ async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[flo
     keep_alive = choice.backend.keep_alive
 
     def embed(texts: list[str]) -> list[list[float]]:
-        sent = [redact_secrets(text)[0] for text in texts] if endpoint.cloud else texts
+        sent = [redact_secrets(text)[0] for text in texts]  # a vector never comes back
         response = client.embed(model=choice.model, input=sent, keep_alive=keep_alive)
         return [list(vector) for vector in response.embeddings]
 

@@ -10,7 +10,8 @@ this machine are marked cloud, so the router skips them unless ``allowCloud`` is
 goes to the best candidate the router offers; when that endpoint fails *before the first
 token* (down, model not pulled, overloaded, HTTP 5xx, timeout) the same request moves to
 the next candidate, so one dead endpoint costs one request nothing but a connect attempt.
-Prompts bound for an endpoint off this machine have secrets redacted first. The pool
+Every prompt has its secret-shaped strings masked first, whichever model it goes to, and
+the answer has them put back (``models/redact.py``). The pool
 remembers which model answered each role for the status, and says once when a fallback
 takes over. No pygls here.
 """
@@ -30,7 +31,7 @@ from codehearth.models.backend import ModelBackend
 from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
-from codehearth.models.redact import redact_messages, redact_secrets
+from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
 from codehearth.prompts.family import context_length
 
@@ -426,11 +427,16 @@ class RoleBackend:
 
         async def generation(choice: Choice) -> AsyncGenerator[GenerateChunk, None]:
             request = await build(choice)  # may fail too (e.g. /api/show while building)
-            if choice.candidate.endpoint.cloud:
-                request = attrs.evolve(request, prompt=self._redacted(request.prompt))
+            mask = SecretMask()
+            request = attrs.evolve(request, prompt=mask.hide(request.prompt))
+            self._note_masked(mask, choice)
+            revealing = RevealingStream(mask)
             async with contextlib.aclosing(choice.backend.generate(request)) as chunks:
                 async for chunk in chunks:
-                    yield chunk
+                    text = revealing.feed(chunk.text)
+                    if chunk.done:
+                        text += revealing.flush()
+                    yield chunk if text == chunk.text else attrs.evolve(chunk, text=text)
 
         return self._fail_over(generation, prompt_tokens, reply_tokens)
 
@@ -446,10 +452,13 @@ class RoleBackend:
     ) -> AsyncGenerator[ChatChunk, None]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN
 
-        def answer(choice: Choice) -> AsyncGenerator[ChatChunk, None]:
-            sent = redact_messages(messages)[0] if choice.candidate.endpoint.cloud else messages
+        async def answer(choice: Choice) -> AsyncGenerator[ChatChunk, None]:
+            mask = SecretMask()
+            sent = mask.hide_messages(messages)
+            self._note_masked(mask, choice)
+            revealing = RevealingStream(mask)
             context = self.pool.router.context_length(choice.candidate)
-            return choice.backend.chat(
+            chunks = choice.backend.chat(
                 choice.model,
                 sent,
                 num_ctx=min(num_ctx, context) if context else num_ctx,
@@ -457,6 +466,19 @@ class RoleBackend:
                 temperature=temperature,
                 tools=tools,
             )
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    if not mask.count:
+                        yield chunk
+                        continue
+                    content = revealing.feed(chunk.content)
+                    if chunk.done or chunk.tool_calls:
+                        content += revealing.flush()
+                    yield attrs.evolve(
+                        chunk,
+                        content=content,
+                        tool_calls=tuple(mask.reveal_value(c) for c in chunk.tool_calls),
+                    )
 
         return self._fail_over(answer, prompt_tokens, max_tokens)
 
@@ -506,13 +528,15 @@ class RoleBackend:
         log.info("%s: %s failed (%s); trying the next model", self.role, choice.label, error)
         return True
 
-    def _redacted(self, text: str) -> str:
-        redacted, count = redact_secrets(text)
-        if count:
-            log.info(
-                "%s: %d secret-shaped strings redacted before leaving the machine", self.role, count
+    def _note_masked(self, mask: SecretMask, choice: Choice) -> None:
+        if mask.count:
+            log.log(
+                logging.INFO if choice.candidate.endpoint.cloud else logging.DEBUG,
+                "%s: %d secret-shaped strings masked in the prompt to %s",
+                self.role,
+                mask.count,
+                choice.label,
             )
-        return redacted
 
 
 def no_route_error(role: str, route: Route) -> BackendError:

@@ -1,6 +1,8 @@
-"""Replace secret-shaped strings with ``[REDACTED]`` before a prompt leaves the machine.
+"""Keep secret-shaped strings out of every prompt, and put them back into the answer.
 
-Applied to every prompt sent to a cloud endpoint. The index scanner keeps secret *files*
+Applied to every prompt sent to any model, on this machine or not: a key in the code is
+not something a model needs to see, and a local model's server may log prompts. The index
+scanner keeps secret *files*
 out of prompts by path (:data:`codehearth.index.scanner.SECRET_PATTERNS`); this module
 catches secrets *inside* text that is allowed in: a key pasted into a chat question, a
 token hard-coded in the file being edited. It recognises
@@ -17,7 +19,14 @@ token hard-coded in the file being edited. It recognises
 
 Only the secret is replaced; the name it is assigned to stays, so the model still sees
 what the code does. References such as ``"${NPM_TOKEN}"`` are not secrets and are kept.
-Overlapping matches count once. Pure Python, no I/O.
+Overlapping matches count once.
+
+:func:`redact_secrets` replaces each with ``[REDACTED]`` (for text that never comes back,
+such as embeddings and error messages). :class:`SecretMask` gives each distinct secret of
+one request a numbered placeholder (``[REDACTED_1]``) and :class:`RevealingStream` turns
+those placeholders in the model's streamed answer back into the secret, so an edit of a
+line holding a key keeps the key instead of writing the placeholder into the user's file.
+Pure Python, no I/O.
 """
 
 from __future__ import annotations
@@ -58,6 +67,11 @@ _RULES: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"),
     re.compile(r"(?i:bearer)[ \t]+(?=[A-Za-z0-9._~+/-]*[0-9])(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"),
     re.compile(rf"_authToken\s*=\s*[\"']?(?!{_REFERENCE})(?P<secret>[^\s\"']+)"),
+)
+# Secrets found by the name they are assigned to: only worth running (they are the costly
+# ones) when such a name occurs at all.
+_SECRET_NAME_ANYWHERE = re.compile(_SECRET_NAME, re.IGNORECASE)
+_NAMED_RULES: tuple[re.Pattern[str], ...] = (
     # The name is bounded (and must start where an identifier starts) so a long run of
     # identifier characters cannot make the search quadratic.
     re.compile(
@@ -75,58 +89,142 @@ _RULES: tuple[re.Pattern[str], ...] = (
 )
 
 
-def redact_secrets(text: str) -> tuple[str, int]:
-    """``text`` with every secret-shaped string replaced by ``[REDACTED]``, and how many."""
+def secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where the secret-shaped strings of ``text`` are: sorted, overlapping matches merged."""
     spans: list[tuple[int, int]] = []
-    for rule in _RULES:
+    rules = _RULES + _NAMED_RULES if _SECRET_NAME_ANYWHERE.search(text) else _RULES
+    for rule in rules:
         group = "secret" if "secret" in rule.groupindex else 0
         spans.extend(match.span(group) for match in rule.finditer(text))
-    if not spans:
-        return text, 0
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
+    return merged
+
+
+def _replace_spans(text: str, spans: Sequence[tuple[int, int]], replace: Any) -> str:
     pieces: list[str] = []
     position = 0
-    for start, end in merged:
-        pieces += [text[position:start], REDACTED]
+    for start, end in spans:
+        pieces += [text[position:start], replace(text[start:end])]
         position = end
     pieces.append(text[position:])
-    return "".join(pieces), len(merged)
+    return "".join(pieces)
 
 
-def redact_messages(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Chat messages with every string in them redacted (content, multi-part content and
-    tool call arguments alike), and the number of secrets replaced. The input is not
-    changed."""
-    redacted: list[dict[str, Any]] = []
-    total = 0
-    for message in messages:
-        cleaned: dict[str, Any] = {}
-        for key, value in message.items():
-            cleaned[key], count = _redact_value(value)
-            total += count
-        redacted.append(cleaned)
-    return redacted, total
+def redact_secrets(text: str) -> tuple[str, int]:
+    """``text`` with every secret-shaped string replaced by ``[REDACTED]``, and how many."""
+    spans = secret_spans(text)
+    if not spans:
+        return text, 0
+    return _replace_spans(text, spans, lambda _secret: REDACTED), len(spans)
 
 
-def _redact_value(value: Any) -> tuple[Any, int]:
-    if isinstance(value, str):
-        return redact_secrets(value)
-    if isinstance(value, Mapping):
-        total = 0
-        cleaned: dict[Any, Any] = {}
-        for key, item in value.items():
-            cleaned[key], count = _redact_value(item)
-            total += count
-        return cleaned, total
-    if isinstance(value, list | tuple):
-        results = [_redact_value(item) for item in value]
-        return [item for item, _count in results], sum(count for _item, count in results)
-    return value, 0
+_PLACEHOLDER = re.compile(r"\[REDACTED_([0-9]+)\]")
+# The unfinished tail of a streamed answer that may still become a placeholder.
+_PLACEHOLDER_START = re.compile(r"\[(?:R(?:E(?:D(?:A(?:C(?:T(?:E(?:D(?:_[0-9]*)?)?)?)?)?)?)?)?)?\Z")
 
 
-__all__ = ["REDACTED", "redact_messages", "redact_secrets"]
+class SecretMask:
+    """The secrets of one request, each replaced by its own numbered placeholder.
+
+    The same secret gets the same placeholder wherever it appears (in the prompt, every
+    message and tool call), and a number already written in the text itself is skipped,
+    so :meth:`reveal` only ever puts back what :meth:`hide` took out."""
+
+    def __init__(self) -> None:
+        self._placeholder_of: dict[str, str] = {}
+        self._secret_of: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    @property
+    def count(self) -> int:
+        """How many distinct secrets have been hidden."""
+        return len(self._secret_of)
+
+    def hide(self, text: str) -> str:
+        spans = secret_spans(text)
+        if not spans:
+            return text
+        self._taken.update(_PLACEHOLDER.findall(text))
+        return _replace_spans(text, spans, self._placeholder)
+
+    def hide_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Chat messages with every string in them hidden (content, multi-part content and
+        tool call arguments alike). The input is not changed."""
+        return [{key: self._hide_value(value) for key, value in m.items()} for m in messages]
+
+    def reveal(self, text: str) -> str:
+        """``text`` with this mask's placeholders turned back into their secrets."""
+        if not self._secret_of or "[REDACTED_" not in text:
+            return text
+        return _PLACEHOLDER.sub(lambda m: self._secret_of.get(m.group(0), m.group(0)), text)
+
+    def reveal_value(self, value: Any) -> Any:
+        """:meth:`reveal` over every string in a structure (tool call arguments)."""
+        if isinstance(value, str):
+            return self.reveal(value)
+        if isinstance(value, Mapping):
+            return {key: self.reveal_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.reveal_value(item) for item in value)
+        return value
+
+    def _placeholder(self, secret: str) -> str:
+        placeholder = self._placeholder_of.get(secret)
+        if placeholder is None:
+            number = len(self._secret_of) + 1
+            while str(number) in self._taken:
+                number += 1
+            self._taken.add(str(number))
+            placeholder = f"[REDACTED_{number}]"
+            self._placeholder_of[secret] = placeholder
+            self._secret_of[placeholder] = secret
+        return placeholder
+
+    def _hide_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.hide(value)
+        if isinstance(value, Mapping):
+            return {key: self._hide_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._hide_value(item) for item in value]
+        return value
+
+
+class RevealingStream:
+    """Reveals a streamed answer piece by piece: a placeholder split across two pieces is
+    held back until it is whole (or turns out not to be one)."""
+
+    def __init__(self, mask: SecretMask) -> None:
+        self.mask = mask
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """The revealed text that can be shown now."""
+        if not self.mask.count:
+            return piece
+        text = self._held + piece
+        bracket = text.rfind("[")
+        if bracket >= 0 and _PLACEHOLDER_START.match(text, bracket):
+            text, self._held = text[:bracket], text[bracket:]
+        else:
+            self._held = ""
+        return self.mask.reveal(text)
+
+    def flush(self) -> str:
+        """Whatever is still held back, at the end of the answer."""
+        text, self._held = self._held, ""
+        return self.mask.reveal(text)
+
+
+__all__ = [
+    "REDACTED",
+    "RevealingStream",
+    "SecretMask",
+    "redact_secrets",
+    "secret_spans",
+]
