@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import threading
 import time
 import tomllib
 from pathlib import Path, PurePath
@@ -279,9 +280,13 @@ def _is_folder_name(name: str) -> bool:
 
 
 def parse_with_deadline(
-    parser: tree_sitter.Parser, source: bytes, timeout_micros: int
+    parser: tree_sitter.Parser,
+    source: bytes,
+    timeout_micros: int,
+    old_tree: tree_sitter.Tree | None = None,
 ) -> tree_sitter.Tree | None:
-    """Parse ``source`` (UTF-8), giving up after ``timeout_micros`` microseconds.
+    """Parse ``source`` (UTF-8), giving up after ``timeout_micros`` microseconds; with
+    ``old_tree`` (already edited to match ``source``), its unchanged nodes are reused.
 
     py-tree-sitter 0.25 dropped ``Parser.timeout_micros``; the replacement is the
     progress callback, which tree-sitter polls while parsing and which aborts the parse
@@ -289,23 +294,45 @@ def parse_with_deadline(
     raises ``ValueError`` and leaves the parser set to resume it, so the parser is reset
     before returning ``None``.
 
+    py-tree-sitter 0.26 keeps a reference to every object the read callback returns, so
+    returning slices of the source (or the source itself) leaked it on every parse: about
+    1 MB a minute of typing. The callback instead refills and returns one buffer per
+    thread (tree-sitter only reads a chunk until its next call), so the references it
+    keeps all point at that buffer, which is emptied after each parse.
+
     A tree parsed through a read callback does not keep its source, and ``Node.text`` on
     it crashes the interpreter (py-tree-sitter 0.25/0.26), so the finished tree is
     re-parsed from the bytes with itself as the old tree: nothing was edited, every node
     is reused and that costs a few percent of the first parse.
     """
     deadline = time.monotonic_ns() + timeout_micros * 1000
+    chunk = _read_buffer()
     view = memoryview(source)
 
-    def read(byte_offset: int, _point: tree_sitter.Point) -> memoryview:
-        return view[byte_offset:]
+    def read(byte_offset: int, _point: tree_sitter.Point) -> bytearray:
+        chunk[:] = view[byte_offset:]
+        return chunk
 
     def expired(_byte_offset: int, _has_error: bool) -> bool:
         return time.monotonic_ns() > deadline
 
+    reuse = {} if old_tree is None else {"old_tree": old_tree}
     try:
-        tree = parser.parse(read, progress_callback=expired)
+        tree = parser.parse(read, progress_callback=expired, **reuse)
     except ValueError:
         parser.reset()
         return None
+    finally:
+        chunk.clear()
     return parser.parse(source, old_tree=tree)
+
+
+_READ_BUFFERS = threading.local()
+
+
+def _read_buffer() -> bytearray:
+    """This thread's buffer for :func:`parse_with_deadline`'s read callback."""
+    buffer: bytearray | None = getattr(_READ_BUFFERS, "buffer", None)
+    if buffer is None:
+        buffer = _READ_BUFFERS.buffer = bytearray()
+    return buffer
