@@ -144,10 +144,7 @@ def _parse_edited(
     parser: tree_sitter.Parser, previous: ParsedFile, data: bytes, deadline_micros: int
 ) -> tree_sitter.Tree | None:
     """Parse ``data`` reusing the tree of ``previous``, edited by the one span of bytes
-    where the two versions differ, within the deadline (None past it). As
-    ``parse_with_deadline``: the progress callback that enforces it needs a read
-    callback, and the tree is then parsed once more from the bytes (every node reused)
-    so that it keeps its source."""
+    where the two versions differ, within the deadline (None past it)."""
     old = previous.data
     start = _common_prefix(old, data)
     end = _common_suffix(old, data, min(len(old), len(data)) - start)
@@ -160,21 +157,7 @@ def _parse_edited(
         _point(old, len(old) - end),
         _point(data, len(data) - end),
     )
-    deadline = time.monotonic_ns() + deadline_micros * 1000
-    view = memoryview(data)
-
-    def read(byte_offset: int, _point: tree_sitter.Point) -> memoryview:
-        return view[byte_offset:]
-
-    def expired(_byte_offset: int, _has_error: bool) -> bool:
-        return time.monotonic_ns() > deadline
-
-    try:
-        edited = parser.parse(read, old_tree=tree, progress_callback=expired)
-    except ValueError:
-        parser.reset()
-        return None
-    return parser.parse(data, old_tree=edited)
+    return parse_with_deadline(parser, data, deadline_micros, old_tree=tree)
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
