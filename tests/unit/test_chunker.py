@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from codehearth.index.chunker import MAX_REFERENCES, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
 from codehearth.index.store import decode_chunks, encode_chunks
-from codehearth.languages import REGISTRY_FILE, LanguageRegistry
+from codehearth.languages import MAX_QUERY_START_DEPTH, REGISTRY_FILE, LanguageRegistry
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "grammar_samples"
 
@@ -831,6 +831,24 @@ def test_deadline_gives_text_windows(registry: LanguageRegistry) -> None:
     assert all(c.defines == () and c.references == () for c in chunks.chunks)
     # The registry is still usable afterwards.
     assert rows(chunk(registry, "python", "def f():\n    pass\n")) == [("function", "f", "", 0, 1)]
+
+
+def test_hostile_nesting_gives_the_outer_chunks(registry: LanguageRegistry) -> None:
+    # Thousands of classes nested on one line: a query cursor's matches in progress on
+    # the enclosing nodes pile up (quadratic: minutes here), so matching stops at
+    # MAX_QUERY_START_DEPTH and the code around the nest is chunked as ever.
+    levels = 20 * MAX_QUERY_START_DEPTH
+    nest = "class Nest { m() { " * levels + "}}" * levels
+    source = f"function before() {{ return 1; }}\n{nest}\nfunction after() {{ return 2; }}\n"
+    chunks = chunk_file(registry, "javascript", "nest.js", source)
+    assert rows(chunks) == [
+        ("function", "before", "", 0, 0),
+        ("class", "Nest", "", 1, 1),
+        ("function", "after", "", 2, 2),
+    ]
+    assert chunks.chunks[1].defines[0] == "Nest"
+    # Only the outer levels' names: the cursor went no deeper than the bound.
+    assert len(chunks.chunks[1].defines) < MAX_QUERY_START_DEPTH
 
 
 def test_unknown_language_gives_one_module_chunk(registry: LanguageRegistry) -> None:

@@ -6,12 +6,15 @@ import logging
 from pathlib import Path
 
 import pytest
+import tree_sitter
 
 from codehearth import languages
 from codehearth.languages import (
+    MAX_QUERY_START_DEPTH,
     REGISTRY_FILE,
     LanguageRegistry,
     LanguageSpec,
+    bounded_captures,
     grammars_dir,
     parse_with_deadline,
 )
@@ -293,3 +296,21 @@ def test_parse_with_deadline_gives_up_and_leaves_the_parser_usable(
     assert tree is not None
     assert tree.root_node.end_byte == len(b"y = 2\n")
     assert str(tree.root_node) == str(parser.parse(b"y = 2\n").root_node)
+
+
+# -- bounded queries --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("depth", "found"), [(10, [b"x", b"deep"]), (MAX_QUERY_START_DEPTH, [b"x"])]
+)
+def test_bounded_captures_do_not_match_past_the_depth_bound(
+    registry: LanguageRegistry, depth: int, found: list[bytes]
+) -> None:
+    language = registry.language("python")
+    parser = registry.parser("python")
+    assert language is not None and parser is not None
+    tree = parser.parse(f"x = {'[' * depth}deep{']' * depth}\n".encode())
+    query = tree_sitter.Query(language, "(identifier) @name")
+    captures = bounded_captures(query, tree.root_node)
+    assert [node.text for node in captures["name"]] == found

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codehearth.languages import LanguageRegistry
+from codehearth.languages import MAX_QUERY_START_DEPTH, LanguageRegistry
 from codehearth.style.extract import StyleAttribute, StyleExtractor, Value, classify_name
 from codehearth.style.profile import (
     StyleProfile,
@@ -152,6 +152,17 @@ def test_strings_holding_the_other_quote_are_ignored(registry: LanguageRegistry)
     extractor.add("python", "a = \"it's\"\nb = 'x'\nc = 'y'\nd = 'z'\n")
     quotes = extractor.result()["python"]["quotes.strings"]
     assert (quotes.value, quotes.evidence, quotes.confidence) == ("single", 3, 1.0)
+
+
+def test_hostile_nesting_still_gives_evidence(registry: LanguageRegistry) -> None:
+    # Thousands of nested classes: only the outer MAX_QUERY_START_DEPTH levels are looked
+    # at (every level is a look at its parent, which tree-sitter walks down to find).
+    levels = 20 * MAX_QUERY_START_DEPTH
+    nest = "class Nest { m() { " * levels + "}}" * levels
+    evidence = StyleExtractor(registry).observe("javascript", f"{nest}\nconst a = 'x';\n")
+    assert evidence is not None
+    assert 0 < evidence.votes["naming.class"]["PascalCase"] < MAX_QUERY_START_DEPTH
+    assert evidence.votes["quotes.strings"] == {"single": 1}
 
 
 def test_generated_files_are_skipped(registry: LanguageRegistry) -> None:

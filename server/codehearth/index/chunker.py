@@ -38,10 +38,12 @@ What the chunks of a file are, in order:
 
 Text keeps the source's indentation and has ``\\n`` line endings. When the language is
 unknown or has no grammar or queries, or parsing and querying overrun the deadline, the
-file is cut into windows of ``max_chunk_lines`` lines, with no names or imports. Given the
-previous version's tree (:class:`ParsedFile`), an edit is parsed incrementally unless a
-syntax error is involved, where error recovery could build another tree than a whole
-parse: the chunks are those of a whole parse either way.
+file is cut into windows of ``max_chunk_lines`` lines, with no names or imports. What is
+nested deeper than :data:`~codehearth.languages.MAX_QUERY_START_DEPTH` levels is not
+matched by the queries (:func:`~codehearth.languages.bounded_captures`): no chunk or name
+of its own, never a hang. Given the previous version's tree (:class:`ParsedFile`), an
+edit is parsed incrementally unless a syntax error is involved, where error recovery could
+build another tree than a whole parse: the chunks are those of a whole parse either way.
 """
 
 from __future__ import annotations
@@ -50,16 +52,21 @@ import functools
 import hashlib
 import re
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, MutableMapping, Sequence
-from itertools import accumulate, chain
-from operator import methodcaller
+from itertools import accumulate, chain, compress, count, pairwise
+from operator import itemgetter, methodcaller, ne
 
 import attrs
 import tree_sitter
 
 from codehearth.index.model import Chunk, FileChunks, Import
-from codehearth.languages import LanguageRegistry, LanguageSpec, parse_with_deadline
+from codehearth.languages import (
+    LanguageRegistry,
+    LanguageSpec,
+    bounded_captures,
+    parse_with_deadline,
+)
 
 QUERY_FILES = ("chunks", "tags", "imports")
 # The kinds a chunks.scm @definition.<kind> may name. When one node is captured with
@@ -127,16 +134,15 @@ def chunk_file(
         if tree is not None and parsed is not None:
             parsed[path] = ParsedFile(language_id, data, tree)
         if tree is not None:
-            # A query cursor cannot be interrupted (its progress callback crashes
-            # py-tree-sitter 0.26), so the deadline is checked once it is done.
-            captures = tree_sitter.QueryCursor(query).captures(tree.root_node)
+            # A query cursor cannot be interrupted, so the deadline is checked once it
+            # is done; its depth bound keeps it linear in the size of the file.
+            captures = bounded_captures(query, tree.root_node)
             if time.monotonic_ns() - started > deadline_micros * 1000:
                 captures = None
     if spec is None or tree is None or captures is None:
         chunks = _text_chunks(path, language_id, lines, max_lines)
         return FileChunks(path, language_id, content_hash, chunks)
-    keywords = _keywords(tree.language)
-    chunker = _Chunker(spec, path, lines, max_lines, tree.root_node, captures, keywords)
+    chunker = _Chunker(spec, path, lines, max_lines, tree, captures)
     return FileChunks(path, language_id, content_hash, chunker.chunks(), chunker.imports())
 
 
@@ -255,9 +261,10 @@ class _Draft:
     text: str
     skeleton: str
     parent: str = ""
-    # Each name with the byte offset it is first seen at, to list them in source order.
+    # Each defined name with the byte offset it is first seen at, to list them in source
+    # order; the referenced names in source order.
     defines: dict[str, int] = attrs.field(factory=dict)
-    references: dict[bytes, int] = attrs.field(factory=dict)
+    references: dict[bytes, None] = attrs.field(factory=dict)
 
 
 class _Chunker:
@@ -269,17 +276,17 @@ class _Chunker:
         path: str,
         lines: _Lines,
         max_lines: int,
-        root: tree_sitter.Node,
+        tree: tree_sitter.Tree,
         captures: dict[str, list[tree_sitter.Node]],
-        keywords: frozenset[bytes],
     ) -> None:
         self.spec = spec
         self.path = path
         self.lines = lines
         self.max_lines = max_lines
-        self.root = root
+        self.language = tree.language
+        self.root = tree.root_node
         self.captures = captures
-        self.keywords = keywords
+        self.keywords = _keywords(tree.language)
         markers = [spec.line_comment, spec.block_comment[0] if spec.block_comment else ""]
         self.comment_markers = tuple(marker for marker in markers if marker)
         self.drafts: list[_Draft] = []
@@ -577,30 +584,59 @@ class _Chunker:
         A keyword is a reference only outside syntax errors, where tree-sitter's error
         recovery can make one an identifier (``print`` and ``get`` are names elsewhere)."""
         unowned = _Draft(0, 0, "", "", "", "")  # collects the names on no chunk's lines
-        owners = [self.drafts[i] if i >= 0 else unowned for i in self.owner]
-        defines = [owner.defines for owner in owners]
-        references = [owner.references for owner in owners]
-        keywords = self.keywords
+        drafts = [*self.drafts, unowned]  # (an owner of -1 is the last one)
+        owner = self.owner
         data = self.lines.data
-        starts = self.lines.starts
+        line_starts = self.lines.starts
+        referenced: dict[int, bytes] = {}  # each referencing node's start byte -> its text
         for capture, nodes in self.captures.items():
             if capture.startswith(_DEFINES):
                 for node in nodes:
                     start = node.start_byte
                     name = data[start : node.end_byte].decode("utf-8", "replace")
-                    defined = defines[bisect_right(starts, start) - 1]
+                    defined = drafts[owner[bisect_right(line_starts, start) - 1]].defines
                     if start < defined.get(name, start + 1):
                         defined[name] = start
             elif capture.startswith(_REFERENCES):
-                for node in nodes:
-                    start = node.start_byte
-                    text = data[start : node.end_byte]
-                    if text in keywords and _in_error(node):
-                        continue
-                    names = references[bisect_right(starts, start) - 1]
-                    seen = names.get(text)
-                    if seen is None or start < seen:
-                        names[text] = start
+                # (Identifiers are leaves: two of them never start at the same byte, only
+                # an empty node that error recovery made up can, and it names nothing.)
+                starts = [node.start_byte for node in nodes]
+                texts = map(data.__getitem__, map(slice, starts, [n.end_byte for n in nodes]))
+                referenced.update(filter(itemgetter(1), zip(starts, texts, strict=True)))
+        positions = sorted(referenced)
+        texts = list(map(referenced.__getitem__, positions))
+        if self.root.has_error and not self.keywords.isdisjoint(texts):
+            positions, texts = self._without_keywords_in_errors(positions, texts)
+        # Each run of lines one chunk owns takes the references that start on them, in
+        # order: the first occurrence of a name decides its place.
+        changes = compress(count(1), map(ne, owner[1:], owner[:-1]))
+        low = 0
+        for first, stop in pairwise([0, *changes, len(owner)]):
+            high = bisect_left(positions, line_starts[stop], low)
+            if high > low:
+                drafts[owner[first]].references.update(dict.fromkeys(texts[low:high]))
+            low = high
+
+    def _without_keywords_in_errors(
+        self, positions: list[int], texts: list[bytes]
+    ) -> tuple[list[int], list[bytes]]:
+        """The references but the keywords inside ERROR nodes."""
+        errors = sorted(
+            (node.start_byte, node.end_byte)
+            for node in bounded_captures(_error_query(self.language), self.root).get("error", ())
+        )
+        error_starts = [start for start, _ in errors]
+        # The furthest end among the errors starting at or before each one.
+        reaches = list(accumulate((end for _, end in errors), max))
+        keywords = self.keywords
+        kept = [
+            (position, text)
+            for position, text in zip(positions, texts, strict=True)
+            if text not in keywords
+            or (index := bisect_right(error_starts, position) - 1) < 0
+            or reaches[index] <= position
+        ]
+        return [position for position, _ in kept], [text for _, text in kept]
 
     # -- imports ----------------------------------------------------------------------
 
@@ -648,11 +684,9 @@ def _keywords(language: tree_sitter.Language) -> frozenset[bytes]:
     return frozenset(kind.encode() for kind in kinds if kind and _WORD.fullmatch(kind))
 
 
-def _in_error(node: tree_sitter.Node) -> bool:
-    ancestor = node.parent
-    while ancestor is not None and not ancestor.is_error:
-        ancestor = ancestor.parent
-    return ancestor is not None
+@functools.cache
+def _error_query(language: tree_sitter.Language) -> tree_sitter.Query:
+    return tree_sitter.Query(language, "(ERROR) @error")
 
 
 def _statement_rows(node: tree_sitter.Node, max_lines: int) -> set[int]:
@@ -675,9 +709,8 @@ def _in_order(names: dict[str, int]) -> tuple[str, ...]:
 def _references(draft: _Draft) -> tuple[str, ...]:
     """The chunk's references in source order, without its defines, at most
     :data:`MAX_REFERENCES`."""
-    references = draft.references
-    found = map(_decode, sorted(references, key=references.__getitem__))
-    names = [name for name in found if name and name not in draft.defines]
+    defines = draft.defines
+    names = [name for name in map(_decode, draft.references) if name not in defines]
     return tuple(names[:MAX_REFERENCES])
 
 

@@ -36,6 +36,10 @@ An attribute's ``confidence`` is the weighted share of its winning value (for sh
 lists: how much evidence there is); below :data:`MIN_CONFIDENCE` or with fewer than
 :data:`MIN_EVIDENCE` observations it is not :attr:`StyleAttribute.confident` and prompts
 leave it out.
+
+Only nodes at most :data:`~codehearth.languages.MAX_QUERY_START_DEPTH` levels deep are
+looked at (:func:`~codehearth.languages.bounded_captures`): a file nested deeper still
+gives the evidence of its outer levels, in time linear in its size.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from typing import Any
 import attrs
 import tree_sitter
 
-from codehearth.languages import LanguageRegistry, parse_with_deadline
+from codehearth.languages import LanguageRegistry, bounded_captures, parse_with_deadline
 
 Value = str | int | float | bool | tuple[str, ...]
 
@@ -474,7 +478,7 @@ class StyleExtractor:
         query = self._queries[language_id]
         if query is None:
             return {}
-        return tree_sitter.QueryCursor(query).captures(tree.root_node)
+        return bounded_captures(query, tree.root_node)
 
     def _build_query(self, language_id: str) -> tree_sitter.Query | None:
         language = self.registry.language(language_id)
