@@ -32,7 +32,7 @@ Pure Python, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -155,7 +155,7 @@ class SecretMask:
     def hide_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Chat messages with every string in them hidden (content, multi-part content and
         tool call arguments alike). The input is not changed."""
-        return [{key: self._hide_value(value) for key, value in m.items()} for m in messages]
+        return [_map_strings(dict(message), self.hide) for message in messages]
 
     def reveal(self, text: str) -> str:
         """``text`` with this mask's placeholders turned back into their secrets."""
@@ -165,13 +165,7 @@ class SecretMask:
 
     def reveal_value(self, value: Any) -> Any:
         """:meth:`reveal` over every string in a structure (tool call arguments)."""
-        if isinstance(value, str):
-            return self.reveal(value)
-        if isinstance(value, Mapping):
-            return {key: self.reveal_value(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self.reveal_value(item) for item in value)
-        return value
+        return _map_strings(value, self.reveal)
 
     def _placeholder(self, secret: str) -> str:
         placeholder = self._placeholder_of.get(secret)
@@ -185,14 +179,16 @@ class SecretMask:
             self._secret_of[placeholder] = secret
         return placeholder
 
-    def _hide_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.hide(value)
-        if isinstance(value, Mapping):
-            return {key: self._hide_value(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._hide_value(item) for item in value]
-        return value
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of ``value`` with ``change`` applied to every string in it, however nested."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {key: _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_strings(item, change) for item in value]
+    return value
 
 
 class RevealingStream:
