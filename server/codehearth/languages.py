@@ -324,9 +324,11 @@ def parse_with_deadline(
     def expired(_byte_offset: int, _has_error: bool) -> bool:
         return time.monotonic_ns() > deadline
 
-    reuse = {} if old_tree is None else {"old_tree": old_tree}
     try:
-        tree = parser.parse(read, progress_callback=expired, **reuse)
+        if old_tree is None:  # py-tree-sitter refuses old_tree=None
+            tree = parser.parse(read, progress_callback=expired)
+        else:
+            tree = parser.parse(read, old_tree=old_tree, progress_callback=expired)
     except ValueError:
         parser.reset()
         return None
