@@ -55,7 +55,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, MutableMapping, Sequence
 from itertools import accumulate, chain, compress, count, pairwise
-from operator import itemgetter, methodcaller, ne
+from operator import itemgetter, ne
 
 import attrs
 import tree_sitter
@@ -82,7 +82,6 @@ _MODULE = "import.module"
 _IMPORTED = "import.name"
 _PARTS = ("name", "body", "members", "doc", "scope")
 _WORD = re.compile(r"[A-Za-z_]\w*")
-_decode = methodcaller("decode", "utf-8", "replace")
 
 
 @attrs.frozen
@@ -264,7 +263,7 @@ class _Draft:
     # Each defined name with the byte offset it is first seen at, to list them in source
     # order; the referenced names in source order.
     defines: dict[str, int] = attrs.field(factory=dict)
-    references: dict[bytes, None] = attrs.field(factory=dict)
+    references: dict[str, None] = attrs.field(factory=dict)
 
 
 class _Chunker:
@@ -607,6 +606,8 @@ class _Chunker:
         texts = list(map(referenced.__getitem__, positions))
         if self.root.has_error and not self.keywords.isdisjoint(texts):
             positions, texts = self._without_keywords_in_errors(positions, texts)
+        decoded = {text: text.decode("utf-8", "replace") for text in set(texts)}
+        names = list(map(decoded.__getitem__, texts))
         # Each run of lines one chunk owns takes the references that start on them, in
         # order: the first occurrence of a name decides its place.
         changes = compress(count(1), map(ne, owner[1:], owner[:-1]))
@@ -614,7 +615,7 @@ class _Chunker:
         for first, stop in pairwise([0, *changes, len(owner)]):
             high = bisect_left(positions, line_starts[stop], low)
             if high > low:
-                drafts[owner[first]].references.update(dict.fromkeys(texts[low:high]))
+                drafts[owner[first]].references.update(dict.fromkeys(names[low:high]))
             low = high
 
     def _without_keywords_in_errors(
@@ -710,7 +711,7 @@ def _references(draft: _Draft) -> tuple[str, ...]:
     """The chunk's references in source order, without its defines, at most
     :data:`MAX_REFERENCES`."""
     defines = draft.defines
-    names = [name for name in map(_decode, draft.references) if name not in defines]
+    names = [name for name in draft.references if name not in defines]
     return tuple(names[:MAX_REFERENCES])
 
 
