@@ -285,6 +285,17 @@ def test_parse_with_deadline_returns_a_tree_in_time(registry: LanguageRegistry) 
     assert tree.root_node.children[0].text == source.rstrip(b"\n")
 
 
+def test_parse_with_deadline_can_skip_keeping_the_source(registry: LanguageRegistry) -> None:
+    parser = registry.parser("python")
+    assert parser is not None
+    source = b"def f(x):\n    return x  # done\n"
+    tree = parse_with_deadline(parser, source, 1_000_000, keep_source=False)
+    assert tree is not None
+    # The same tree, without its source (so no Node.text on it).
+    assert str(tree.root_node) == str(parser.parse(source).root_node)
+    assert tree.root_node.children[0].byte_range == (0, len(source.rstrip(b"\n")))
+
+
 def test_parse_with_deadline_gives_up_and_leaves_the_parser_usable(
     registry: LanguageRegistry,
 ) -> None:

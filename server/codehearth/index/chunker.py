@@ -118,6 +118,9 @@ def chunk_file(
     tree = captures = None
     if spec is not None and parser is not None and query is not None:
         started = time.monotonic_ns()
+        # The chunker reads names from the bytes, never from a node: without text
+        # predicates in the query, the tree need not keep its source.
+        keep_source = query.string_count > 0
         previous = parsed.pop(path, None) if parsed is not None else None
         reusable = (
             previous is not None
@@ -125,11 +128,12 @@ def chunk_file(
             and not previous.tree.root_node.has_error
         )
         if previous is not None and reusable:
-            tree = _parse_edited(parser, previous, data, deadline_micros)
+            tree = _parse_edited(parser, previous, data, deadline_micros, keep_source)
         if not reusable or (tree is not None and tree.root_node.has_error):
             # Error recovery may build another tree than a whole parse does: parse anew.
             spent = (time.monotonic_ns() - started) // 1000
-            tree = parse_with_deadline(parser, data, max(1, deadline_micros - spent))
+            remaining = max(1, deadline_micros - spent)
+            tree = parse_with_deadline(parser, data, remaining, keep_source=keep_source)
         if tree is not None and parsed is not None:
             parsed[path] = ParsedFile(language_id, data, tree)
         if tree is not None:
@@ -146,7 +150,11 @@ def chunk_file(
 
 
 def _parse_edited(
-    parser: tree_sitter.Parser, previous: ParsedFile, data: bytes, deadline_micros: int
+    parser: tree_sitter.Parser,
+    previous: ParsedFile,
+    data: bytes,
+    deadline_micros: int,
+    keep_source: bool,
 ) -> tree_sitter.Tree | None:
     """Parse ``data`` reusing the tree of ``previous``, edited by the one span of bytes
     where the two versions differ, within the deadline (None past it)."""
@@ -162,7 +170,7 @@ def _parse_edited(
         _point(old, len(old) - end),
         _point(data, len(data) - end),
     )
-    return parse_with_deadline(parser, data, deadline_micros, old_tree=tree)
+    return parse_with_deadline(parser, data, deadline_micros, tree, keep_source=keep_source)
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
@@ -214,6 +222,10 @@ class _Lines:
     def after(self, point: tree_sitter.Point) -> str:
         """The text of a line from a point on."""
         return self.raw[point.row][point.column :].decode("utf-8", "replace")
+
+    def of(self, node: tree_sitter.Node | None) -> str:
+        """A node's text (``""`` for none), from the bytes: the tree may not keep them."""
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace") if node else ""
 
     def indent(self, row: int) -> str:
         """The leading blanks of a line."""
@@ -385,7 +397,7 @@ class _Chunker:
             definition.accepted = True
             definition.start_row = self._leading_row(outer)
             definition.end_row = _last_row(outer)
-            name = _text(definition.name)
+            name = self.lines.of(definition.name)
             if container is not None:
                 definition.symbol = f"{container.symbol}.{name}"
                 definition.parent = container.symbol
@@ -393,7 +405,7 @@ class _Chunker:
                     definition.kind = "method"
                 container.children.append(definition)
             else:
-                scope = _text(definition.scope)
+                scope = self.lines.of(definition.scope)
                 definition.symbol = f"{scope}.{name}" if scope else name
                 definition.parent = scope
                 top.append(definition)
@@ -488,7 +500,7 @@ class _Chunker:
         if sum(len(segment[2]) for segment in segments) > self.max_lines:
             statements = definition.body or definition.node
             parts = self._cut(segments, _statement_rows(statements, self.max_lines))
-        name = _text(definition.name)
+        name = self.lines.of(definition.name)
         for part in parts:
             draft = _Draft(
                 start_line=part[0][0],
@@ -651,9 +663,9 @@ class _Chunker:
         for node in sorted(self.captures.get(_IMPORTED, ()), key=lambda node: node.start_byte):
             index = _nearest_inside(node, starts, modules)
             if index is not None:
-                names[index][_text(node)] = None
+                names[index][self.lines.of(node)] = None
         return tuple(
-            Import(_text(module), tuple(taken))
+            Import(self.lines.of(module), tuple(taken))
             for module, taken in zip(modules, names, strict=True)
         )
 
@@ -729,10 +741,6 @@ def _last_row(node: tree_sitter.Node) -> int:
     """The node's last row, not counting a line end it includes (Rust line comments)."""
     end = node.end_point
     return end.row - 1 if end.column == 0 and end.row > node.start_point.row else end.row
-
-
-def _text(node: tree_sitter.Node | None) -> str:
-    return (node.text or b"").decode("utf-8", "replace") if node else ""
 
 
 def _text_chunks(path: str, language_id: str, lines: _Lines, max_lines: int) -> tuple[Chunk, ...]:
