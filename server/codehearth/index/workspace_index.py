@@ -4,12 +4,13 @@
 reuses chunks persisted for unchanged files (:mod:`codehearth.index.store`, matched by
 mtime and size) and chunks the rest, on several processes when there are many files:
 workers read, chunk and store files in batches and send each file back as the store's
-compact text; once every file is chunked the index is ready, and the workers count the
-BM25 terms while the parent installs. ``update_file`` and ``remove_file`` keep it current
-from editor buffers, saves and file-system events: the last few files' syntax trees are
-kept so an edit is parsed incrementally, and chunks that an edit only moved keep their
-BM25 documents. It implements the ``ChunkSource`` the retrieval pipeline reads:
-definitions by name, a file's chunks and imports, import resolution and the BM25 index.
+compact text, which the parent installs as it comes; once every file is chunked the index
+is ready, and the workers count the BM25 terms while the parent installs them.
+``update_file`` and ``remove_file`` keep it current from editor buffers, saves and
+file-system events: the last few files' syntax trees are kept so an edit is parsed
+incrementally, and chunks that an edit only moved keep their BM25 documents. It
+implements the ``ChunkSource`` the retrieval pipeline reads: definitions by name, a
+file's chunks and imports, import resolution and the BM25 index.
 
 All methods are synchronous and thread-safe (one lock, held briefly); the server calls
 the slow ones through ``asyncio.to_thread``.
@@ -228,6 +229,10 @@ class WorkspaceIndex:
                     done += 1
                 else:
                     to_parse.append(item)
+            with self._lock:  # stored files answer while the others are chunked
+                for path, chunks in fresh.items():
+                    if self._files.get(path) is not chunks:
+                        self._replace(path, chunks)
             if progress:
                 progress(done, total, f"{from_cache} files from cache")
             used_workers = 1
@@ -251,15 +256,16 @@ class WorkspaceIndex:
                     new_manifest[item.path] = ManifestEntry(
                         item.mtime_ns, item.size, chunks.content_hash
                     )
+                    # Installed as it comes, while the workers chunk the rest, rather than
+                    # all after the last one.
+                    with self._lock, _gc_paused():
+                        self._replace(item.path, chunks)
                 if progress and (done % 25 == 0 or done == total):
                     progress(done, total, os.path.relpath(item.path, self.root))
             with self._lock, _gc_paused():
                 for path in list(self._files):
                     if path not in fresh:
                         self._replace(path, None)
-                for path, chunks in fresh.items():
-                    if self._files.get(path) is not chunks:
-                        self._replace(path, chunks)
                 if new_manifest != manifest:
                     self._manifest_dirty = True
                 self._manifest = new_manifest
