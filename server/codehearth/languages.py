@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 import tomllib
@@ -195,7 +196,10 @@ class LanguageRegistry:
 
     def by_path(self, path: str | PurePath) -> LanguageSpec | None:
         """The language of a file, from its extension (case-insensitive)."""
-        return self._by_extension.get(PurePath(path).suffix.lower())
+        # PurePath(path).suffix without making a path (the scanner asks for every file):
+        # a name ending in a dot has none.
+        extension = os.path.splitext(os.fspath(path).rstrip("/"))[1]
+        return self._by_extension.get(extension.lower()) if extension != "." else None
 
     def language(self, language_id: str) -> tree_sitter.Language | None:
         """The tree-sitter language, or ``None`` when unknown or its grammar wheel is

@@ -304,6 +304,24 @@ def test_binary_file_named_py_is_skipped(tmp_path: Path) -> None:
     assert scanner.skipped == {"binary": 1}
 
 
+def test_known_unchanged_files_are_not_sniffed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path, {"same.py": "a = 1\n", "edited.py": "b = 2\n"})
+    sniffed: list[str] = []
+    monkeypatch.setattr(
+        "codehearth.index.scanner.looks_binary", lambda path: sniffed.append(path) or False
+    )
+    scanner = WorkspaceScanner(tmp_path, REGISTRY)
+    same, edited = scanner.root / "same.py", scanner.root / "edited.py"
+    known = {
+        str(same): (same.stat().st_mtime_ns, same.stat().st_size),
+        str(edited): (edited.stat().st_mtime_ns, edited.stat().st_size + 1),
+    }
+    assert sorted(Path(item.path).name for item in scanner.scan(known)) == ["edited.py", "same.py"]
+    assert sniffed == [str(edited)]
+
+
 def test_files_of_unknown_languages_are_not_scanned_nor_counted(tmp_path: Path) -> None:
     write_tree(tmp_path, {"notes.txt": "hi", "data.csv": "a,b", "Makefile": "all:", "a.py": ""})
     scanner = WorkspaceScanner(tmp_path, REGISTRY)

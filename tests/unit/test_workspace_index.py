@@ -271,8 +271,8 @@ def test_file_deleted_between_scan_and_read_does_not_fail_the_build(
     index = WorkspaceIndex(tmp_path, REGISTRY)
     scan = index.scanner.scan
 
-    def scan_then_delete() -> Iterator[ScannedFile]:
-        found = list(scan())
+    def scan_then_delete(known: Mapping[str, tuple[int, int]]) -> Iterator[ScannedFile]:
+        found = list(scan(known))
         (tmp_path / "doomed.py").unlink()
         yield from found
 

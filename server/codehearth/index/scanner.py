@@ -20,7 +20,7 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -193,8 +193,11 @@ class WorkspaceScanner:
             ignores += _read_ignores(folder, prefix)
         return ignores
 
-    def scan(self) -> Iterator[ScannedFile]:
-        """Yield indexable files, breadth-first; stops at ``max_files``."""
+    def scan(self, known: Mapping[str, tuple[int, int]] | None = None) -> Iterator[ScannedFile]:
+        """Yield indexable files, breadth-first; stops at ``max_files``. A file found in
+        ``known`` (path -> (mtime_ns, size) of files indexed before) with the same
+        modification time and size is not read again to tell whether it is binary."""
+        known = known or {}
         self.skipped = {}
         seen_dirs: set[tuple[int, int]] = set()
         pending: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [(self.root, "", [])]
@@ -238,7 +241,7 @@ class WorkspaceScanner:
                     continue
                 if entry.is_symlink() and not self._symlink_target_allowed(entry.path):
                     continue
-                scanned = self._check_file(entry, relative)
+                scanned = self._check_file(entry, known)
                 if scanned is None:
                     continue
                 count += 1
@@ -263,7 +266,9 @@ class WorkspaceScanner:
             return False
         return True
 
-    def _check_file(self, entry: os.DirEntry[str], relative: str) -> ScannedFile | None:
+    def _check_file(
+        self, entry: os.DirEntry[str], known: Mapping[str, tuple[int, int]]
+    ) -> ScannedFile | None:
         spec = self.registry.by_path(entry.name)
         if spec is None:
             return None
@@ -277,11 +282,12 @@ class WorkspaceScanner:
         if info.st_size > self.limits.max_file_bytes:
             self._skip("too large")
             return None
-        if looks_binary(entry.path):
+        seen = (info.st_mtime_ns, info.st_size)
+        if known.get(entry.path) != seen and looks_binary(entry.path):
             self._skip("binary")
             return None
         return ScannedFile(
-            path=str(Path(entry.path)),
+            path=entry.path,  # (the folder's path, normalized, joined to the name)
             language_id=spec.language_id,
             size=info.st_size,
             mtime_ns=info.st_mtime_ns,

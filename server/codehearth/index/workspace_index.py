@@ -207,8 +207,9 @@ class WorkspaceIndex:
 
     def _build(self, progress: Progress | None, workers: int) -> BuildReport:
         started = time.perf_counter()
-        scanned = list(self.scanner.scan())
         manifest = self.store.load_manifest() if self.store else {}
+        known = {path: (entry.mtime_ns, entry.size) for path, entry in manifest.items()}
+        scanned = list(self.scanner.scan(known))
         total = len(scanned)
         done = 0
         from_cache = 0
