@@ -612,8 +612,9 @@ class _Chunker:
                 # (Identifiers are leaves: two of them never start at the same byte, only
                 # an empty node that error recovery made up can, and it names nothing.)
                 starts = [node.start_byte for node in nodes]
-                texts = map(data.__getitem__, map(slice, starts, [n.end_byte for n in nodes]))
-                referenced.update(filter(itemgetter(1), zip(starts, texts, strict=True)))
+                spans = map(slice, starts, [node.end_byte for node in nodes])
+                found = zip(starts, map(data.__getitem__, spans), strict=True)
+                referenced.update(filter(itemgetter(1), found))
         positions = sorted(referenced)
         texts = list(map(referenced.__getitem__, positions))
         if self.root.has_error and not self.keywords.isdisjoint(texts):

@@ -231,9 +231,9 @@ class WorkspaceIndex:
                 else:
                     to_parse.append(item)
             with self._lock:  # stored files answer while the others are chunked
-                for path, chunks in fresh.items():
-                    if self._files.get(path) is not chunks:
-                        self._replace(path, chunks)
+                for path, cached in stored.items():
+                    if self._files.get(path) is not cached:
+                        self._replace(path, cached)
             if progress:
                 progress(done, total, f"{from_cache} files from cache")
             used_workers = 1
