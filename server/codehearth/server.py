@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -185,6 +186,13 @@ class CodeHearthServer(LanguageServer):
         """Which model answered the role's last request (for replies and the status)."""
         candidate = self.models.answered.get(role) if self.models is not None else None
         return describe_candidate(candidate) if candidate is not None else ""
+
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The editor's buffer for ``uri`` while it is open, else None. pygls keys its
+        documents by the percent-decoded URI, while clients send them encoded (a space,
+        non-ASCII names, VS Code's ``file:///c%3A/`` on Windows), so a raw ``uri in
+        workspace.text_documents`` misses them."""
+        return self.workspace.text_documents.get(unquote(uri))
 
     def role_backend(self, role: str) -> RoleBackend:
         """The routed backend for a job: ``completion``, ``edit``, ``chat`` or ``embed``."""

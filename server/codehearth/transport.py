@@ -33,6 +33,7 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from lsprotocol.types import ResponseError
@@ -121,7 +122,7 @@ class MessageGate:
     def _document_is_open(self, method: str, message: Any) -> bool:
         uri = message.params.text_document.uri
         workspace = getattr(self.protocol, "workspace", None)  # LanguageServerProtocol's
-        if workspace is None or uri in workspace.text_documents:
+        if workspace is None or unquote(uri) in workspace.text_documents:  # pygls's keys
             return True
         if uri not in self._stray_uris and len(self._stray_uris) < _STRAY_URIS_REMEMBERED:
             self._stray_uris.add(uri)

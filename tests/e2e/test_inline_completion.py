@@ -231,3 +231,27 @@ async def test_fallback_completion_for_clients_without_inline_completion(
     assert item.text_edit.range == types.Range(
         start=types.Position(line=1, character=4), end=types.Position(line=1, character=19)
     )
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [pytest.param("my project", id="space"), pytest.param("café", id="non-ascii")],
+)
+async def test_edits_reach_a_document_whose_uri_is_percent_encoded(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path, folder: str
+) -> None:
+    (workspace / folder).mkdir()
+    uri = open_document(client, workspace, f"{folder}/add.py", ADD)
+    assert "%" in uri
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangeWholeDocument(text="def mul(a, b):\n    \n")
+            ],
+        )
+    )
+    result = await client.text_document_inline_completion_async(inline_params(uri, 1, 4))
+    assert [text_of(item) for item in items_of(result)] == ["return a + b"]
+    prompts = [g.body["prompt"] for g in ollama.generations() if g.body]
+    assert prompts and all("def mul(a, b):" in p and "def add" not in p for p in prompts)

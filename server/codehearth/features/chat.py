@@ -184,9 +184,9 @@ def _context(
     file) and the user's style, for the prompt (the window manager cuts this first when
     space runs out)."""
     related = "\n\n".join(part for part in (rules, _workspace_snippets(ls, question)) if part)
-    if uri is None or uri not in ls.workspace.text_documents:
+    document = ls.open_document(uri) if uri is not None else None
+    if uri is None or document is None:
         return related
-    document = ls.workspace.get_text_document(uri)
     path = document.path or to_fs_path(uri) or uri
     if is_denied(path, ls.workspace_root):
         return related

@@ -146,9 +146,9 @@ def register(server: CodeHearthServer) -> None:
         if not await ls.wait_ready() or not ls.settings.actions.enabled:
             return None
         uri = params.text_document.uri
-        if uri not in ls.workspace.text_documents:
+        document = ls.open_document(uri)
+        if document is None:
             return None
-        document = ls.workspace.get_text_document(uri)
         if document.path is None or not editable_path(document.path, ls.workspace_root):
             return None  # nothing could be offered: do not promise an action
         _settle_rechecks(ls, traces, rechecks, params, document.version)
@@ -300,9 +300,9 @@ def _job(ls: CodeHearthServer, data: Any, rules: str) -> ActionJob | None:
     if not isinstance(data, dict) or not {"uri", "action", "startLine", "endLine"} <= set(data):
         raise JsonRpcInvalidParams("this code action was not made by CodeHearth")
     uri = str(data["uri"])
-    if ls.engine is None or uri not in ls.workspace.text_documents:
+    document = ls.open_document(uri)
+    if ls.engine is None or document is None:
         return None
-    document = ls.workspace.get_text_document(uri)
     if data.get("version") is not None and document.version != data["version"]:
         raise JsonRpcContentModified("the document changed; ask for the action again")
     kind, template = str(data["action"]), ""

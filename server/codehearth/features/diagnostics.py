@@ -80,14 +80,14 @@ class SyntaxDiagnostics:
         # Settings are final once the services started (a didOpen can come first).
         if not await self.ls.wait_ready() or not self.ls.settings.diagnostics.syntax:
             return
-        if uri not in self.ls.workspace.text_documents:
+        if self.ls.open_document(uri) is None:
             return
         document = self.ls.workspace.get_text_document(uri)
         version = document.version
         problems = await asyncio.to_thread(
             syntax_problems, self.registry, document.language_id or "", document.source
         )
-        current = self.ls.workspace.text_documents.get(uri)
+        current = self.ls.open_document(uri)
         if current is None or current.version != version:
             return  # a newer change will publish
         lines = document.lines

@@ -88,10 +88,11 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: CodeHearthServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if ls.engine is not None and uri in ls.workspace.text_documents:
-            ls.engine.document_changed(uri, ls.workspace.get_text_document(uri).source)
-        if ls.outcomes.watching(uri) and uri in ls.workspace.text_documents:
-            ls.outcomes.document_changed(uri, ls.workspace.get_text_document(uri).lines)
+        document = ls.open_document(uri)
+        if ls.engine is not None and document is not None:
+            ls.engine.document_changed(uri, document.source)
+        if ls.outcomes.watching(uri) and document is not None:
+            ls.outcomes.document_changed(uri, document.lines)
         for change in params.content_changes:
             line = change.range.start.line if hasattr(change, "range") else 0
             ls.note_edit(uri, line)

@@ -70,7 +70,7 @@ def register(server: CodeHearthServer) -> None:
             return
         for change in params.changes:
             path = to_fs_path(change.uri)
-            if path is None or change.uri in ls.workspace.text_documents:
+            if path is None or ls.open_document(change.uri) is not None:
                 continue  # open documents are tracked through their buffers
             if change.type == types.FileChangeType.Deleted:
                 await asyncio.to_thread(index.remove_file, path)
@@ -95,7 +95,7 @@ def _is_style_config(ls: CodeHearthServer, uri: str) -> bool:
 async def _update(ls: CodeHearthServer, uri: str, *, saved: bool) -> None:
     index = ls.index
     path = to_fs_path(uri)
-    if index is None or path is None or uri not in ls.workspace.text_documents:
+    if index is None or path is None or ls.open_document(uri) is None:
         return
     text = ls.workspace.get_text_document(uri).source
     await asyncio.to_thread(index.update_file, path, text, saved=saved)

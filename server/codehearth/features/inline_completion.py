@@ -114,9 +114,9 @@ async def _complete(
     if not await ls.wait_ready():
         return None
     engine = ls.engine
-    if engine is None or uri not in ls.workspace.text_documents:
+    document = ls.open_document(uri)
+    if engine is None or document is None:
         return None
-    document = ls.workspace.get_text_document(uri)
     if document.path is not None and is_denied(document.path, ls.workspace_root):
         return None  # secrets never go into a prompt
     lines = document.lines  # pygls re-splits the text on every access: do it once
