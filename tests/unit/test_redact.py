@@ -270,3 +270,36 @@ def test_a_large_prompt_is_redacted_in_linear_time() -> None:
     started = time.perf_counter()
     assert redact_secrets(text) == (text, 0)
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_placeholder_written_in_another_message_is_never_given_to_a_secret() -> None:
+    messages = [
+        {"role": "user", "content": "the log shows [REDACTED_1] there"},
+        {"role": "user", "content": f"key = {AWS_KEY_ID}"},
+    ]
+    mask = SecretMask()
+    hidden = mask.hide_messages(messages)
+    assert hidden[1]["content"] == "key = [REDACTED_2]"
+    assert mask.reveal("quoted: [REDACTED_1]") == "quoted: [REDACTED_1]"
+    assert mask.reveal("[REDACTED_2]") == AWS_KEY_ID
+
+
+def test_roles_and_images_are_left_alone() -> None:
+    image = "iVBORw0KGgo" + AWS_KEY_ID + "AAAA"  # base64 that happens to hold a key shape
+    messages = [{"role": "user", "content": f"see {AWS_KEY_ID}", "images": [image]}]
+    hidden = SecretMask().hide_messages(messages)
+    assert hidden == [{"role": "user", "content": "see [REDACTED_1]", "images": [image]}]
+
+
+@pytest.mark.parametrize(
+    "clipped",
+    [
+        pytest.param(PEM.split("\n", 1)[1], id="begin-line-cut-off"),
+        pytest.param("x = 1\n" + PEM.split("\n", 1)[1] + "\n", id="after-code"),
+        pytest.param(PEM.split("\n", 1)[1].replace("\n", "\r\n"), id="crlf"),
+    ],
+)
+def test_a_private_key_whose_begin_line_was_cut_off_is_redacted(clipped: str) -> None:
+    redacted, count = redact_secrets(clipped)
+    assert count == 1
+    assert "MIIEowIBAAKCAQEA" not in redacted and "END RSA PRIVATE KEY" not in redacted

@@ -437,6 +437,8 @@ class RoleBackend:
                     if chunk.done:
                         text += revealing.flush()
                     yield chunk if text == chunk.text else attrs.evolve(chunk, text=text)
+            if held := revealing.flush():  # the stream ended without its done line
+                yield GenerateChunk(text=held)
 
         return self._fail_over(generation, prompt_tokens, reply_tokens)
 
@@ -479,6 +481,8 @@ class RoleBackend:
                         content=content,
                         tool_calls=tuple(mask.reveal_value(c) for c in chunk.tool_calls),
                     )
+            if held := revealing.flush():  # the stream ended without its done line
+                yield ChatChunk(content=held)
 
         return self._fail_over(answer, prompt_tokens, max_tokens)
 

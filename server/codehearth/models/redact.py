@@ -8,7 +8,7 @@ catches secrets *inside* text that is allowed in: a key pasted into a chat quest
 token hard-coded in the file being edited. It recognises
 
 * private key PEM blocks (an unterminated block, cut off by the prompt budget, is redacted
-  to the end of the text);
+  to the end of the text; one whose BEGIN line was cut off, from its first base64 line);
 * AWS access key ids (``AKIA``/``ASIA``) and the value after ``aws_secret_access_key``;
 * GitHub (``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``), Slack
   (``xoxb-``, ``xoxp-`` ...), OpenAI-style (``sk-``) and Google (``AIza``) API keys, JWTs
@@ -89,9 +89,29 @@ _NAMED_RULES: tuple[re.Pattern[str], ...] = (
 )
 
 
+_KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{16,}[ \t]*\r?")
+
+
+def _headless_key_spans(text: str) -> list[tuple[int, int]]:
+    """Private keys whose BEGIN line was cut off (a prompt clipped from the top): the
+    whole base64 lines just before an END line, and the END line."""
+    spans: list[tuple[int, int]] = []
+    for end in _KEY_END.finditer(text):
+        start = end.start()
+        while start > 0 and text[start - 1] == "\n":
+            line_start = text.rfind("\n", 0, start - 1) + 1
+            if not _BASE64_LINE.fullmatch(text, line_start, start - 1):
+                break
+            start = line_start
+        if start < end.start():
+            spans.append((start, end.end()))
+    return spans
+
+
 def secret_spans(text: str) -> list[tuple[int, int]]:
     """Where the secret-shaped strings of ``text`` are: sorted, overlapping matches merged."""
-    spans: list[tuple[int, int]] = []
+    spans = _headless_key_spans(text) if "PRIVATE KEY" in text else []
     rules = _RULES + _NAMED_RULES if _SECRET_NAME_ANYWHERE.search(text) else _RULES
     for rule in rules:
         group = "secret" if "secret" in rule.groupindex else 0
@@ -146,16 +166,19 @@ class SecretMask:
         return len(self._secret_of)
 
     def hide(self, text: str) -> str:
+        self._reserve_written(text)
         spans = secret_spans(text)
         if not spans:
             return text
-        self._taken.update(_PLACEHOLDER.findall(text))
         return _replace_spans(text, spans, self._placeholder)
 
     def hide_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Chat messages with every string in them hidden (content, multi-part content and
-        tool call arguments alike). The input is not changed."""
-        return [_map_strings(dict(message), self.hide) for message in messages]
+        tool call arguments alike; not the role or base64 images). The input is not
+        changed. Placeholders written in any message are reserved before any is given."""
+        for message in messages:
+            _map_strings(_maskable(message), self._reserve_written)
+        return [{**message, **_map_strings(_maskable(message), self.hide)} for message in messages]
 
     def reveal(self, text: str) -> str:
         """``text`` with this mask's placeholders turned back into their secrets."""
@@ -166,6 +189,11 @@ class SecretMask:
     def reveal_value(self, value: Any) -> Any:
         """:meth:`reveal` over every string in a structure (tool call arguments)."""
         return _map_strings(value, self.reveal)
+
+    def _reserve_written(self, text: str) -> str:
+        if "[REDACTED_" in text:
+            self._taken.update(_PLACEHOLDER.findall(text))
+        return text
 
     def _placeholder(self, secret: str) -> str:
         placeholder = self._placeholder_of.get(secret)
@@ -178,6 +206,13 @@ class SecretMask:
             self._placeholder_of[secret] = placeholder
             self._secret_of[placeholder] = secret
         return placeholder
+
+
+_NOT_MASKED = frozenset({"role", "images"})
+
+
+def _maskable(message: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key not in _NOT_MASKED}
 
 
 def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
