@@ -181,7 +181,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         host = host.strip("[]") or "127.0.0.1"
-        if not port.isdigit() or int(port) > 65535:
+        if not (port.isascii() and port.isdigit()) or int(port) > 65535:
             print("--tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
         try:

@@ -24,6 +24,7 @@ for ``codehearth serve --tcp``; both go through the same checks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -184,31 +185,52 @@ class NotLoopbackError(ValueError):
 def serve_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False) -> int:
     """Listen on ``host:port``, serve the first client that connects (an editor session, as
     on stdio) and return the exit code when it ends. ``host`` must be a loopback address
-    unless ``allow_remote``: whoever connects can read the workspace through the server."""
-    if not allow_remote and not is_loopback(host):
+    unless ``allow_remote``: whoever connects can read the workspace through the server.
+    The address checked is the address bound (a name is not resolved twice)."""
+    addresses = resolve(host)
+    if not allow_remote and not (addresses and all(map(_is_loopback_address, addresses))):
         raise NotLoopbackError(
             f"{host} is not a loopback address: anyone who can reach it could read this "
             "workspace through the server (pass --allow-remote to listen there anyway)"
         )
-    with socket.create_server((host, port), backlog=1) as listener:
-        bound_host, bound_port = listener.getsockname()[:2]
-        log.info("listening on %s:%d for one client", bound_host, bound_port)
-        print(f"codehearth: listening on {bound_host}:{bound_port}", file=sys.stderr, flush=True)
-        connection, peer = listener.accept()
+    bind = host if allow_remote else addresses[0]
+    try:
+        with socket.create_server((bind, port), backlog=1) as listener:
+            bound_host, bound_port = listener.getsockname()[:2]
+            log.info("listening on %s:%d for one client", bound_host, bound_port)
+            print(
+                f"codehearth: listening on {bound_host}:{bound_port}", file=sys.stderr, flush=True
+            )
+            connection, peer = listener.accept()
+    except KeyboardInterrupt:
+        return 130
     log.info("client connected from %s:%d", peer[0], peer[1])
-    with connection, connection.makefile("wb") as output:
-        return _serve(server, connection.recv, output)
+    with connection:
+        output = connection.makefile("wb")
+        try:
+            return _serve(server, connection.recv, output)
+        finally:
+            with contextlib.suppress(OSError):  # the client is gone: nothing left to send
+                output.close()
+
+
+def resolve(host: str) -> list[str]:
+    """The numeric addresses ``host`` stands for (none when it does not resolve)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def is_loopback(host: str) -> bool:
     """True when every address ``host`` resolves to is on this machine's loopback."""
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return False
-    return bool(addresses) and all(
-        ipaddress.ip_address(address.partition("%")[0]).is_loopback for address in addresses
-    )
+    addresses = resolve(host)
+    return bool(addresses) and all(map(_is_loopback_address, addresses))
+
+
+def _is_loopback_address(address: str) -> bool:
+    return ipaddress.ip_address(address.partition("%")[0]).is_loopback
 
 
 def _serve(server: Any, read: Callable[[int], bytes], output: BinaryIO) -> int:
