@@ -317,9 +317,12 @@ def parse_with_deadline(
     A tree parsed through a read callback does not keep its source, and ``Node.text`` on
     it crashes the interpreter (py-tree-sitter 0.25/0.26), so the finished tree is
     re-parsed from the bytes with itself as the old tree: nothing was edited, every node
-    is reused and that costs about 9% of the first parse. A caller that reads no node's
-    text, and runs no query with a text predicate (``#eq?``, ``#match?`` ...: a query's
-    ``string_count`` is 0 without them), may pass ``keep_source=False`` to skip it.
+    is reused and that costs about 9% of the first parse. tree-sitter does not reuse
+    subtrees that hold errors, so on a broken file it costs up to a whole parse: it runs
+    only while time is left, and a call may take up to about twice the deadline. A
+    caller that reads no node's text, and runs no query with a text predicate (``#eq?``,
+    ``#match?`` ...: a query's ``string_count`` is 0 without them), may pass
+    ``keep_source=False`` to skip it.
     """
     deadline = time.monotonic_ns() + timeout_micros * 1000
     chunk = _read_buffer()
@@ -342,7 +345,11 @@ def parse_with_deadline(
         return None
     finally:
         chunk.clear()
-    return parser.parse(source, old_tree=tree) if keep_source else tree
+    if not keep_source:
+        return tree
+    if time.monotonic_ns() > deadline:
+        return None  # no time left for the second parse
+    return parser.parse(source, old_tree=tree)
 
 
 _READ_BUFFERS = threading.local()

@@ -135,7 +135,9 @@ def chunk_file(
             remaining = max(1, deadline_micros - spent)
             tree = parse_with_deadline(parser, data, remaining, keep_source=keep_source)
         if tree is not None and parsed is not None:
-            parsed[path] = ParsedFile(language_id, data, tree)
+            # A copy: the next version's update (maybe on another thread, while this one
+            # still walks ``tree``) edits the stored tree in place.
+            parsed[path] = ParsedFile(language_id, data, tree.copy())
         if tree is not None:
             # A query cursor cannot be interrupted, so the deadline is checked once it
             # is done; its depth bound keeps it linear in the size of the file.
