@@ -389,11 +389,14 @@ class CodeHearthServer(LanguageServer):
 
 class DocumentTimers:
     """At most one pending delayed job per document: scheduling again replaces it. The job
-    runs as a background task of the server (cancelled at shutdown)."""
+    runs as a background task of the server (cancelled at shutdown), after the document's
+    previous job has finished: two jobs of one document never overlap, so an older
+    version's slow job cannot finish last and overwrite a newer one's result."""
 
-    def __init__(self, spawn: Callable[[Coroutine[Any, Any, Any], str], Any]) -> None:
+    def __init__(self, spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]]) -> None:
         self._spawn = spawn
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._running: dict[str, asyncio.Task[Any]] = {}
 
     def schedule(
         self,
@@ -409,7 +412,20 @@ class DocumentTimers:
 
     def _run(self, uri: str, job: Callable[[], Coroutine[Any, Any, Any]], name: str) -> None:
         self._pending.pop(uri, None)
-        self._spawn(job(), name)
+        previous = self._running.get(uri)
+
+        async def after_previous() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await job()
+
+        task = self._spawn(after_previous(), name)
+        self._running[uri] = task
+        task.add_done_callback(lambda done: self._forget(uri, done))
+
+    def _forget(self, uri: str, task: asyncio.Task[Any]) -> None:
+        if self._running.get(uri) is task:
+            del self._running[uri]
 
     def cancel_all(self) -> None:
         for handle in self._pending.values():
