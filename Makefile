@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(PY) bench/latency.py
 	$(PY) bench/typing.py
 	$(PY) bench/index.py
+	$(PY) bench/index_ceiling.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/style.py
 	$(PY) bench/memory_search.py
