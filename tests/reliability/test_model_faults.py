@@ -153,10 +153,12 @@ async def test_after_ollama_comes_back_one_probe_closes_the_breaker(
         await asyncio.sleep(max(0.0, opened + BREAKER_COOLDOWN + 0.3 - time.monotonic()))
         other = client.open(root / "other.py", "def mul(a, b):\n    \n", "python")
         client.replace_text(uri, SOURCE + "# probe\n")
+        ollama.first_token_delay = 0.5  # the probe is still running when the other asks
         answers = await asyncio.gather(
             client.inline_completion(uri, 1, 4), client.inline_completion(other, 1, 4)
         )
         assert sorted(len(items) for items in answers) == [0, 1], "exactly one probe"
+        ollama.first_token_delay = 0.0
         assert len(ollama.generations()) == 1
         assert route_state(await client.status()) == "closed"
         assert [insert_text(i) for i in await client.inline_completion(other, 1, 4)]
