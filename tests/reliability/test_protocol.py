@@ -6,6 +6,7 @@ frames and messages (which no LSP client library would send) can be tested.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -13,11 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from codehearth.framing import Frame, FrameReader
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -40,7 +43,34 @@ def frame(payload: Any, header: str = "Content-Length") -> bytes:
     return f"{header}: {len(body)}\r\n\r\n".encode() + body
 
 
-class RawSession:
+class Replies:
+    """What the server writes, parsed on a thread by the server's own frame reader:
+    responses are looked up by id, notifications are also kept in order."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.notifications: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, args=(read,), daemon=True)
+        self._reader.start()
+
+    def _read(self, read: Callable[[int], bytes]) -> None:
+        with contextlib.suppress(OSError):  # the connection was closed under the reader
+            for item in FrameReader(read):
+                if isinstance(item, Frame):
+                    message = json.loads(item.body)
+                    if "method" in message and "id" not in message:
+                        self.notifications.append(message)
+                    self.messages.put(message)
+
+    def response(self, msg_id: Any, timeout: float = 10) -> dict[str, Any]:
+        """The response with this id (notifications and other responses are skipped)."""
+        while True:
+            message = self.messages.get(timeout=timeout)
+            if "method" not in message and message.get("id") == msg_id:
+                return message
+
+
+class RawSession(Replies):
     """The server as a subprocess; responses parsed from its stdout on a thread."""
 
     def __init__(self, tmp: Path) -> None:
@@ -52,41 +82,14 @@ class RawSession:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.notifications: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        stream = self.process.stdout
-        assert stream is not None
-        while True:
-            length = None
-            while True:
-                line = stream.readline()
-                if not line:
-                    return
-                if line.strip() == b"":
-                    break
-                name, _, value = line.decode().partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            assert length is not None
-            message = json.loads(stream.read(length))
-            if "method" in message and "id" not in message:
-                self.notifications.append(message)
-            self.messages.put(message)
+        assert self.process.stdout is not None
+        stdout = self.process.stdout.fileno()
+        super().__init__(lambda size: os.read(stdout, size))
 
     def send(self, data: bytes) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(data)
         self.process.stdin.flush()
-
-    def response(self, msg_id: Any, timeout: float = 10) -> dict[str, Any]:
-        """The response with this id (notifications and other responses are skipped)."""
-        while True:
-            message = self.messages.get(timeout=timeout)
-            if "method" not in message and message.get("id") == msg_id:
-                return message
 
     def initialize(self) -> None:
         self.send(frame(INITIALIZE))
@@ -318,22 +321,13 @@ def test_tcp_serves_one_client_with_the_same_checks_as_stdio(tmp_path: Path) -> 
         assert announced.startswith("codehearth: listening on 127.0.0.1:"), announced
         port = int(announced.rpartition(":")[2])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-            replies = connection.makefile("rb")
-
-            def reply() -> dict[str, Any]:
-                length = 0
-                while (line := replies.readline().strip()) != b"":
-                    name, _, value = line.decode().partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                return json.loads(replies.read(length))
-
+            replies = Replies(connection.recv)
             connection.sendall(frame(INITIALIZE))
-            assert "result" in reply()
+            assert "result" in replies.response("init")
             connection.sendall(b'{"not a frame"}\r\n\r\n' + frame(b"{broken json"))
-            assert reply()["error"]["code"] == -32700
+            assert replies.response(None)["error"]["code"] == -32700
             connection.sendall(frame({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"}))
-            assert reply() == {"jsonrpc": "2.0", "id": "bye", "result": None}
+            assert replies.response("bye") == {"jsonrpc": "2.0", "id": "bye", "result": None}
             connection.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
             assert server.wait(10) == 0
     finally:

@@ -9,9 +9,7 @@ and the prune interval shortened.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -21,9 +19,9 @@ from typing import Any
 import pytest
 
 from codehearth import transport
-from codehearth.framing import MAX_CONTENT_LENGTH, Frame, FrameReader
+from codehearth.framing import MAX_CONTENT_LENGTH
 from codehearth.server import CodeHearthServer, create_server
-from tests.reliability.test_protocol import RawSession, frame
+from tests.reliability.test_protocol import RawSession, Replies, frame
 
 SECRET = "AKIAIOSFODNN7EXAMPLE"
 
@@ -44,14 +42,13 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-class PipedServer:
+class PipedServer(Replies):
     """``serve_stdio`` on a thread of this process, spoken to through two pipes."""
 
     def __init__(self, server: CodeHearthServer) -> None:
         self.server = server
         stdin_read, self._stdin_write = os.pipe()
         self._stdout_read, stdout_write = os.pipe()
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.exit_code: int | None = None
         self._thread = threading.Thread(
             target=self._serve,
@@ -59,26 +56,14 @@ class PipedServer:
             daemon=True,
         )
         self._thread.start()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__(lambda size: os.read(self._stdout_read, size))
 
     def _serve(self, stdin: Any, stdout: Any) -> None:
         with stdin, stdout:
             self.exit_code = transport.serve_stdio(self.server, stdin, stdout)
 
-    def _read(self) -> None:
-        for item in FrameReader(lambda size: os.read(self._stdout_read, size)):
-            if isinstance(item, Frame):
-                self.messages.put(json.loads(item.body))
-
     def send(self, payload: Any) -> None:
         os.write(self._stdin_write, frame(payload))
-
-    def response(self, msg_id: Any, timeout: float = 10) -> dict[str, Any]:
-        while True:
-            message = self.messages.get(timeout=timeout)
-            if "method" not in message and message.get("id") == msg_id:
-                return message
 
     def initialize(self) -> None:
         self.send(
