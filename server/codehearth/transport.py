@@ -187,13 +187,13 @@ def serve_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False) 
     on stdio) and return the exit code when it ends. ``host`` must be a loopback address
     unless ``allow_remote``: whoever connects can read the workspace through the server.
     The address checked is the address bound (a name is not resolved twice)."""
-    addresses = resolve(host)
-    if not allow_remote and not (addresses and all(map(_is_loopback_address, addresses))):
+    loopback = loopback_addresses(host)
+    if not allow_remote and not loopback:
         raise NotLoopbackError(
             f"{host} is not a loopback address: anyone who can reach it could read this "
             "workspace through the server (pass --allow-remote to listen there anyway)"
         )
-    bind = host if allow_remote else addresses[0]
+    bind = host if allow_remote else loopback[0]
     try:
         with socket.create_server((bind, port), backlog=1) as listener:
             bound_host, bound_port = listener.getsockname()[:2]
@@ -214,23 +214,16 @@ def serve_tcp(server: Any, host: str, port: int, *, allow_remote: bool = False) 
                 output.close()
 
 
-def resolve(host: str) -> list[str]:
-    """The numeric addresses ``host`` stands for (none when it does not resolve)."""
+def loopback_addresses(host: str) -> list[str]:
+    """The numeric addresses ``host`` resolves to when every one of them is on this
+    machine's loopback; none when one is not, or when it does not resolve."""
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return []
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` resolves to is on this machine's loopback."""
-    addresses = resolve(host)
-    return bool(addresses) and all(map(_is_loopback_address, addresses))
-
-
-def _is_loopback_address(address: str) -> bool:
-    return ipaddress.ip_address(address.partition("%")[0]).is_loopback
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    loopback = all(ipaddress.ip_address(a.partition("%")[0]).is_loopback for a in addresses)
+    return addresses if loopback else []
 
 
 def _serve(server: Any, read: Callable[[int], bytes], output: BinaryIO) -> int:

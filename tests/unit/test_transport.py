@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codehearth.transport import NotLoopbackError, is_loopback, serve_tcp
+from codehearth.transport import NotLoopbackError, loopback_addresses, serve_tcp
 
 
 @pytest.mark.parametrize(
@@ -22,8 +22,8 @@ from codehearth.transport import NotLoopbackError, is_loopback, serve_tcp
         pytest.param("not a host name", False, id="not-a-name"),
     ],
 )
-def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+def test_only_loopback_addresses_are_offered(host: str, loopback: bool) -> None:
+    assert bool(loopback_addresses(host)) is loopback
 
 
 def test_serving_beyond_this_machine_is_refused_before_anything_listens() -> None:
