@@ -454,9 +454,10 @@ class RoleBackend:
     ) -> AsyncGenerator[ChatChunk, None]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN
 
+        mask = SecretMask()  # the same messages go to every candidate: hidden once
+        sent = mask.hide_messages(messages)
+
         async def answer(choice: Choice) -> AsyncGenerator[ChatChunk, None]:
-            mask = SecretMask()
-            sent = mask.hide_messages(messages)
             self._note_masked(mask, choice)
             revealing = RevealingStream(mask)
             context = self.pool.router.context_length(choice.candidate)
