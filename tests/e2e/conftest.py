@@ -92,12 +92,24 @@ async def start(
 ) -> types.InitializeResult:
     accept_registrations(client)
     return await client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities(editor, inline=inline),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
-            initialization_options=init_options(ollama, **completion),
+        initialize_params(
+            workspace, capabilities(editor, inline=inline), init_options(ollama, **completion)
         )
+    )
+
+
+def initialize_params(
+    workspace: Path,
+    client_capabilities: types.ClientCapabilities,
+    options: dict[str, Any],
+    folder: str = "project",
+) -> types.InitializeParams:
+    """A session rooted at ``workspace``, opened as the one workspace folder ``folder``."""
+    return types.InitializeParams(
+        capabilities=client_capabilities,
+        root_uri=workspace.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name=folder)],
+        initialization_options=options,
     )
 
 

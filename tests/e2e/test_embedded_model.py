@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     SERVER_COMMAND,
     accept_registrations,
     capabilities,
+    initialize_params,
     inline_params,
     items_of,
     open_document,
@@ -65,11 +66,10 @@ async def client(
 ) -> AsyncIterator[None]:
     accept_registrations(lsp_client)
     await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities("visual-studio-code"),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
-            initialization_options={
+        initialize_params(
+            workspace,
+            capabilities("visual-studio-code"),
+            {
                 "ollama": {"host": dead_ollama},  # warm-up on: it loads the embedded model
                 "completion": {"maxTokens": 48, "deadlineSeconds": 60},
             },

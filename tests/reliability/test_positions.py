@@ -36,6 +36,7 @@ from tests.e2e.conftest import (
     accept_registrations,
     capabilities,
     init_options,
+    initialize_params,
     items_of,
     open_document,
     text_of,
@@ -172,11 +173,8 @@ async def encoded_client(
     caps = capabilities("visual-studio-code")
     caps.general = types.GeneralClientCapabilities(position_encodings=[request.param])
     lsp_client.init_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
-        types.InitializeParams(
-            capabilities=caps,
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
-            initialization_options={**init_options(ollama), "diagnostics": {"syntax": True}},
+        initialize_params(
+            workspace, caps, {**init_options(ollama), "diagnostics": {"syntax": True}}
         )
     )
     lsp_client.encoding = request.param  # type: ignore[attr-defined]

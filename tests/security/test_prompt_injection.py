@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     accept_registrations,
     capabilities,
     init_options,
+    initialize_params,
     open_document,
 )
 from tests.e2e.test_code_actions import scripted
@@ -104,12 +105,7 @@ async def editor(
     lsp_client.applied = applied  # type: ignore[attr-defined]
     lsp_client.mode = request.param  # type: ignore[attr-defined]
     await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=caps,
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
-            initialization_options={**init_options(ollama), "actions": {"maxRounds": 2}},
-        )
+        initialize_params(workspace, caps, {**init_options(ollama), "actions": {"maxRounds": 2}})
     )
     yield
     await lsp_client.shutdown_session()

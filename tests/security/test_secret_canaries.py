@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     accept_registrations,
     capabilities,
     init_options,
+    initialize_params,
     inline_params,
     open_document,
 )
@@ -91,14 +92,11 @@ async def session(
     """A small chat window, so a few questions make the server summarise."""
     accept_registrations(lsp_client)
     await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities("visual-studio-code"),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="service")],
-            initialization_options={
-                **init_options(ollama, invokedItems=1),
-                "chat": {"numCtx": 2048},
-            },
+        initialize_params(
+            workspace,
+            capabilities("visual-studio-code"),
+            {**init_options(ollama, invokedItems=1), "chat": {"numCtx": 2048}},
+            folder="service",
         )
     )
     yield
