@@ -34,7 +34,6 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
-from urllib.parse import unquote
 
 from lsprotocol import types
 from lsprotocol.types import ResponseError
@@ -62,9 +61,9 @@ _STRAY_URIS_REMEMBERED = 256
 class MessageGate:
     """Checks a raw message and either answers the error itself or passes it to pygls."""
 
-    def __init__(self, protocol: JsonRPCProtocol, report: Any = None) -> None:
+    def __init__(self, protocol: JsonRPCProtocol, open_document: Callable[[str], Any]) -> None:
         self.protocol = protocol
-        self.report = report
+        self.open_document = open_document  # the server's: None for a document not open
         self.initialized = False
         self.shut_down = False
         self._stray_uris: set[str] = set()
@@ -122,8 +121,7 @@ class MessageGate:
 
     def _document_is_open(self, method: str, message: Any) -> bool:
         uri = message.params.text_document.uri
-        workspace = getattr(self.protocol, "workspace", None)  # LanguageServerProtocol's
-        if workspace is None or unquote(uri) in workspace.text_documents:  # pygls's keys
+        if self.open_document(uri) is not None:
             return True
         if uri not in self._stray_uris and len(self._stray_uris) < _STRAY_URIS_REMEMBERED:
             self._stray_uris.add(uri)
@@ -230,7 +228,7 @@ def _serve(server: Any, read: Callable[[int], bytes], output: BinaryIO) -> int:
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(output))
     hide_internal_errors(server.protocol)
-    gate = MessageGate(server.protocol)
+    gate = MessageGate(server.protocol, server.open_document)
     try:
         asyncio.run(_run(server, gate, read))
     except SystemExit as exit_request:  # `exit`: pygls calls sys.exit(0 or 1)
