@@ -1,24 +1,29 @@
-"""The index store: chunks per content hash and the manifest persist across restarts, a
-corrupt database is moved aside, an unusable folder leaves the index in memory, and warm
-builds and identical files reuse stored chunks."""
+"""The index store: chunks and BM25 term counts per content hash and the manifest persist
+across restarts, a corrupt database is moved aside, an unusable folder leaves the index in
+memory, and warm builds and identical files reuse stored chunks and counts."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from codehearth.index import workspace_index
+from codehearth.index.bm25 import identifier_terms, tokenize_code
 from codehearth.index.chunker import chunk_file
-from codehearth.index.model import FileChunks
+from codehearth.index.model import Chunk, FileChunks
+from codehearth.index.retrieval import TERMS_VERSION, chunk_terms
 from codehearth.index.store import (
     CHUNKER_VERSION,
     IndexStore,
     ManifestEntry,
+    decode_terms,
     default_cache_root,
+    encode_terms,
     workspace_key,
 )
 from codehearth.index.workspace_index import WorkspaceIndex
@@ -120,6 +125,77 @@ def test_values_not_written_as_text_are_never_read_back(tmp_path: Path) -> None:
 
 def test_unknown_content_hash_loads_nothing(tmp_path: Path) -> None:
     assert IndexStore(tmp_path / "cache").load_chunks("0" * 64, "python") is None
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        pytest.param([], id="no chunks"),
+        pytest.param([{}], id="a chunk without terms"),
+        pytest.param([{"area": 2, "circle": 5}, {}, {"radius": 1}], id="several chunks"),
+        pytest.param([{"größe": 1, "名前": 3}], id="unicode terms"),
+    ],
+)
+def test_term_counts_round_trip(counts: list[dict[str, int]]) -> None:
+    encoded = encode_terms(counts)
+
+    assert encoded is not None
+    assert decode_terms(encoded, len(counts)) == counts
+
+
+@pytest.mark.parametrize(
+    ("encoded", "chunk_count"),
+    [
+        pytest.param("2 1\n1 4 2\narea\nradius\ncircle", 3, id="another chunk count"),
+        pytest.param("2\n1\narea\nradius", 1, id="fewer frequencies than terms"),
+        pytest.param("1\n1 2\narea", 1, id="more frequencies than terms"),
+        pytest.param("1\n0\narea", 1, id="a zero frequency"),
+        pytest.param("-1 2\n1\narea", 2, id="a negative size"),
+        pytest.param("x\n1\narea", 1, id="not a number"),
+        pytest.param("1\n1", 1, id="no terms line"),
+        pytest.param("", 0, id="empty"),
+    ],
+)
+def test_damaged_term_counts_decode_to_none(encoded: str, chunk_count: int) -> None:
+    assert decode_terms(encoded, chunk_count) is None
+
+
+def test_term_counts_with_a_line_break_in_a_term_are_not_encoded() -> None:
+    assert encode_terms([{"two\nlines": 1}]) is None
+
+
+def test_term_counts_are_kept_per_content_language_and_terms_version(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "cache")
+    store.save_terms([("hash1", "python", "1\n2\narea")], "1")
+
+    assert store.load_terms_many([("hash1", "python"), ("hash2", "python")], "1") == [
+        "1\n2\narea",
+        None,
+    ]
+    assert store.load_terms_many([("hash1", "javascript")], "1") == [None]
+    assert store.load_terms_many([("hash1", "python")], "2") == [None]
+
+
+def test_terms_version_matches_the_tokenizer() -> None:
+    """Pins what chunk_terms makes of one chunk. When this fails, the tokenizer counts
+    differently: change TERMS_VERSION (so stored counts are not reused), then this pin."""
+    chunk = Chunk(
+        path="/ws/shapes.py",
+        language_id="python",
+        start_line=0,
+        end_line=1,
+        symbol="Circle.area",
+        kind="method",
+        text="def area(self, radius):\n    return math.pi * radius**2",
+        skeleton="def area(self, radius): ...",
+        defines=("area",),
+        references=("math", "pi", "radius"),
+    )
+
+    assert (TERMS_VERSION, chunk_terms(chunk)) == (
+        "1",
+        Counter({"area": 7, "radius": 3, "math": 2, "pi": 2}),
+    )
 
 
 def test_manifest_round_trips(tmp_path: Path) -> None:
@@ -304,6 +380,71 @@ def test_warm_build_reloads_every_file_from_the_cache(tmp_path: Path) -> None:
     assert warm.parsed == 0
     assert warm.chunks == cold.chunks
     assert all_chunks(warm_index) == all_chunks(cold_index)
+
+
+def lexical_view(index: WorkspaceIndex) -> tuple[int, dict[str, list[tuple[str, float]]]]:
+    """How many BM25 documents, and what a search for each indexed name finds."""
+    names = sorted(
+        {
+            name
+            for chunks in all_chunks(index).values()
+            for chunk in chunks.chunks
+            for name in (*chunk.defines, *chunk.references)
+        }
+    )
+    searches = {
+        name: index.bm25.search([*tokenize_code(name), *identifier_terms([name])], limit=50)
+        for name in names
+    }
+    return len(index.bm25), searches
+
+
+def test_warm_build_reads_the_term_counts_instead_of_tokenizing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    write_tree(root, WORKSPACE)
+    store = IndexStore(tmp_path / "cache")
+    cold = WorkspaceIndex(root, REGISTRY, store)
+    cold.build()
+    store.close()
+
+    def no_tokenizing(chunk: Chunk) -> Counter[str]:
+        raise AssertionError(f"{chunk.symbol} tokenized again")
+
+    monkeypatch.setattr(workspace_index, "chunk_terms", no_tokenizing)
+    warm = WorkspaceIndex(root, REGISTRY, IndexStore(tmp_path / "cache"))
+    warm.build()
+
+    assert warm.lexical_ready
+    assert lexical_view(warm) == lexical_view(cold)
+    assert lexical_view(warm)[0] == sum(len(c.chunks) for c in all_chunks(warm).values())
+
+
+def test_damaged_stored_term_counts_are_counted_again(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    write_tree(root, WORKSPACE)
+    store = IndexStore(tmp_path / "cache")
+    cold = WorkspaceIndex(root, REGISTRY, store)
+    cold.build()
+    files = list(all_chunks(cold).values())
+    store.save_terms(
+        [(chunks.content_hash, chunks.language_id, "9\n1\nwrong") for chunks in files],
+        TERMS_VERSION,
+    )
+    store.close()
+
+    warm = WorkspaceIndex(root, REGISTRY, IndexStore(tmp_path / "cache"))
+    warm.build()
+
+    assert lexical_view(warm) == lexical_view(cold)
+    # ... and stored again, right this time.
+    wanted = [(chunks.content_hash, chunks.language_id) for chunks in files]
+    stored = warm.store.load_terms_many(wanted, TERMS_VERSION) if warm.store else []
+    assert [
+        decode_terms(text, len(chunks.chunks)) if text else None
+        for chunks, text in zip(files, stored, strict=True)
+    ] == [[chunk_terms(chunk) for chunk in chunks.chunks] for chunks in files]
 
 
 def test_warm_build_reparses_only_changed_files(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from codehearth.index import workspace_index
 from codehearth.index.bm25 import identifier_terms, tokenize_code
 from codehearth.index.context import ContextRequest, workspace_context
 from codehearth.index.model import Chunk, FileChunks, Import
@@ -546,7 +548,9 @@ def test_incremental_updates_match_a_fresh_full_build(
 # --- the process pool -----------------------------------------------------------------
 
 
-def test_process_pool_build_matches_a_single_process_build(tmp_path: Path) -> None:
+def test_process_pool_build_matches_a_single_process_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     count = PARALLEL_THRESHOLD + 6
     files = {
         f"pkg{i % 4}/mod_{i}.py": f"def function_{i}(value):\n    return helper_{i % 7}(value)\n"
@@ -569,9 +573,44 @@ def test_process_pool_build_matches_a_single_process_build(tmp_path: Path) -> No
         query = [f"function_{i}", "function", "helper"]
         assert pooled.bm25.search(query, limit=5) == single.bm25.search(query, limit=5)
     assert len(pooled.bm25) == len(single.bm25)
-    # The workers wrote the store: a warm start parses nothing.
-    warm_report = WorkspaceIndex(tmp_path, REGISTRY, IndexStore(store_folder)).build()
+    # The workers wrote the store: a warm start parses and tokenizes nothing.
+    monkeypatch.setattr(workspace_index, "chunk_terms", tokenized_again)
+    warm = WorkspaceIndex(tmp_path, REGISTRY, IndexStore(store_folder))
+    warm_report = warm.build()
     assert (warm_report.from_cache, warm_report.parsed) == (count + 1, 0)
+    assert warm.lexical_ready and len(warm.bm25) == len(single.bm25)
+    for i in (0, 17, count - 1):
+        query = [f"function_{i}", "function", "helper"]
+        assert warm.bm25.search(query, limit=5) == single.bm25.search(query, limit=5)
+
+
+def tokenized_again(chunk: Chunk) -> Counter[str]:
+    raise AssertionError(f"{chunk.symbol} tokenized again: its stored term counts were not read")
+
+
+def test_files_changed_while_the_lexical_index_builds_are_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path, {"a.py": "def alpha():\n    pass\n", "b.py": "def beta():\n    pass\n"})
+    index = WorkspaceIndex(tmp_path.resolve(), REGISTRY)
+    stored_terms = index._stored_terms
+
+    def edit_then_read(files: list[FileChunks]) -> list[Any]:
+        # An editor's didChange lands after the lexical build listed the files to count.
+        index.update_file(str(index.root / "a.py"), "def gamma_ray():\n    pass\n")
+        index.update_file(str(index.root / "c.py"), "def delta():\n    pass\n")
+        return stored_terms(files)
+
+    monkeypatch.setattr(index, "_stored_terms", edit_then_read)
+    index.build()
+
+    keys = {index.chunk_key(chunk) for chunk in every_chunk(index)}
+    assert index.lexical_ready and len(index.bm25) == len(keys) == 3
+    assert all(key in index.bm25 for key in keys)
+    assert [key for key, _ in index.bm25.search(["gamma", "ray"], limit=3)] == [
+        index.chunk_key(index.chunks_defining("gamma_ray")[0])
+    ]
+    assert index.bm25.search(["alpha"], limit=3) == []
 
 
 # --- import resolution ----------------------------------------------------------------

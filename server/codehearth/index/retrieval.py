@@ -44,6 +44,10 @@ RRF_K = 60
 # How many times a chunk's defined names count in its BM25 document, against once for the
 # identifiers it uses.
 DEFINE_WEIGHT = 3
+TERMS_VERSION = "1"
+"""Of :func:`chunk_terms` and the tokenizer under it: the index store keeps term counts
+under it, so change it whenever they would count a chunk differently (a pinned test,
+``test_terms_version_matches_the_tokenizer``, fails until it is)."""
 # Per-ranking fusion weights: the definition of a name the cursor uses beats a lexical
 # look-alike, which beats "was edited recently".
 SOURCE_WEIGHTS: Mapping[str, float] = {

@@ -5,9 +5,11 @@ workspace), values stored as text (never pickle) inside its SQLite database, no 
 A file's chunks are one value (:func:`encode_chunks`: a JSON header line, then the chunk
 texts) keyed by the content hash plus the chunker version, so a restart re-reads nothing
 that did not change and an upgraded chunker never reuses stale chunks; a batch of files is
-written in one transaction. The manifest (JSON) maps each path to its (mtime, size,
-content hash), so a warm start only stats files and reads their values, hundreds per query
-(and only text kept inline: a value diskcache would unpickle is never read back).
+written in one transaction. Beside them, under the same content hash, the BM25 term
+frequencies of each chunk (:func:`encode_terms`), so a warm start rebuilds the lexical
+index without tokenizing the code again. The manifest (JSON) maps each path to its (mtime,
+size, content hash), so a warm start only stats files and reads their values, hundreds per
+query (and only text kept inline: a value diskcache would unpickle is never read back).
 
 A store that cannot be opened (corrupt database, unreadable folder) is moved aside as
 ``*.corrupt-<time>`` and a fresh one started; if even that fails the index runs in memory
@@ -22,8 +24,9 @@ import logging
 import os
 import shutil
 import sqlite3
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -156,6 +159,21 @@ class IndexStore:
             log.debug("index cache read failed: %s", error)
         return found
 
+    def load_terms_many(self, wanted: Sequence[tuple[str, str]], version: str) -> list[str | None]:
+        """The :func:`encode_terms` texts saved for these (content hash, language) pairs by
+        :meth:`save_terms` with this terms ``version`` (None where there is none)."""
+        keys = [_terms_key(digest, language, version) for digest, language in wanted]
+        values = self._get_many(keys)
+        return [values.get(key) for key in keys]
+
+    def save_terms(self, encoded: Iterable[tuple[str, str, str]], version: str) -> None:
+        """Save (content hash, language, :func:`encode_terms` text) triples in one
+        transaction, for this terms ``version`` (the tokenizer's: a new one never reads
+        the counts of an old one)."""
+        self._set_many(
+            (_terms_key(digest, language, version), text) for digest, language, text in encoded
+        )
+
     def save_chunks(self, chunks: FileChunks) -> None:
         self.save_encoded([(chunks.content_hash, chunks.language_id, encode_chunks(chunks))])
 
@@ -274,8 +292,55 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
         return None
 
 
+def encode_terms(counts: Sequence[Mapping[str, int]]) -> str | None:
+    """The BM25 term frequencies of a file's chunks, in chunk order, as text: a line of
+    each chunk's number of terms, a line of all the frequencies, then the terms one per
+    line (split at once, many times faster than JSON). None when a term holds a line break
+    (the tokenizer makes none)."""
+    terms = "\n".join(term for chunk in counts for term in chunk)
+    total = sum(map(len, counts))
+    if total and terms.count("\n") != total - 1:
+        return None
+    sizes = " ".join(map(str, map(len, counts)))
+    frequencies = " ".join(str(frequency) for chunk in counts for frequency in chunk.values())
+    return f"{sizes}\n{frequencies}\n{terms}"
+
+
+def decode_terms(encoded: str, chunk_count: int) -> list[dict[str, int]] | None:
+    """The term frequencies of an :func:`encode_terms` text for a file of ``chunk_count``
+    chunks; None for anything else (another file's counts, a damaged value)."""
+    try:
+        size_line, frequency_line, names = encoded.split("\n", 2)
+        sizes = list(map(int, size_line.split()))
+        frequencies = list(map(int, frequency_line.split()))
+    except ValueError:
+        return None
+    # Interned: the BM25 index keeps each document's terms, and the same words recur in
+    # every file, so documents share one string each instead of holding copies.
+    terms = list(map(sys.intern, names.split("\n"))) if names else []
+    if (
+        len(sizes) != chunk_count
+        or len(frequencies) != len(terms)
+        or sum(sizes) != len(terms)
+        or (sizes and min(sizes) < 0)
+        or (frequencies and min(frequencies) < 1)
+    ):
+        return None
+    counts = []
+    start = 0
+    for size in sizes:
+        end = start + size
+        counts.append(dict(zip(terms[start:end], frequencies[start:end], strict=True)))
+        start = end
+    return counts
+
+
 def _chunks_key(content_hash: str, language_id: str) -> str:
     return f"chunks:{CHUNKER_VERSION}:{language_id}:{content_hash}"
+
+
+def _terms_key(content_hash: str, language_id: str, version: str) -> str:
+    return f"terms:{CHUNKER_VERSION}:{version}:{language_id}:{content_hash}"
 
 
 def open_cache(folder: Path, what: str) -> tuple[diskcache.Cache | None, str | None]:

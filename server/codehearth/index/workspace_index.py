@@ -5,7 +5,8 @@ reuses chunks persisted for unchanged files (:mod:`codehearth.index.store`, matc
 mtime and size) and chunks the rest, on several processes when there are many files:
 workers read, chunk and store files in batches and send each file back as the store's
 compact text, which the parent installs as it comes; once every file is chunked the index
-is ready, and the workers count the BM25 terms while the parent installs them.
+is ready, and the workers count the BM25 terms (and store them) while the parent installs
+them. A warm start reads those counts back instead of tokenizing the code again.
 ``update_file`` and ``remove_file`` keep it current from editor buffers, saves and
 file-system events: the last few files' syntax trees are kept so an edit is parsed
 incrementally, and chunks that an edit only moved keep their BM25 documents. It
@@ -28,7 +29,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,7 +38,7 @@ import attrs
 from codehearth.index.bm25 import BM25Index
 from codehearth.index.chunker import ParsedFile, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
-from codehearth.index.retrieval import chunk_terms
+from codehearth.index.retrieval import TERMS_VERSION, chunk_terms
 from codehearth.index.scanner import (
     ScanLimits,
     ScannedFile,
@@ -45,7 +46,15 @@ from codehearth.index.scanner import (
     is_denied,
     read_source,
 )
-from codehearth.index.store import IndexStore, ManifestEntry, decode_chunks, encode_chunks
+from codehearth.index.store import (
+    READ_BATCH,
+    IndexStore,
+    ManifestEntry,
+    decode_chunks,
+    decode_terms,
+    encode_chunks,
+    encode_terms,
+)
 from codehearth.languages import LanguageRegistry
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,9 @@ LEXICAL_BATCH = 500
 
 TermCounts = list[list[Counter[str]]]
 """BM25 term frequencies per file, per chunk."""
+
+FileTerms = list[tuple[FileChunks, Sequence[Mapping[str, int]]]]
+"""Files with the term frequencies of each of their chunks."""
 
 Progress = Callable[[int, int, str], None]
 """(files done, files total, message)."""
@@ -310,23 +322,97 @@ class WorkspaceIndex:
         }
 
     def _index_lexical(self, counted: Iterable[dict[str, Counter[str]]]) -> None:
-        """Build the BM25 postings for every chunk: first those whose terms come counted
-        (a batch at a time, as they come), then the others; in small locked batches so
-        retrieval on other threads is never held up for long."""
+        """Build the BM25 postings of every chunk, in small locked batches so retrieval on
+        other threads is never held up for long: first those whose terms the workers
+        counted (as they come), then the files whose counts the store holds, then the
+        others, counted here and stored for the next start. Chunks that edits installed
+        meanwhile are added in a last pass, under the lock that then sets
+        ``lexical_ready``."""
         for terms in counted:
             with self._lock, _gc_paused():
                 for key, counts in terms.items():
                     if key in self._chunks and key not in self.bm25:
                         self.bm25.add_counts(key, counts)
         with self._lock:
-            keys = list(self._chunks)
-        for start in range(0, len(keys), LEXICAL_BATCH):
+            installed = list(self._files.values())
+        files = [  # (outside the lock: a file replaced meanwhile is skipped when added)
+            chunks
+            for chunks in installed
+            if any(self.chunk_key(chunk) not in self.bm25 for chunk in chunks.chunks)
+        ]
+        to_count: list[FileChunks] = []
+        for start in range(0, len(files), READ_BATCH):
+            batch = files[start : start + READ_BATCH]
+            found: FileTerms = []
+            for chunks, stored in zip(batch, self._stored_terms(batch), strict=True):
+                if stored is None:
+                    to_count.append(chunks)
+                else:
+                    found.append((chunks, stored))
+            self._add_terms(found)
+        counted_here: FileTerms = []
+        size = 0
+        for chunks in to_count:
+            counted_here.append((chunks, [chunk_terms(chunk) for chunk in chunks.chunks]))
+            size += len(chunks.chunks)
+            if size >= LEXICAL_BATCH:
+                self._add_terms(counted_here, save=True)
+                counted_here, size = [], 0
+        self._add_terms(counted_here, save=True)
+        with self._lock, _gc_paused():
+            for key, chunk in self._chunks.items():
+                if key not in self.bm25:
+                    self.bm25.add_counts(key, chunk_terms(chunk))
+            self.lexical_ready = True
+
+    def _stored_terms(self, files: list[FileChunks]) -> list[list[dict[str, int]] | None]:
+        """The term counts the store holds for these files' contents (None: not there or
+        not readable)."""
+        if self.store is None:
+            return [None] * len(files)
+        wanted = [(chunks.content_hash, chunks.language_id) for chunks in files]
+        with _gc_paused():
+            return [
+                None if text is None else decode_terms(text, len(chunks.chunks))
+                for chunks, text in zip(
+                    files, self.store.load_terms_many(wanted, TERMS_VERSION), strict=True
+                )
+            ]
+
+    def _add_terms(self, files: FileTerms, *, save: bool = False) -> None:
+        """Add the chunks of files still installed to BM25, a few hundred per lock hold;
+        with ``save``, store the counts of those whose content is the one on disk."""
+        start = 0
+        while start < len(files):
+            end = start + 1
+            size = len(files[start][0].chunks)
+            while end < len(files) and size < LEXICAL_BATCH:
+                size += len(files[end][0].chunks)
+                end += 1
             with self._lock, _gc_paused():
-                for key in keys[start : start + LEXICAL_BATCH]:
-                    chunk = self._chunks.get(key)
-                    if chunk is not None and key not in self.bm25:
-                        self.bm25.add_counts(key, chunk_terms(chunk))
-        self.lexical_ready = True
+                for chunks, counts in files[start:end]:
+                    if self._files.get(chunks.path) is not chunks:
+                        continue  # replaced or removed meanwhile: its chunks are not ours
+                    keyed = dict(zip(map(self.chunk_key, chunks.chunks), counts, strict=True))
+                    for key, terms in keyed.items():
+                        if key not in self.bm25:
+                            self.bm25.add_counts(key, terms)
+            start = end
+        if not save or self.store is None:
+            return
+        with self._lock:
+            on_disk = [
+                (chunks, counts)
+                for chunks, counts in files
+                if (entry := self._manifest.get(chunks.path)) is not None
+                and entry.content_hash == chunks.content_hash
+            ]
+        encoded = [
+            (chunks.content_hash, chunks.language_id, text)
+            for chunks, counts in on_disk
+            if (text := encode_terms(counts)) is not None
+        ]
+        self.store.save_terms(encoded, TERMS_VERSION)
 
     def _parse_here(
         self, items: list[ScannedFile]
@@ -383,7 +469,8 @@ class WorkspaceIndex:
                         decoded.append((item, chunks))
                 yield from decoded
                 if encoded_files:
-                    counting.append((keys, pool.submit(batch_terms, encoded_files)))
+                    task = pool.submit(batch_terms, encoded_files, store_folder)
+                    counting.append((keys, task))
 
         def counted() -> Iterator[dict[str, Counter[str]]]:
             keys_of = {future: keys for keys, future in counting}
@@ -591,11 +678,10 @@ def chunk_batch(
     """Process-pool worker: chunk files by path, save them to the store (one transaction)
     and return each file's :func:`encode_chunks` text (so the parent only decodes and
     installs); None for a file that is gone or could not be chunked."""
-    global _worker_registry, _worker_store
+    global _worker_registry
     if _worker_registry is None:
         _worker_registry = LanguageRegistry.load()
-    if store_folder is not None and _worker_store is None:
-        _worker_store = IndexStore(Path(store_folder))
+    store = _store_in_worker(store_folder)
     results: list[str | None] = []
     encoded: list[tuple[str, str, str]] = []
     with _gc_paused():  # chunking makes no cycles, only objects that die young
@@ -613,17 +699,32 @@ def chunk_batch(
             text = encode_chunks(chunks)
             encoded.append((chunks.content_hash, language_id, text))
             results.append(text)
-    if _worker_store is not None:
-        _worker_store.save_encoded(encoded)
+    if store is not None:
+        store.save_encoded(encoded)
     return results
 
 
-def batch_terms(encoded_files: list[str]) -> TermCounts:
+def batch_terms(encoded_files: list[str], store_folder: str | None = None) -> TermCounts:
     """Process-pool worker: the BM25 term frequencies of each chunk of each encoded file
-    (none for one that does not decode)."""
+    (none for one that does not decode), saved to the store for the next start."""
     terms: TermCounts = []
+    saved: list[tuple[str, str, str]] = []
     with _gc_paused():
         for encoded in encoded_files:
             chunks = decode_chunks(encoded)
-            terms.append([chunk_terms(chunk) for chunk in chunks.chunks] if chunks else [])
+            counts = [chunk_terms(chunk) for chunk in chunks.chunks] if chunks else []
+            terms.append(counts)
+            if chunks is not None and (text := encode_terms(counts)) is not None:
+                saved.append((chunks.content_hash, chunks.language_id, text))
+    store = _store_in_worker(store_folder)
+    if store is not None:
+        store.save_terms(saved, TERMS_VERSION)
     return terms
+
+
+def _store_in_worker(store_folder: str | None) -> IndexStore | None:
+    """The worker process's store (opened once), or None when the index has none."""
+    global _worker_store
+    if store_folder is not None and _worker_store is None:
+        _worker_store = IndexStore(Path(store_folder))
+    return _worker_store
