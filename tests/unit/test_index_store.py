@@ -21,8 +21,10 @@ from codehearth.index.store import (
     CHUNKER_VERSION,
     IndexStore,
     ManifestEntry,
+    decode_chunks,
     decode_terms,
     default_cache_root,
+    encode_chunks,
     encode_terms,
     workspace_key,
 )
@@ -158,6 +160,22 @@ def test_term_counts_round_trip(counts: list[dict[str, int]]) -> None:
 )
 def test_damaged_term_counts_decode_to_none(encoded: str, chunk_count: int) -> None:
     assert decode_terms(encoded, chunk_count) is None
+
+
+def test_decoded_files_share_the_strings_of_their_names_and_terms(tmp_path: Path) -> None:
+    first, second = (
+        chunk_file(REGISTRY, "python", str(tmp_path / name), "def run():\n    helper_name()\n")
+        for name in ("a.py", "b.py")
+    )
+    a, b = (decode_chunks(encode_chunks(chunks)) for chunks in (first, second))
+    terms = [encode_terms([chunk_terms(c) for c in chunks.chunks]) for chunks in (first, second)]
+    a_terms, b_terms = (decode_terms(text or "", 1) for text in terms)
+
+    assert a is not None and b is not None and a_terms is not None and b_terms is not None
+    assert a.chunks[0].references == b.chunks[0].references == ("helper_name",)
+    assert a.chunks[0].references[0] is b.chunks[0].references[0]
+    shared = [term for term in a_terms[0] if term == "helper_name"]
+    assert shared and shared[0] is next(t for t in b_terms[0] if t == "helper_name")
 
 
 def test_term_counts_with_a_line_break_in_a_term_are_not_encoded() -> None:

