@@ -245,29 +245,30 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
     """The chunks of an :func:`encode_chunks` text, at ``path`` (default: the path they
     were encoded at, so identical content at another path is reused as is); None for
     anything else."""
-    header, _, body = encoded.partition("\n")
     try:
-        own_path, language_id, content_hash, imports, rows, packed = json.loads(header)
+        # (the texts are sliced from ``encoded`` itself: no copy of them all first)
+        offset = encoded.index("\n") + 1
+        own_path, language_id, content_hash, imports, rows, packed = json.loads(encoded[:offset])
         # Interned: a name recurs in many chunks and files (a warm start of 5,000 files
         # decodes 1.5 million names, 46,000 of them distinct), and each chunk holding its
         # own copies took a fifth of the index's memory.
         names = list(map(sys.intern, packed.split("\n") if isinstance(packed, str) else packed))
         path = path or own_path
-        chunks = []
-        offset = 0
+        chunks: list[Chunk] = []
+        add = chunks.append
         taken = 0
         for start, end, symbol, kind, length, skeleton_length, defined, used, parent in rows:
-            text = body[offset : offset + length]
+            text = encoded[offset : offset + length]
             offset += length
             skeleton = text
             if skeleton_length is not None:
-                skeleton = body[offset : offset + skeleton_length]
+                skeleton = encoded[offset : offset + skeleton_length]
                 offset += skeleton_length
             defines = tuple(names[taken : taken + defined])
             taken += defined
             references = tuple(names[taken : taken + used])
             taken += used
-            chunks.append(
+            add(
                 Chunk(
                     path,
                     language_id,
@@ -282,7 +283,7 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
                     parent,
                 )
             )
-        if offset != len(body) or taken != len(names):
+        if offset != len(encoded) or taken != len(names):
             return None
         return FileChunks(
             path,
