@@ -43,7 +43,7 @@ from codehearth.languages import LanguageRegistry
 PACKAGES = ("mypy", "hypothesis", "pygls", "lsprotocol")
 MAX_FILE_BYTES = 1_000_000
 LARGE_COPIES = 3
-"""Copies of the corpus in the large warm-start workspace (5,652 files)."""
+"""Copies of the corpus in the large warm-start workspace (over 5,000 files)."""
 
 
 def build_corpus(target: Path) -> None:

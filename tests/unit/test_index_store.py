@@ -7,16 +7,16 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from codehearth.index import workspace_index
+from codehearth.index import bm25, retrieval, workspace_index
 from codehearth.index.bm25 import identifier_terms, tokenize_code
 from codehearth.index.chunker import chunk_file
 from codehearth.index.model import Chunk, FileChunks
-from codehearth.index.retrieval import TERMS_VERSION, chunk_terms
+from codehearth.index.retrieval import chunk_terms, terms_version
 from codehearth.index.store import (
     CHUNKER_VERSION,
     IndexStore,
@@ -129,6 +129,15 @@ def test_unknown_content_hash_loads_nothing(tmp_path: Path) -> None:
     assert IndexStore(tmp_path / "cache").load_chunks("0" * 64, "python") is None
 
 
+def file_of(count: int) -> FileChunks:
+    """A file of ``count`` one-line functions."""
+    chunks = tuple(
+        Chunk("/ws/f.py", "python", i, i, f"f{i}", "function", f"def f{i}(): pass", "", (f"f{i}",))
+        for i in range(count)
+    )
+    return FileChunks("/ws/f.py", "python", "0" * 64, chunks)
+
+
 @pytest.mark.parametrize(
     "counts",
     [
@@ -139,27 +148,53 @@ def test_unknown_content_hash_loads_nothing(tmp_path: Path) -> None:
     ],
 )
 def test_term_counts_round_trip(counts: list[dict[str, int]]) -> None:
-    encoded = encode_terms(counts)
+    chunks = file_of(len(counts))
+    encoded = encode_terms(chunks, counts)
 
     assert encoded is not None
-    assert decode_terms(encoded, len(counts)) == counts
+    assert decode_terms(encoded, chunks) == counts
 
 
 @pytest.mark.parametrize(
-    ("encoded", "chunk_count"),
+    "damage",
     [
-        pytest.param("2 1\n1 4 2\narea\nradius\ncircle", 3, id="another chunk count"),
-        pytest.param("2\n1\narea\nradius", 1, id="fewer frequencies than terms"),
-        pytest.param("1\n1 2\narea", 1, id="more frequencies than terms"),
-        pytest.param("1\n0\narea", 1, id="a zero frequency"),
-        pytest.param("-1 2\n1\narea", 2, id="a negative size"),
-        pytest.param("x\n1\narea", 1, id="not a number"),
-        pytest.param("1\n1", 1, id="no terms line"),
-        pytest.param("", 0, id="empty"),
+        pytest.param(lambda lines: ["3 9 3 0", *lines[1:]], id="counts of other chunks"),
+        pytest.param(lambda lines: [lines[0], "2 2", *lines[2:]], id="sizes over the terms"),
+        pytest.param(lambda lines: [lines[0], "1", *lines[2:]], id="a size missing"),
+        pytest.param(lambda lines: [*lines[:2], "1", *lines[3:]], id="a frequency missing"),
+        pytest.param(lambda lines: [*lines[:2], "1 2 3", *lines[3:]], id="a frequency too many"),
+        pytest.param(lambda lines: [*lines[:2], "1 0", *lines[3:]], id="a zero frequency"),
+        pytest.param(lambda lines: [lines[0], "-1 3", *lines[2:]], id="a negative size"),
+        pytest.param(lambda lines: [lines[0], "x 1", *lines[2:]], id="not a number"),
+        pytest.param(lambda lines: lines[:3], id="no terms"),
+        pytest.param(lambda lines: lines[:1], id="only the first line"),
+        pytest.param(lambda lines: [""], id="empty"),
     ],
 )
-def test_damaged_term_counts_decode_to_none(encoded: str, chunk_count: int) -> None:
-    assert decode_terms(encoded, chunk_count) is None
+def test_damaged_term_counts_decode_to_none(damage: Callable[[list[str]], list[str]]) -> None:
+    chunks = file_of(2)
+    encoded = encode_terms(chunks, [{"alpha": 1}, {"beta": 2}])
+    assert encoded is not None and encoded.split("\n")[1:] == ["1 1", "1 2", "alpha", "beta"]
+
+    assert decode_terms("\n".join(damage(encoded.split("\n"))), chunks) is None
+
+
+def test_counts_of_content_chunked_another_way_are_not_read(tmp_path: Path) -> None:
+    """The same content may be chunked as plain line windows, without names, when parsing
+    overruns its deadline: the counts stored for its syntax chunk are not its window's,
+    though both are one chunk."""
+    source = "def compute_total(items):\n    return sum(items)\n"
+    path = str(tmp_path / "total.py")
+    by_syntax = chunk_file(REGISTRY, "python", path, source)
+    as_window = chunk_file(REGISTRY, "python", path, source, deadline_micros=0)
+    assert by_syntax.content_hash == as_window.content_hash
+    assert len(by_syntax.chunks) == len(as_window.chunks) == 1
+    assert by_syntax.chunks[0].defines == ("compute_total",) and as_window.chunks[0].defines == ()
+
+    encoded = encode_terms(by_syntax, [chunk_terms(by_syntax.chunks[0])])
+
+    assert encoded is not None and decode_terms(encoded, by_syntax) is not None
+    assert decode_terms(encoded, as_window) is None
 
 
 def test_decoded_files_share_the_strings_of_their_names_and_terms(tmp_path: Path) -> None:
@@ -168,8 +203,10 @@ def test_decoded_files_share_the_strings_of_their_names_and_terms(tmp_path: Path
         for name in ("a.py", "b.py")
     )
     a, b = (decode_chunks(encode_chunks(chunks)) for chunks in (first, second))
-    terms = [encode_terms([chunk_terms(c) for c in chunks.chunks]) for chunks in (first, second)]
-    a_terms, b_terms = (decode_terms(text or "", 1) for text in terms)
+    a_terms, b_terms = (
+        decode_terms(encode_terms(f, [chunk_terms(c) for c in f.chunks]) or "", f)
+        for f in (first, second)
+    )
 
     assert a is not None and b is not None and a_terms is not None and b_terms is not None
     assert a.chunks[0].references == b.chunks[0].references == ("helper_name",)
@@ -179,41 +216,35 @@ def test_decoded_files_share_the_strings_of_their_names_and_terms(tmp_path: Path
 
 
 def test_term_counts_with_a_line_break_in_a_term_are_not_encoded() -> None:
-    assert encode_terms([{"two\nlines": 1}]) is None
+    assert encode_terms(file_of(1), [{"two\nlines": 1}]) is None
 
 
 def test_term_counts_are_kept_per_content_language_and_terms_version(tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "cache")
-    store.save_terms([("hash1", "python", "1\n2\narea")], "1")
+    store.save_terms([("hash1", "python", "1\n2\narea")], "v1")
 
-    assert store.load_terms_many([("hash1", "python"), ("hash2", "python")], "1") == [
+    assert store.load_terms_many([("hash1", "python"), ("hash2", "python")], "v1") == [
         "1\n2\narea",
         None,
     ]
-    assert store.load_terms_many([("hash1", "javascript")], "1") == [None]
-    assert store.load_terms_many([("hash1", "python")], "2") == [None]
+    assert store.load_terms_many([("hash1", "javascript")], "v1") == [None]
+    assert store.load_terms_many([("hash1", "python")], "v2") == [None]
 
 
-def test_terms_version_matches_the_tokenizer() -> None:
-    """Pins what chunk_terms makes of one chunk. When this fails, the tokenizer counts
-    differently: change TERMS_VERSION (so stored counts are not reused), then this pin."""
-    chunk = Chunk(
-        path="/ws/shapes.py",
-        language_id="python",
-        start_line=0,
-        end_line=1,
-        symbol="Circle.area",
-        kind="method",
-        text="def area(self, radius):\n    return math.pi * radius**2",
-        skeleton="def area(self, radius): ...",
-        defines=("area",),
-        references=("math", "pi", "radius"),
-    )
+def test_terms_version_follows_what_the_tokenizer_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    version = terms_version()
+    assert version == terms_version.__wrapped__()
 
-    assert (TERMS_VERSION, chunk_terms(chunk)) == (
-        "1",
-        Counter({"area": 7, "radius": 3, "math": 2, "pi": 2}),
-    )
+    monkeypatch.setattr(retrieval, "DEFINE_WEIGHT", retrieval.DEFINE_WEIGHT + 1)
+    assert terms_version.__wrapped__() != version
+    monkeypatch.undo()
+    monkeypatch.setattr(bm25, "MIN_TOKEN_LENGTH", 3)
+    bm25.split_identifier.cache_clear()
+    try:
+        assert terms_version.__wrapped__() != version
+    finally:
+        monkeypatch.undo()
+        bm25.split_identifier.cache_clear()
 
 
 def test_manifest_round_trips(tmp_path: Path) -> None:
@@ -448,7 +479,7 @@ def test_damaged_stored_term_counts_are_counted_again(tmp_path: Path) -> None:
     files = list(all_chunks(cold).values())
     store.save_terms(
         [(chunks.content_hash, chunks.language_id, "9\n1\nwrong") for chunks in files],
-        TERMS_VERSION,
+        terms_version(),
     )
     store.close()
 
@@ -458,9 +489,9 @@ def test_damaged_stored_term_counts_are_counted_again(tmp_path: Path) -> None:
     assert lexical_view(warm) == lexical_view(cold)
     # ... and stored again, right this time.
     wanted = [(chunks.content_hash, chunks.language_id) for chunks in files]
-    stored = warm.store.load_terms_many(wanted, TERMS_VERSION) if warm.store else []
+    stored = warm.store.load_terms_many(wanted, terms_version()) if warm.store else []
     assert [
-        decode_terms(text, len(chunks.chunks)) if text else None
+        decode_terms(text, chunks) if text else None
         for chunks, text in zip(files, stored, strict=True)
     ] == [[chunk_terms(chunk) for chunk in chunks.chunks] for chunks in files]
 

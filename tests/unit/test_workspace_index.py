@@ -588,6 +588,29 @@ def tokenized_again(chunk: Chunk) -> Counter[str]:
     raise AssertionError(f"{chunk.symbol} tokenized again: its stored term counts were not read")
 
 
+def test_counts_the_workers_made_for_a_since_edited_file_are_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path, {"a.py": "def alpha():\n    return 'before'\n"})
+    index = WorkspaceIndex(tmp_path.resolve(), REGISTRY)
+    monkeypatch.setattr(index, "_index_lexical", lambda counted: None)
+    index.build()
+    monkeypatch.undo()
+    path = str(index.root / "a.py")
+    counted_by_workers = index.file_chunks(path)
+    assert counted_by_workers is not None
+    counts = [chunk_terms(chunk) for chunk in counted_by_workers.chunks]
+
+    # The edit lands before the workers' counts of the old text come back (same chunk key).
+    index.update_file(path, "def alpha():\n    return 'after'\n")
+    index._index_lexical([[(counted_by_workers, counts)]])
+
+    alpha = index.chunk_key(index.chunks_defining("alpha")[0])
+    assert alpha == index.chunk_key(counted_by_workers.chunks[0])
+    assert [key for key, _ in index.bm25.search(["after"])] == [alpha]
+    assert index.bm25.search(["before"]) == []
+
+
 def test_files_changed_while_the_lexical_index_builds_are_in_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

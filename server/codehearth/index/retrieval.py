@@ -23,6 +23,9 @@ returned, and :mod:`codehearth.index.compress` decides what fits.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -44,10 +47,6 @@ RRF_K = 60
 # How many times a chunk's defined names count in its BM25 document, against once for the
 # identifiers it uses.
 DEFINE_WEIGHT = 3
-TERMS_VERSION = "1"
-"""Of :func:`chunk_terms` and the tokenizer under it: the index store keeps term counts
-under it, so change it whenever they would count a chunk differently (a pinned test,
-``test_terms_version_matches_the_tokenizer``, fails until it is)."""
 # Per-ranking fusion weights: the definition of a name the cursor uses beats a lexical
 # look-alike, which beats "was edited recently".
 SOURCE_WEIGHTS: Mapping[str, float] = {
@@ -86,6 +85,34 @@ def chunk_terms(chunk: Chunk) -> Counter[str]:
         terms[term] += DEFINE_WEIGHT
     terms.update(identifier_terms(chunk.references))
     return terms
+
+
+def _probe(text: str, defines: tuple[str, ...], references: tuple[str, ...]) -> Chunk:
+    return Chunk("probe.py", "python", 0, 0, "", "function", text, text, defines, references)
+
+
+# Chunks exercising every rule of chunk_terms and the tokenizer: humps, acronyms and digits,
+# underscores, cased and uncased non-ASCII letters, stop words, one-letter names, dotted
+# defines, whole references and the defines' weight.
+_TERMS_PROBES = (
+    _probe(
+        "def parseHTTPResponse2(self, xml_parser, URLValue):\n"
+        "    return XMLParser(getURLValue, MAX_VALUE, __init__, v2_value3, x)",
+        ("parseHTTPResponse2",),
+        ("XMLParser", "getURLValue", "os.path"),
+    ),
+    _probe("größeBerechnen = 名前の値 + ÆrøSkjold", ("Geometry.größeBerechnen",), ("名前の値",)),
+    _probe("class import if else for while lambda null nil", (), ()),
+)
+
+
+@functools.cache
+def terms_version() -> str:
+    """A digest of what :func:`chunk_terms` makes of probe chunks that exercise each of its
+    rules and the tokenizer's. The index store keeps term counts under it, so counts made
+    by a tokenizer that counts differently are never read back."""
+    made = [sorted(chunk_terms(probe).items()) for probe in _TERMS_PROBES]
+    return hashlib.sha256(json.dumps(made).encode("utf-8")).hexdigest()[:16]
 
 
 def _positions(positions: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:

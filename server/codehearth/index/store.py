@@ -69,7 +69,8 @@ def workspace_key(root: Path) -> str:
 
 
 class IndexStore:
-    """Persisted chunks and manifest for one workspace; every method is best effort."""
+    """Persisted chunks, their BM25 term counts and the manifest of one workspace; every
+    method is best effort."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -86,15 +87,16 @@ class IndexStore:
         return self._cache is not None
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        cache, self._cache = self._cache, None
+        if cache is not None:
+            cache.close()
 
     def _get(self, key: str) -> str | None:
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return None
         try:
-            value = self._cache.get(key)
+            value = cache.get(key)
         except (sqlite3.Error, OSError, diskcache.Timeout) as error:
             log.debug("index cache read failed for %s: %s", key, error)
             return None
@@ -102,13 +104,14 @@ class IndexStore:
 
     def _set_many(self, items: Iterable[tuple[str, str]]) -> None:
         """Write (key, text) pairs in one transaction."""
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return
         try:
-            with self._cache.transact(retry=True):
+            with cache.transact(retry=True):
                 for key, text in items:
                     try:
-                        self._cache.set(key, text, retry=True)
+                        cache.set(key, text, retry=True)
                     except UnicodeEncodeError:  # a buffer with lone surrogates: not kept
                         log.debug("index cache cannot keep %s: not UTF-8", key)
         except (sqlite3.Error, OSError, diskcache.Timeout) as error:
@@ -142,14 +145,15 @@ class IndexStore:
     def _get_many(self, keys: list[str]) -> dict[str, str]:
         """The text values of these keys, from diskcache's table directly (it has no bulk
         read): only values kept inline as text, which is how this store writes them."""
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return {}
         found: dict[str, str] = {}
         try:
             for start in range(0, len(keys), READ_BATCH):
                 batch = keys[start : start + READ_BATCH]
                 marks = ",".join("?" * len(batch))
-                rows = self._cache._sql(
+                rows = cache._sql(
                     f"SELECT key, value FROM Cache WHERE raw = 1 AND mode = {MODE_RAW}"
                     f" AND key IN ({marks})",
                     batch,
@@ -251,7 +255,8 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
         own_path, language_id, content_hash, imports, rows, packed = json.loads(encoded[:offset])
         # Interned: a name recurs in many chunks and files (a warm start of 5,000 files
         # decodes 1.5 million names, 46,000 of them distinct), and each chunk holding its
-        # own copies took a fifth of the index's memory.
+        # own copies took a fifth of the index's memory (for the process's life on Python
+        # 3.12+: bounded by the workspace's vocabulary).
         names = list(map(sys.intern, packed.split("\n") if isinstance(packed, str) else packed))
         path = path or own_path
         chunks: list[Chunk] = []
@@ -296,34 +301,39 @@ def decode_chunks(encoded: str, path: str | None = None) -> FileChunks | None:
         return None
 
 
-def encode_terms(counts: Sequence[Mapping[str, int]]) -> str | None:
-    """The BM25 term frequencies of a file's chunks, in chunk order, as text: a line of
-    each chunk's number of terms, a line of all the frequencies, then the terms one per
-    line (split at once, many times faster than JSON). None when a term holds a line break
-    (the tokenizer makes none)."""
+def encode_terms(chunks: FileChunks, counts: Sequence[Mapping[str, int]]) -> str | None:
+    """The BM25 term frequencies of a file's chunks, in chunk order, as text: a line saying
+    which chunks they count (:func:`_terms_fingerprint`), a line of each chunk's number of
+    terms, a line of all the frequencies, then the terms one per line (split at once, many
+    times faster than JSON). None when a term holds a line break (the tokenizer makes
+    none)."""
     terms = "\n".join(term for chunk in counts for term in chunk)
     total = sum(map(len, counts))
     if total and terms.count("\n") != total - 1:
         return None
     sizes = " ".join(map(str, map(len, counts)))
     frequencies = " ".join(str(frequency) for chunk in counts for frequency in chunk.values())
-    return f"{sizes}\n{frequencies}\n{terms}"
+    return f"{_terms_fingerprint(chunks)}\n{sizes}\n{frequencies}\n{terms}"
 
 
-def decode_terms(encoded: str, chunk_count: int) -> list[dict[str, int]] | None:
-    """The term frequencies of an :func:`encode_terms` text for a file of ``chunk_count``
-    chunks; None for anything else (another file's counts, a damaged value)."""
+def decode_terms(encoded: str, chunks: FileChunks) -> list[dict[str, int]] | None:
+    """The term frequencies of an :func:`encode_terms` text for these chunks; None for
+    anything else: counts of other chunks of the same content (chunked as plain line
+    windows when parsing overran its deadline, or the other way round), a damaged value."""
     try:
-        size_line, frequency_line, names = encoded.split("\n", 2)
+        fingerprint, size_line, frequency_line, names = encoded.split("\n", 3)
         sizes = list(map(int, size_line.split()))
         frequencies = list(map(int, frequency_line.split()))
     except ValueError:
         return None
+    if fingerprint != _terms_fingerprint(chunks):
+        return None
     # Interned: the BM25 index keeps each document's terms, and the same words recur in
-    # every file, so documents share one string each instead of holding copies.
+    # every file, so documents share one string each instead of holding copies (for the
+    # process's life on Python 3.12+: bounded by the workspace's vocabulary).
     terms = list(map(sys.intern, names.split("\n"))) if names else []
     if (
-        len(sizes) != chunk_count
+        len(sizes) != len(chunks.chunks)
         or len(frequencies) != len(terms)
         or sum(sizes) != len(terms)
         or (sizes and min(sizes) < 0)
@@ -337,6 +347,16 @@ def decode_terms(encoded: str, chunk_count: int) -> list[dict[str, int]] | None:
         counts.append(dict(zip(terms[start:end], frequencies[start:end], strict=True)))
         start = end
     return counts
+
+
+def _terms_fingerprint(chunks: FileChunks) -> str:
+    """What a chunk's terms are made of, summed over the file's chunks: their number, text
+    lengths, defines and references. Content chunked two ways gives two fingerprints."""
+    items = chunks.chunks
+    texts = sum(len(chunk.text) for chunk in items)
+    defines = sum(len(chunk.defines) for chunk in items)
+    references = sum(len(chunk.references) for chunk in items)
+    return f"{len(items)} {texts} {defines} {references}"
 
 
 def _chunks_key(content_hash: str, language_id: str) -> str:

@@ -38,7 +38,7 @@ import attrs
 from codehearth.index.bm25 import BM25Index
 from codehearth.index.chunker import ParsedFile, chunk_file
 from codehearth.index.model import Chunk, FileChunks, Import
-from codehearth.index.retrieval import TERMS_VERSION, chunk_terms
+from codehearth.index.retrieval import chunk_terms, terms_version
 from codehearth.index.scanner import (
     ScanLimits,
     ScannedFile,
@@ -128,6 +128,8 @@ class WorkspaceIndex:
         self._manifest: dict[str, ManifestEntry] = {}
         self._manifest_dirty = False
         self._parsed: dict[str, ParsedFile] = {}
+        # Paths replaced while the lexical index builds, after it listed the files to count.
+        self._edited_during_lexical: set[str] | None = None
         self.ready = False
         self.lexical_ready = False
 
@@ -250,7 +252,7 @@ class WorkspaceIndex:
                 progress(done, total, f"{from_cache} files from cache")
             used_workers = 1
             results: Iterable[tuple[ScannedFile, FileChunks | None]]
-            counted: Iterable[dict[str, Counter[str]]] = ()  # terms counted elsewhere
+            counted: Iterable[FileTerms] = ()  # terms counted elsewhere
             if len(to_parse) >= PARALLEL_THRESHOLD and workers > 1:
                 paused.close()
                 used_workers = workers
@@ -321,20 +323,18 @@ class WorkspaceIndex:
             if chunks is not None
         }
 
-    def _index_lexical(self, counted: Iterable[dict[str, Counter[str]]]) -> None:
+    def _index_lexical(self, counted: Iterable[FileTerms]) -> None:
         """Build the BM25 postings of every chunk, in small locked batches so retrieval on
         other threads is never held up for long: first those whose terms the workers
         counted (as they come), then the files whose counts the store holds, then the
-        others, counted here and stored for the next start. Chunks that edits installed
-        meanwhile are added in a last pass, under the lock that then sets
-        ``lexical_ready``."""
-        for terms in counted:
-            with self._lock, _gc_paused():
-                for key, counts in terms.items():
-                    if key in self._chunks and key not in self.bm25:
-                        self.bm25.add_counts(key, counts)
+        others, counted here and stored for the next start. Counts of a file that an edit
+        replaced meanwhile are dropped; the files edited after the others were listed are
+        counted last, under the lock that then sets ``lexical_ready``."""
+        for file_terms in counted:
+            self._add_terms(file_terms)
         with self._lock:
             installed = list(self._files.values())
+            self._edited_during_lexical = set()
         files = [  # (outside the lock: a file replaced meanwhile is skipped when added)
             chunks
             for chunks in installed
@@ -360,9 +360,13 @@ class WorkspaceIndex:
                 counted_here, size = [], 0
         self._add_terms(counted_here, save=True)
         with self._lock, _gc_paused():
-            for key, chunk in self._chunks.items():
-                if key not in self.bm25:
-                    self.bm25.add_counts(key, chunk_terms(chunk))
+            for path in self._edited_during_lexical or ():
+                edited = self._files.get(path)
+                for chunk in edited.chunks if edited is not None else ():
+                    key = self.chunk_key(chunk)
+                    if self._chunks.get(key) is chunk and key not in self.bm25:
+                        self.bm25.add_counts(key, chunk_terms(chunk))
+            self._edited_during_lexical = None
             self.lexical_ready = True
 
     def _stored_terms(self, files: list[FileChunks]) -> list[list[dict[str, int]] | None]:
@@ -373,9 +377,9 @@ class WorkspaceIndex:
         wanted = [(chunks.content_hash, chunks.language_id) for chunks in files]
         with _gc_paused():
             return [
-                None if text is None else decode_terms(text, len(chunks.chunks))
+                None if text is None else decode_terms(text, chunks)
                 for chunks, text in zip(
-                    files, self.store.load_terms_many(wanted, TERMS_VERSION), strict=True
+                    files, self.store.load_terms_many(wanted, terms_version()), strict=True
                 )
             ]
 
@@ -410,9 +414,9 @@ class WorkspaceIndex:
         encoded = [
             (chunks.content_hash, chunks.language_id, text)
             for chunks, counts in on_disk
-            if (text := encode_terms(counts)) is not None
+            if (text := encode_terms(chunks, counts)) is not None
         ]
-        self.store.save_terms(encoded, TERMS_VERSION)
+        self.store.save_terms(encoded, terms_version())
 
     def _parse_here(
         self, items: list[ScannedFile]
@@ -435,13 +439,13 @@ class WorkspaceIndex:
 
     def _parse_parallel(
         self, pool: concurrent.futures.Executor, items: list[ScannedFile]
-    ) -> tuple[Iterator[tuple[ScannedFile, FileChunks | None]], Iterator[dict[str, Counter[str]]]]:
+    ) -> tuple[Iterator[tuple[ScannedFile, FileChunks | None]], Iterator[FileTerms]]:
         """Chunk on a process pool whose workers also write the store: the chunks of each
-        file as they come, then the BM25 term frequencies by chunk key, a batch of files
-        at a time as the workers count them (those tasks queue behind the chunking, so the
-        index is ready before they run)."""
+        file as they come, then the BM25 term frequencies of each file's chunks, a batch of
+        files at a time as the workers count (and store) them; those tasks queue behind the
+        chunking, so the index is ready before they run."""
         store_folder = str(self.store.folder) if self.store and self.store.persistent else None
-        counting: list[tuple[list[list[str]], concurrent.futures.Future[TermCounts]]] = []
+        counting: list[tuple[list[FileChunks], concurrent.futures.Future[TermCounts]]] = []
 
         def chunked() -> Iterator[tuple[ScannedFile, FileChunks | None]]:
             futures = {}
@@ -457,34 +461,35 @@ class WorkspaceIndex:
                 except Exception as error:  # a crashed worker loses its batch, not the build
                     log.warning("indexing a batch of %d files failed: %s", len(batch), error)
                     results = [None] * len(batch)
-                keys: list[list[str]] = []
+                files: list[FileChunks] = []
                 encoded_files: list[str] = []
                 decoded = []
                 with _gc_paused():
                     for item, encoded in zip(batch, results, strict=True):
                         chunks = None if encoded is None else decode_chunks(encoded, item.path)
                         if encoded is not None and chunks is not None:
-                            keys.append([self.chunk_key(chunk) for chunk in chunks.chunks])
+                            files.append(chunks)
                             encoded_files.append(encoded)
                         decoded.append((item, chunks))
                 yield from decoded
                 if encoded_files:
                     task = pool.submit(batch_terms, encoded_files, store_folder)
-                    counting.append((keys, task))
+                    counting.append((files, task))
 
-        def counted() -> Iterator[dict[str, Counter[str]]]:
-            keys_of = {future: keys for keys, future in counting}
-            for future in concurrent.futures.as_completed(keys_of):
+        def counted() -> Iterator[FileTerms]:
+            files_of = {future: files for files, future in counting}
+            for future in concurrent.futures.as_completed(files_of):
                 try:
                     counts = future.result()
                 except Exception as error:  # those chunks are counted in this process
                     log.warning("counting terms of a batch failed: %s", error)
                     continue
-                terms: dict[str, Counter[str]] = {}
-                for file_keys, file_counts in zip(keys_of[future], counts, strict=True):
+                yield [
+                    (chunks, file_counts)
+                    for chunks, file_counts in zip(files_of[future], counts, strict=True)
                     # (none when the worker could not decode the file: counted here)
-                    terms.update(zip(file_keys, file_counts, strict=False))
-                yield terms
+                    if len(file_counts) == len(chunks.chunks)
+                ]
 
         return chunked(), counted()
 
@@ -563,6 +568,8 @@ class WorkspaceIndex:
 
     def _replace(self, path: str, chunks: FileChunks | None) -> None:
         """Put ``chunks`` in place of whatever ``path`` held (None: forget the file)."""
+        if self._edited_during_lexical is not None:
+            self._edited_during_lexical.add(path)
         previous = self._uninstall(path).chunks if path in self._files else ()
         if chunks is not None:
             self._install(chunks)
@@ -714,11 +721,11 @@ def batch_terms(encoded_files: list[str], store_folder: str | None = None) -> Te
             chunks = decode_chunks(encoded)
             counts = [chunk_terms(chunk) for chunk in chunks.chunks] if chunks else []
             terms.append(counts)
-            if chunks is not None and (text := encode_terms(counts)) is not None:
+            if chunks is not None and (text := encode_terms(chunks, counts)) is not None:
                 saved.append((chunks.content_hash, chunks.language_id, text))
     store = _store_in_worker(store_folder)
     if store is not None:
-        store.save_terms(saved, TERMS_VERSION)
+        store.save_terms(saved, terms_version())
     return terms
 
 
