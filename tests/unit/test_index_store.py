@@ -431,6 +431,17 @@ def test_warm_build_reloads_every_file_from_the_cache(tmp_path: Path) -> None:
     assert all_chunks(warm_index) == all_chunks(cold_index)
 
 
+def built_workspace(tmp_path: Path) -> tuple[Path, IndexStore, WorkspaceIndex]:
+    """WORKSPACE written under ``tmp_path/ws`` and indexed with a store in
+    ``tmp_path/cache``."""
+    root = tmp_path / "ws"
+    write_tree(root, WORKSPACE)
+    store = IndexStore(tmp_path / "cache")
+    index = WorkspaceIndex(root, REGISTRY, store)
+    index.build()
+    return root, store, index
+
+
 def lexical_view(index: WorkspaceIndex) -> tuple[int, dict[str, list[tuple[str, float]]]]:
     """How many BM25 documents, and what a search for each indexed name finds."""
     names = sorted(
@@ -451,11 +462,7 @@ def lexical_view(index: WorkspaceIndex) -> tuple[int, dict[str, list[tuple[str, 
 def test_warm_build_reads_the_term_counts_instead_of_tokenizing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "ws"
-    write_tree(root, WORKSPACE)
-    store = IndexStore(tmp_path / "cache")
-    cold = WorkspaceIndex(root, REGISTRY, store)
-    cold.build()
+    root, store, cold = built_workspace(tmp_path)
     store.close()
 
     def no_tokenizing(chunk: Chunk) -> Counter[str]:
@@ -471,11 +478,7 @@ def test_warm_build_reads_the_term_counts_instead_of_tokenizing(
 
 
 def test_damaged_stored_term_counts_are_counted_again(tmp_path: Path) -> None:
-    root = tmp_path / "ws"
-    write_tree(root, WORKSPACE)
-    store = IndexStore(tmp_path / "cache")
-    cold = WorkspaceIndex(root, REGISTRY, store)
-    cold.build()
+    root, store, cold = built_workspace(tmp_path)
     files = list(all_chunks(cold).values())
     store.save_terms(
         [(chunks.content_hash, chunks.language_id, "9\n1\nwrong") for chunks in files],
@@ -577,11 +580,7 @@ def test_saved_update_reuses_stored_chunks_of_identical_content(
 
 
 def test_saved_update_is_in_the_manifest_after_flush(tmp_path: Path) -> None:
-    root = tmp_path / "ws"
-    write_tree(root, WORKSPACE)
-    store = IndexStore(tmp_path / "cache")
-    index = WorkspaceIndex(root, REGISTRY, store)
-    index.build()
+    root, store, index = built_workspace(tmp_path)
     path = root / "units.py"
     path.write_text("class Feet(float):\n    pass\n", encoding="utf-8")
 
