@@ -340,25 +340,17 @@ class WorkspaceIndex:
             for chunks in installed
             if any(self.chunk_key(chunk) not in self.bm25 for chunk in chunks.chunks)
         ]
-        to_count: list[FileChunks] = []
         for start in range(0, len(files), READ_BATCH):
             batch = files[start : start + READ_BATCH]
             found: FileTerms = []
+            counted_here: FileTerms = []
             for chunks, stored in zip(batch, self._stored_terms(batch), strict=True):
-                if stored is None:
-                    to_count.append(chunks)
-                else:
+                if stored is not None:
                     found.append((chunks, stored))
+                else:
+                    counted_here.append((chunks, [chunk_terms(c) for c in chunks.chunks]))
             self._add_terms(found)
-        counted_here: FileTerms = []
-        size = 0
-        for chunks in to_count:
-            counted_here.append((chunks, [chunk_terms(chunk) for chunk in chunks.chunks]))
-            size += len(chunks.chunks)
-            if size >= LEXICAL_BATCH:
-                self._add_terms(counted_here, save=True)
-                counted_here, size = [], 0
-        self._add_terms(counted_here, save=True)
+            self._add_terms(counted_here, save=True)
         with self._lock, _gc_paused():
             for path in self._edited_during_lexical or ():
                 edited = self._files.get(path)
