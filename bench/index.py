@@ -44,6 +44,7 @@ PACKAGES = ("mypy", "hypothesis", "pygls", "lsprotocol")
 MAX_FILE_BYTES = 1_000_000
 LARGE_COPIES = 3
 """Copies of the corpus in the large warm-start workspace (over 5,000 files)."""
+LIMITS = ScanLimits(max_file_bytes=MAX_FILE_BYTES, max_files=100_000)
 
 
 def build_corpus(target: Path) -> None:
@@ -99,21 +100,28 @@ def build_large_corpus(corpus: Path, target: Path, copies: int = LARGE_COPIES) -
             destination.write_bytes(path.read_bytes() + f"\n# copy {copy}\n".encode())
 
 
+def open_index(root: Path, cache_root: Path, registry: LanguageRegistry) -> WorkspaceIndex:
+    """An index of ``root`` persisted under ``cache_root`` (a fresh one, or a restart)."""
+    store = IndexStore.for_workspace(root, cache_root)
+    return WorkspaceIndex(root, registry, store, LIMITS)
+
+
+def close_index(index: WorkspaceIndex) -> None:
+    assert index.store is not None
+    index.store.close()
+
+
 def large_warm_start(corpus: Path, folder: Path, registry: LanguageRegistry) -> BuildReport:
     """Warm start over :func:`build_large_corpus`'s workspace, after a cold build."""
     root = folder / "large"
     build_large_corpus(corpus, root)
-    cache_root = folder / "large-cache"
-    limits = ScanLimits(max_file_bytes=MAX_FILE_BYTES, max_files=100_000)
-    cold = WorkspaceIndex(root, registry, IndexStore.for_workspace(root, cache_root), limits)
+    cold = open_index(root, folder / "large-cache", registry)
     cold.build(workers=2)
-    assert cold.store is not None
-    cold.store.close()
+    close_index(cold)
     del cold
-    warm = WorkspaceIndex(root, registry, IndexStore.for_workspace(root, cache_root), limits)
+    warm = open_index(root, folder / "large-cache", registry)
     report = warm.build(workers=2)
-    assert warm.store is not None
-    warm.store.close()
+    close_index(warm)
     return report
 
 
@@ -132,27 +140,24 @@ def main() -> None:
         root = Path(folder) / "corpus"
         build_corpus(root)
         cache_root = Path(folder) / "cache"
-        limits = ScanLimits(max_file_bytes=MAX_FILE_BYTES, max_files=100_000)
 
-        cold = WorkspaceIndex(root, registry, IndexStore.for_workspace(root, cache_root), limits)
+        cold = open_index(root, cache_root, registry)
         report = cold.build(workers=2)
         files = [(path, chunks.language_id) for path, chunks in cold._files.items()]
         bare_seconds = bare_parse_seconds(registry, files)
         megabytes = report.bytes / 1e6
         ours_per_core = megabytes / report.seconds / report.workers
         bare_rate = megabytes / bare_seconds
-        assert cold.store is not None
-        cold.store.close()
+        close_index(cold)
         del cold  # a server holds one index: the peak RSS must not count two
 
-        warm = WorkspaceIndex(root, registry, IndexStore.for_workspace(root, cache_root), limits)
+        warm = open_index(root, cache_root, registry)
         warm_report = warm.build(workers=2)
 
         big = two_thousand_line_file(root)
         big_lines = big.read_text(encoding="utf-8").count("\n")
         samples = incremental_samples(warm, big)
-        assert warm.store is not None
-        warm.store.close()
+        close_index(warm)
         del warm
         # (before the large workspace, whose index is three times the size)
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench.index import MAX_FILE_BYTES, build_corpus
+from bench.index import MAX_FILE_BYTES, bare_parse_seconds, build_corpus
 from codehearth.index.chunker import QUERY_FILES, chunk_file
 from codehearth.index.scanner import read_source
 from codehearth.languages import LanguageRegistry, bounded_captures, parse_with_deadline
@@ -120,24 +120,15 @@ def run_step(step: str, paths: list[str]) -> int:
     return total
 
 
-def bare_parse_seconds(paths: list[str]) -> float:
-    parser = LanguageRegistry.load().parser("python")
-    assert parser is not None
-    started = time.perf_counter()
-    for path in paths:
-        text = read_source(path, MAX_FILE_BYTES)
-        if text is not None:
-            parser.parse(text.encode("utf-8"))
-    return time.perf_counter() - started
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "corpus"
         build_corpus(root)
         paths = sorted(str(path) for path in root.rglob("*.py"))
         megabytes = sum(os.path.getsize(path) for path in paths) / 1e6
-        bare_seconds = min(bare_parse_seconds(paths) for _ in range(ROUNDS))
+        python_files = [(path, "python") for path in paths]
+        registry = LanguageRegistry.load()
+        bare_seconds = min(bare_parse_seconds(registry, python_files) for _ in range(ROUNDS))
         batches = [paths[i::BATCHES] for i in range(BATCHES)]
         steps = {}
         with ProcessPoolExecutor(WORKERS) as pool:
