@@ -61,9 +61,9 @@ class StyleStore:
         return self._cache is not None
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        cache, self._cache = self._cache, None
+        if cache is not None:
+            cache.close()
 
     def load_evidence(self, key: str) -> FileEvidence | None:
         data = self._get(key)
@@ -79,16 +79,17 @@ class StyleStore:
 
     def keep_only(self, keys: set[str]) -> None:
         """Drop stored evidence under any other key (files changed or gone)."""
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return
         try:
             stale = [
                 key
-                for key in self._cache.iterkeys()
+                for key in cache.iterkeys()
                 if isinstance(key, str) and key.startswith(EVIDENCE_PREFIX) and key not in keys
             ]
             for key in stale:
-                self._cache.delete(key, retry=True)
+                cache.delete(key, retry=True)
         except _STORE_ERRORS as error:
             self._disable(f"style cache cleanup failed ({error})")
 
@@ -103,20 +104,22 @@ class StyleStore:
         self._set(EDITS_KEY, edits)
 
     def _get(self, key: str) -> Any:
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return None
         try:
-            raw = self._cache.get(key)
+            raw = cache.get(key)
             return json.loads(raw) if isinstance(raw, str) else None
         except (*_STORE_ERRORS, ValueError) as error:
             log.debug("style cache read failed for %s: %s", key, error)
             return None
 
     def _set(self, key: str, value: Any) -> None:
-        if self._cache is None:
+        cache = self._cache  # (once: another thread may disable the store meanwhile)
+        if cache is None:
             return
         try:
-            self._cache.set(key, json.dumps(value, separators=(",", ":")), retry=True)
+            cache.set(key, json.dumps(value, separators=(",", ":")), retry=True)
         except _STORE_ERRORS as error:
             self._disable(f"style cache write failed ({error})")
 
