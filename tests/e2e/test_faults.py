@@ -112,8 +112,9 @@ async def test_warm_up_loads_the_model_or_says_how_to_pull_it(
         ]
         assert ollama.generations() == []
     else:
-        assert await ollama.wait_for_async(lambda: len(ollama.generations()) == 1)
-        body = ollama.generations()[0].body
+        assert await ollama.wait_for_async(lambda: len(ollama.loads()) == 1)
+        assert ollama.generations() == []
+        body = ollama.loads()[0].body
         assert body is not None
         assert body["model"] == model and body["prompt"] == ""
         assert body["options"]["num_ctx"] == 4096 and body["keep_alive"] == "30m"

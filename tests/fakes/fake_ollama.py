@@ -19,7 +19,9 @@ Run it in the foreground with `python -m tests.fakes.fake_ollama --port 11434`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import enum
+import functools
 import hashlib
 import logging
 import math
@@ -33,6 +35,7 @@ from typing import Any
 
 from tests.fakes.http_fake import (
     JSON,
+    Connection,
     FakeHttpServer,
     HttpError,
     Injection,
@@ -382,7 +385,10 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
 
     - `responder(request_body) -> str | {"content", "tool_calls"}`: what the model says;
     - `token_delay` / `first_token_delay`: seconds before each token / the first one;
-    - `prompt_eval_count`: reported prompt size (default: prompt characters // 4).
+    - `prompt_eval_count`: reported prompt size (default: prompt characters // 4);
+    - `load_seconds`: how long a model that is not in memory takes to load (0: at once).
+      A load sends nothing on the wire until it is done, and the client hanging up
+      meanwhile aborts it (`aborted_loads`); see `_load_first`.
     """
 
     thread_name = "fake-ollama"
@@ -410,8 +416,12 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         self.token_delay = 0.0
         self.first_token_delay = 0.0
         self.prompt_eval_count: int | None = None
+        self.load_seconds = 0.0
+        self.completed_loads = 0
+        self.aborted_loads = 0
         self._models = {model.name: model for model in default_models()}
         self._loaded: dict[str, FakeModel] = {}
+        self._loading: dict[str, asyncio.Future[bool]] = {}  # on the fake's own loop
 
     def stop(self) -> None:
         """Close the port and every connection, hung ones included; unload every model."""
@@ -452,6 +462,13 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         with self._lock:
             self._models[model.name] = model
         return model
+
+    def preload(self, *names: str) -> None:
+        """Put models in memory, as if they answered a moment ago (every model when none
+        is named). `stop` unloads them all, as a restart of Ollama does."""
+        with self._lock:
+            for name in names or tuple(self._models):
+                self._loaded[tagged(name)] = self._models[tagged(name)]
 
     def remove_model(self, name: str) -> None:
         key = tagged(name)
@@ -513,15 +530,84 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             raise HttpError(404, not_found_message(name, path))
         return name, model
 
+    def generations(self) -> list[RecordedRequest]:
+        """Requests that generate: to /api/generate and /api/chat, load-only ones left
+        out (see `loads`)."""
+        return [request for request in super().generations() if not _load_only(request)]
+
+    def loads(self) -> list[RecordedRequest]:
+        """Load-only requests (an empty prompt, no messages): what a client's warm-up sends.
+        Real Ollama answers them once the model is loaded (`server/routes.go:476-485`)."""
+        return [request for request in super().generations() if _load_only(request)]
+
     def _touch(self, model: FakeModel, keep_alive: object) -> bool:
-        """Mark `model` loaded, or unload it for `keep_alive: 0`; True if unloaded."""
+        """Mark `model` loaded (at once, unless loads take time: then `_load_first` does),
+        or unload it for `keep_alive: 0`; True if unloaded."""
         unload = keep_alive in (0, "0", "0s")
         with self._lock:
             if unload:
                 self._loaded.pop(model.name, None)
-            else:
+            elif self.load_seconds <= 0 or model.name in self._loaded:
                 self._loaded[model.name] = model
         return unload
+
+    def _loaded_first(self, model: FakeModel, response: Response) -> Response:
+        """`response`, sent once `model` is in memory (loading it first when it is not)."""
+        if self.load_seconds <= 0:
+            return response
+        return replace(response, prepare=functools.partial(self._load_first, model))
+
+    async def _load_first(self, model: FakeModel, connection: Connection) -> bool:
+        """Load `model` if it is not in memory; False when the client hung up first.
+
+        As Ollama does it: nothing is written until the model is loaded, since scheduling
+        (the load) runs before any reply (`server/routes.go:466`); the runner is created
+        with its lock held until it runs (`server/sched.go:716-729`), so other requests
+        for the model wait for the same load; the load waits on the requesting client's
+        context, so a hang-up aborts it ("client connection closed before llama-server
+        finished loading, aborting load", `llm/llama_server.go:1299-1301`) and the runner
+        is expired (`server/sched.go:731-737`): the next request loads from zero.
+        """
+        while True:
+            with self._lock:
+                if model.name in self._loaded:
+                    return True
+            pending = self._loading.get(model.name)
+            if pending is None:
+                return await self._load(model, connection)
+            gone = asyncio.ensure_future(connection.gone.wait())
+            await asyncio.wait([pending, gone], return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
+            if connection.gone.is_set():
+                return False
+            # The load ended: loaded (returns above), or aborted (this request loads).
+
+    async def _load(self, model: FakeModel, connection: Connection) -> bool:
+        done = self._loading[model.name] = asyncio.get_running_loop().create_future()
+        try:
+            loaded = await connection.pause(self.load_seconds)
+        finally:
+            del self._loading[model.name]
+        with self._lock:
+            if loaded:
+                self._loaded[model.name] = model
+                self.completed_loads += 1
+            else:
+                self.aborted_loads += 1
+            self._lock.notify_all()
+        done.set_result(loaded)
+        return loaded
+
+    async def _after_loads(self, connection: Connection) -> bool:
+        """`/api/ps` answers once no model is loading: it takes each runner's lock, which a
+        loading runner holds (`server/sched.go` `loadedModels`, 1745-1761)."""
+        while self._loading:
+            gone = asyncio.ensure_future(connection.gone.wait())
+            await asyncio.wait([*self._loading.values(), gone], return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
+            if connection.gone.is_set():
+                return False
+        return True
 
     def _tags(self, _request: Request) -> Response:
         with self._lock:
@@ -529,10 +615,13 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         return Response.json({"models": models})
 
     def _ps(self, _request: Request) -> Response:
+        return Response(prepare=self._after_loads, late_body=self._ps_body)
+
+    def _ps_body(self) -> bytes:
         expires_at = timestamp(KEEP_ALIVE)
         with self._lock:
             models = [model.process(expires_at) for model in self._loaded.values()]
-        return Response.json({"models": models})
+        return encode_json({"models": models})
 
     def _show(self, request: Request) -> Response:
         _name, model = self._find_model(request.json_body(), request.path)
@@ -547,14 +636,17 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         if not isinstance(inputs, list) or not all(isinstance(text, str) for text in inputs):
             raise HttpError(400, "invalid input type")
         self._touch(model, body.get("keep_alive"))
-        return Response.json(
-            {
-                "model": name,
-                "embeddings": [embedding(text) for text in inputs],
-                "total_duration": 0,
-                "load_duration": 0,
-                "prompt_eval_count": sum(len(text) // 4 for text in inputs),
-            }
+        return self._loaded_first(
+            model,
+            Response.json(
+                {
+                    "model": name,
+                    "embeddings": [embedding(text) for text in inputs],
+                    "total_duration": 0,
+                    "load_duration": 0,
+                    "prompt_eval_count": sum(len(text) // 4 for text in inputs),
+                }
+            ),
         )
 
     def _generate(self, request: Request) -> Response:
@@ -566,14 +658,16 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             self._require(model, "insert")
         unloaded = self._touch(model, body.get("keep_alive"))
         if not body.get("prompt"):  # like Ollama, even when a suffix is given
-            return self._load_reply(name, unloaded, {"response": ""})
+            return self._loaded_first(model, self._load_reply(name, unloaded, {"response": ""}))
         prompt = "".join(str(body.get(key) or "") for key in ("system", "prompt", "suffix"))
         generation = self._generation(body, prompt, with_tools=False)
         token_count = generation.prompt_tokens + len(generation.tokens)
         context = {} if body.get("raw") else {"context": list(range(token_count))}
         chunks = [self._line(name, response=token, done=False) for token in generation.tokens]
         final = self._line(name, response="", done=True, **context, **generation.stats())
-        return self._completion(body, generation, chunks, final, {"response": generation.text})
+        return self._loaded_first(
+            model, self._completion(body, generation, chunks, final, {"response": generation.text})
+        )
 
     def _chat(self, request: Request) -> Response:
         body = request.json_body()
@@ -585,7 +679,9 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         unloaded = self._touch(model, body.get("keep_alive"))
         messages = body.get("messages") or []
         if not messages:
-            return self._load_reply(name, unloaded, {"message": assistant("")})
+            return self._loaded_first(
+                model, self._load_reply(name, unloaded, {"message": assistant("")})
+            )
         prompt = "".join(str(message.get("content") or "") for message in messages)
         generation = self._generation(body, prompt, with_tools=bool(body.get("tools")))
         chunks = [
@@ -595,8 +691,11 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         if calls:
             chunks.append(self._line(name, message=assistant("", **calls), done=False))
         final = self._line(name, message=assistant(""), done=True, **generation.stats())
-        return self._completion(
-            body, generation, chunks, final, {"message": assistant(generation.text, **calls)}
+        return self._loaded_first(
+            model,
+            self._completion(
+                body, generation, chunks, final, {"message": assistant(generation.text, **calls)}
+            ),
         )
 
     @staticmethod
@@ -640,6 +739,11 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             delays = [*generation.token_delays(), *extra, generation.final_delay]
             return ndjson_reply([*chunks, final], delays)
         return Response.json({**final, **whole}, delay=generation.duration)
+
+
+def _load_only(request: RecordedRequest) -> bool:
+    body = request.body or {}
+    return request.path in GENERATION_PATHS and not body.get("prompt") and not body.get("messages")
 
 
 def assistant(content: str, **extra: Any) -> JSON:

@@ -25,8 +25,8 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
@@ -79,6 +79,9 @@ class Response:
     byte_interval: float = 0.0  # trickle: pause before every byte of the body
     truncate: bool = False  # close the connection before the body is complete
     hang: bool = False
+    # Work before anything is written (a model load): False when the client left meanwhile.
+    prepare: Callable[[Connection], Awaitable[bool]] | None = None
+    late_body: Callable[[], bytes] | None = None  # the body, made once `prepare` is done
 
     @classmethod
     def json(cls, payload: JSON, *, status: int = 200, delay: float = 0.0) -> Response:
@@ -476,6 +479,10 @@ class FakeHttpServer(abc.ABC, Generic[Record]):
         if response.hang:
             await connection.gone.wait()
             return False
+        if response.prepare is not None and not await response.prepare(connection):
+            return False
+        if response.late_body is not None:
+            response = replace(response, parts=[(0.0, response.late_body())])
         if not await connection.pause(response.header_delay):
             return False
         sender = self._send_stream if response.stream else self._send_whole

@@ -269,10 +269,18 @@ def test_complete_prints_the_completion_the_server_offers(complete_run: Complete
     assert all("def add(a, b):\n    " in prompt for prompt in prompts)
 
 
-def test_complete_does_not_warm_the_model_up(complete_run: CompleteRun) -> None:
-    warm_ups = [
-        r
-        for r in complete_run.requests
-        if r.path == "/api/generate" and r.body is not None and not r.body.get("prompt")
-    ]
-    assert warm_ups == []
+def test_complete_loads_the_cold_model_once_with_the_context_it_then_uses(
+    complete_run: CompleteRun,
+) -> None:
+    """No start-up warm-up (``ollama.warmUp`` is off for one-shot runs), but a model that
+    is not in memory is loaded by a request of its own before it is asked, with the same
+    num_ctx, so Ollama does not load it twice."""
+    generations = [r for r in complete_run.requests if r.path == "/api/generate" and r.body]
+    warm_ups = [r for r in generations if not r.body.get("prompt")]  # type: ignore[union-attr]
+    asked = [r for r in generations if r.body.get("prompt")]  # type: ignore[union-attr]
+    assert len(warm_ups) == 1
+    assert asked
+    assert generations.index(warm_ups[0]) < generations.index(asked[0])
+    assert {r.body["options"]["num_ctx"] for r in generations} == {  # type: ignore[index]
+        warm_ups[0].body["options"]["num_ctx"]  # type: ignore[index]
+    }

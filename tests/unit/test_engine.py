@@ -22,7 +22,7 @@ from codehearth.completion.engine import CompletionEngine, CompletionQuery, Sugg
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
-from codehearth.models.pool import ModelPool
+from codehearth.models.pool import ModelPool, RoleBackend, default_timing
 from codehearth.settings import CompletionSettings
 
 pytestmark = pytest.mark.usefixtures("no_ca_bundle")
@@ -85,6 +85,14 @@ async def backend(fake: FakeOllama) -> AsyncIterator[OllamaBackend]:
     await made.aclose()
 
 
+def in_memory(pool: ModelPool) -> RoleBackend:
+    """The pool's completion role, its model taken as loaded: these tests are about the
+    engine; how the pool loads a cold model first is tested in test_pool.py."""
+    for candidate in pool.router.roles["completion"]:
+        pool.mark_loaded(candidate)
+    return pool.role("completion")
+
+
 @attrs.define
 class Harness:
     engine: CompletionEngine
@@ -102,7 +110,10 @@ async def make(backend: OllamaBackend, registry: LanguageRegistry) -> AsyncItera
     def build(**settings: Any) -> Harness:
         reports: list[BackendError] = []
         completion = CompletionSettings(**{**FAST, **settings})
-        routed = ModelPool.direct(backend, completion=completion.model).role("completion")
+        timing = default_timing(
+            completion_deadline=completion.deadline_seconds, stall=completion.stall_seconds
+        )
+        routed = in_memory(ModelPool.direct(backend, timing=timing, completion=completion.model))
         engine = CompletionEngine(routed, completion, registry, reports.append)
         engines.append(engine)
         return Harness(engine, reports)
@@ -277,7 +288,7 @@ async def test_a_new_model_invalidates_cached_answers(
     strong = "qwen2.5-coder:7b"
     harness.engine.configure(
         CompletionSettings(**{**FAST, "model": strong}),
-        ModelPool.direct(backend, completion=strong).role("completion"),
+        in_memory(ModelPool.direct(backend, completion=strong)),
     )
     await harness.engine.complete(query(BODY))
     assert [body["model"] for body in bodies(fake)] == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]

@@ -64,13 +64,13 @@ REQUEST = httpx.Request("POST", f"{HOST}/api/generate")
         pytest.param(
             httpx.ReadTimeout("timed out", request=REQUEST),
             ProblemKind.TIMEOUT,
-            (HOST, MODEL, "deadlineSeconds"),
+            (HOST, MODEL, "did not answer in time"),
             id="read-timeout",
         ),
         pytest.param(
             TimeoutError(),
             ProblemKind.TIMEOUT,
-            (HOST, MODEL, "deadlineSeconds"),
+            (HOST, MODEL, "did not answer in time"),
             id="builtin-timeout",
         ),
         pytest.param(

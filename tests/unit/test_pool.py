@@ -3,6 +3,7 @@ rule with secrets masked for every model, and no socket to another machine unles
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -192,6 +193,14 @@ def request(prompt: str = "def f():\n    ") -> GenerateRequest:
     )
 
 
+async def wait_for_loads(pool: ModelPool, seconds: float = 5.0) -> bool:
+    """True once no model of the pool is loading (within ``seconds``)."""
+    async with asyncio.timeout(seconds):
+        while pool.loading():
+            await asyncio.sleep(0.01)
+    return True
+
+
 async def generate(pool: ModelPool, role: str = "completion") -> str:
     return "".join([chunk.text async for chunk in pool.role(role).generate(request())])
 
@@ -220,7 +229,10 @@ async def test_a_dead_endpoint_moves_the_same_request_to_the_fallback_and_back(
         primary.start()
         assert await generate(pool) == "from the fallback\n"  # still cooling down
         assert primary.generations() == []
-        clock.now += health.current_cooldown + 0.1  # half-open: one probe goes to the primary
+        clock.now += health.current_cooldown + 0.1  # half-open: the primary may be tried
+        # Completions do not wait: the fallback, in memory, answers while the primary loads.
+        assert await generate(pool) == "from the fallback\n"
+        assert await wait_for_loads(pool)
         assert await generate(pool) == "from the primary\n"
         assert health.state is BreakerState.CLOSED
         assert pool.describe()["fallbackAnswering"] == {}
@@ -380,9 +392,10 @@ async def test_a_local_model_never_sees_an_inline_secret_and_the_answer_keeps_it
     assert "".join([chunk.text async for chunk in completion]) == f"key = {AWS_KEY} {AWS_KEY}\n"
     answer = [c.content async for c in pool.role("chat").chat("x", SECRET_PROMPT, num_ctx=2048)]
     assert "".join(answer) == f"key = {AWS_KEY}\n"
-    sent = [json.dumps(r.body) for r in primary.requests if r.body]
-    assert len(sent) == 2 and not [body for body in sent if AWS_KEY in body]
-    assert all("[REDACTED_1]" in body for body in sent)
+    sent = [json.dumps(r.body) for r in primary.requests if r.body]  # loads included
+    assert not [body for body in sent if AWS_KEY in body]
+    asked = [json.dumps(r.body) for r in primary.generations()]
+    assert len(asked) == 2 and all("[REDACTED_1]" in body for body in asked)
 
 
 @contextlib.contextmanager

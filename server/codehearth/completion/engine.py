@@ -341,12 +341,11 @@ class CompletionEngine:
 
         s = self.settings
         try:
-            async with (
-                asyncio.timeout(s.deadline_seconds),
-                contextlib.aclosing(
-                    self.backend.stream(render, s.prompt_tokens, s.max_tokens)
-                ) as chunks,
-            ):
+            # The pool bounds the answer (completion.deadlineSeconds, once the model is in
+            # memory) and a model's load (models.loadSeconds) separately.
+            async with contextlib.aclosing(
+                self.backend.stream(render, s.prompt_tokens, s.max_tokens)
+            ) as chunks:
                 async for chunk in chunks:
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
@@ -355,13 +354,6 @@ class CompletionEngine:
                         break  # single-line: the rest would be thrown away
         except BackendError as failure:
             error = failure
-        except TimeoutError:
-            model = sent[-1].model if sent else self.settings.model
-            error = BackendError(
-                ProblemKind.TIMEOUT,
-                f"{model} did not finish within {self.settings.deadline_seconds:g} s "
-                "(cold start or overloaded); raise completion.deadlineSeconds if this persists",
-            )
         except asyncio.CancelledError:
             self.stats.cancelled_streams += 1
             self.generations.discard(generation)

@@ -91,7 +91,7 @@ async def _answer(
         return {"ok": False, "error": "memory is not open yet; try again in a moment"}
     session = await _session(ls, state, conversation_id)
     context = _context(ls, question, uri, selection, await ls.user_rules())
-    token = await _progress(ls, "CodeHearth: answering")
+    token = await ls.begin_progress("chat", "CodeHearth: answering", cancellable=True)
 
     def on_chunk(text: str) -> None:
         ls.protocol.notify(CHUNK_NOTIFICATION, {"conversationId": conversation_id, "text": text})
@@ -207,20 +207,6 @@ def _context(
         if block:
             parts.append(block)
     return "\n\n".join(parts)
-
-
-async def _progress(ls: CodeHearthServer, title: str) -> str | None:
-    window = ls.client_capabilities.window
-    if window is None or not window.work_done_progress:
-        return None
-    token = f"codehearth-chat-{uuid.uuid4().hex[:8]}"
-    try:
-        await ls.work_done_progress.create_async(token)
-    except Exception as error:  # progress is a courtesy; answer without it
-        log.info("client refused progress: %s", error)
-        return None
-    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
-    return token
 
 
 def _done(ls: CodeHearthServer, token: str | None, result: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from pathlib import Path
 
 from lsprotocol import types
@@ -157,19 +156,7 @@ class _Progress:
 
     @classmethod
     async def start(cls, ls: CodeHearthServer, title: str) -> _Progress:
-        window = ls.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return cls(ls, None, title)
-        token = f"codehearth-index-{uuid.uuid4().hex[:8]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-        except Exception as error:  # the client may refuse; fall back to the log
-            log.info("client refused progress: %s", error)
-            return cls(ls, None, title)
-        ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False)
-        )
-        return cls(ls, token, title)
+        return cls(ls, await ls.begin_progress("index", title, percentage=0), title)
 
     def report(self, done: int, total: int, message: str) -> None:
         percent = 100 if total == 0 else int(done * 100 / total)

@@ -93,8 +93,8 @@ def classify(error: BaseException, *, host: str, model: str) -> BackendError:
     if isinstance(error, TimeoutError | httpx.TimeoutException):
         return BackendError(
             ProblemKind.TIMEOUT,
-            f"{model} at {host} did not answer in time (cold start or overloaded); "
-            "raise completion.deadlineSeconds if this persists",
+            f"{model or 'Ollama'} at {host} did not answer in time; check `ollama ps` and "
+            "the Ollama server log",
             detail,
         )
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):

@@ -27,11 +27,14 @@ from codehearth.models.pool import (
     EndpointConfig,
     ModelPool,
     Notify,
+    OnLoading,
     RoleModels,
     RoutePlan,
+    default_timing,
     plan_routes,
 )
 from codehearth.models.router import Endpoint
+from codehearth.models.timing import RoleTiming
 from codehearth.settings import Settings
 
 BackendKey = tuple[Any, ...]
@@ -56,6 +59,19 @@ def role_models(settings: Settings) -> RoleModels:
     )
 
 
+def role_timing(settings: Settings) -> dict[str, RoleTiming]:
+    """Each role's limits from the settings that name them."""
+    return default_timing(
+        completion_deadline=settings.completion.deadline_seconds,
+        stall=settings.completion.stall_seconds,
+        first_token=settings.models.first_token_seconds,
+        load=settings.models.load_seconds,
+        completion_num_ctx=settings.completion.num_ctx,
+        edit_num_ctx=settings.actions.num_ctx,
+        chat_num_ctx=settings.chat.num_ctx,
+    )
+
+
 def plan_for(settings: Settings) -> RoutePlan:
     return plan_routes(
         settings.models,
@@ -71,6 +87,7 @@ def build_pool(
     previous: ModelPool | None = None,
     *,
     notify: Notify | None = None,
+    on_loading: OnLoading | None = None,
 ) -> PoolBuild:
     plan = plan_for(settings)
     old_keys: dict[BackendKey, ModelBackend] = {}
@@ -84,7 +101,14 @@ def build_pool(
     for config in plan.endpoints:
         reused = old_keys.pop(_key(config, settings), None)
         backends[config.endpoint] = reused or _create(config, settings)
-    pool = ModelPool(plan, backends, allow_cloud=settings.models.allow_cloud, notify=notify)
+    pool = ModelPool(
+        plan,
+        backends,
+        allow_cloud=settings.models.allow_cloud,
+        notify=notify,
+        on_loading=on_loading,
+        timing=role_timing(settings),
+    )
     if previous is not None:
         _carry_health(previous, pool)
     return PoolBuild(pool, tuple(old_keys.values()), plan.warnings)
@@ -115,13 +139,13 @@ def _create(config: EndpointConfig, settings: Settings) -> ModelBackend:
             endpoint.url,
             api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
             connect_timeout=settings.ollama.connect_timeout,
-            stall_timeout=settings.completion.stall_seconds,
+            request_timeout=settings.completion.stall_seconds,
         )
     return OllamaBackend(
         endpoint.url,
         keep_alive=settings.ollama.keep_alive,
         connect_timeout=settings.ollama.connect_timeout,
-        stall_timeout=settings.completion.stall_seconds,
+        request_timeout=settings.completion.stall_seconds,
     )
 
 

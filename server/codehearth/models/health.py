@@ -58,6 +58,10 @@ class EndpointHealth:
         if self.state is BreakerState.HALF_OPEN:
             self.probe_in_flight = True
 
+    def release(self) -> None:
+        """The request in flight tells nothing either way; another may probe."""
+        self.probe_in_flight = False
+
     def record_success(self, seconds: float) -> None:
         self.successes += 1
         self.consecutive_failures = 0

@@ -23,6 +23,7 @@ import httpx
 import ollama
 
 from codehearth.models.errors import BackendError, ProblemKind, classify
+from codehearth.models.timing import Limit, timeout_error
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,15 @@ class OllamaBackend:
         *,
         keep_alive: str = "30m",
         connect_timeout: float = 2.0,
-        stall_timeout: float = 4.0,
+        request_timeout: float = 4.0,
     ) -> None:
         self.host = host
         self.keep_alive = keep_alive
-        timeout = httpx.Timeout(stall_timeout, connect=connect_timeout)
+        # No read timeout: Ollama sends nothing while it loads a model and hangs up on a
+        # load when we do. Streams are bounded by the pool (models/timing.py); the short
+        # requests here (lists, metadata) by request_timeout.
+        self._request_limit = Limit(request_timeout, "completion.stallSeconds")
+        timeout = httpx.Timeout(None, connect=connect_timeout)
         self._client = ollama.AsyncClient(host=host, timeout=timeout)
         # ollama-python sends $OLLAMA_API_KEY to whatever host is configured; a local
         # server never needs it, so it never leaves the machine from here.
@@ -136,8 +141,17 @@ class OllamaBackend:
         except Exception as error:
             raise classify(error, host=self.host, model=model) from error
 
+    async def _short_call(self, model: str, call: Any) -> Any:
+        """A request that needs no model loaded: bounded by ``request_timeout``."""
+        try:
+            async with asyncio.timeout(self._request_limit.seconds):
+                return await self._call(model, call)
+        except TimeoutError:
+            label = f"Ollama at {self.host}"
+            raise timeout_error(label, self._request_limit, "did not answer") from None
+
     async def version(self) -> str:
-        response = await self._call("", self._client._client.get("/api/version"))
+        response = await self._short_call("", self._client._client.get("/api/version"))
         try:
             response.raise_for_status()
             return str(response.json()["version"])
@@ -146,7 +160,13 @@ class OllamaBackend:
 
     async def list_models(self) -> list[str]:
         """Model names from ``/api/tags``."""
-        response = await self._call("", self._client.list())
+        response = await self._short_call("", self._client.list())
+        return [model.model for model in response.models if model.model]
+
+    async def loaded_models(self) -> list[str]:
+        """Names of the models in memory now (``/api/ps``). Ollama answers only once no
+        model is loading (``server/sched.go`` ``loadedModels``), so callers bound the wait."""
+        response = await self._call("", self._client.ps())
         return [model.model for model in response.models if model.model]
 
     async def show(self, model: str) -> Mapping[str, Any]:
@@ -154,7 +174,7 @@ class OllamaBackend:
         cached = self._show_cache.get(model)
         if cached is not None:
             return cached
-        response = await self._call(model, self._client.show(model))
+        response = await self._short_call(model, self._client.show(model))
         shown = response.model_dump(by_alias=True, exclude_none=True)
         self._show_cache[model] = shown
         return shown
@@ -164,7 +184,8 @@ class OllamaBackend:
         self._show_cache.pop(model, None)
 
     async def warm_up(self, model: str, num_ctx: int) -> None:
-        """Load the model with the num_ctx we will always use (an empty prompt loads it)."""
+        """Load the model with the num_ctx we will always use (an empty prompt loads it).
+        Not bounded here: the caller gives a load its own, long, limit."""
         await self._call(
             model,
             self._client.generate(

@@ -36,6 +36,7 @@ import httpx
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import REDACTED, redact_secrets
+from codehearth.models.timing import Limit, timeout_error
 
 _T = TypeVar("_T")
 
@@ -86,7 +87,7 @@ class OpenAIBackend:
         *,
         api_key: str | None = None,
         connect_timeout: float = 2.0,
-        stall_timeout: float = 4.0,
+        request_timeout: float = 4.0,
         keep_alive: str = "",
     ) -> None:
         base = api_base(url)
@@ -98,8 +99,12 @@ class OpenAIBackend:
         self._client = httpx.AsyncClient(
             base_url=base,
             headers=headers,
-            timeout=httpx.Timeout(stall_timeout, connect=connect_timeout),
+            # No read timeout: a server sends nothing before its first result (a model
+            # load, a long prompt). Streams are bounded by the pool (models/timing.py);
+            # the model list by request_timeout.
+            timeout=httpx.Timeout(None, connect=connect_timeout),
         )
+        self._request_limit = Limit(request_timeout, "completion.stallSeconds")
         self._show_cache: dict[str, Mapping[str, Any]] = {}
 
     async def aclose(self) -> None:
@@ -134,7 +139,8 @@ class OpenAIBackend:
 
     async def warm_up(self, model: str, num_ctx: int) -> None:
         """Load the model with a one-token completion (servers that load models on demand,
-        such as LM Studio, do so on the first request). ``num_ctx`` is not sent."""
+        such as LM Studio, do so on the first request). ``num_ctx`` is not sent. Not
+        bounded here: the caller gives a load its own, long, limit."""
         body = {"model": model, "prompt": "\n", "max_tokens": 1, "stream": False}
         await self._request_json("POST", COMPLETIONS_PATH, model, body)
 
@@ -212,7 +218,13 @@ class OpenAIBackend:
     # -- requests -----------------------------------------------------------------------
 
     async def _model_entries(self) -> list[Mapping[str, Any]]:
-        listing = await self._request_json("GET", MODELS_PATH, "", None)
+        try:
+            async with asyncio.timeout(self._request_limit.seconds):
+                listing = await self._request_json("GET", MODELS_PATH, "", None)
+        except TimeoutError:
+            raise self._scrubbed(
+                timeout_error(self.host, self._request_limit, f"did not answer {MODELS_PATH}")
+            ) from None
         entries = listing.get("data")
         if not isinstance(entries, list) or not all(
             isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in entries
@@ -405,8 +417,8 @@ def classify_openai(
     if isinstance(error, TimeoutError | httpx.TimeoutException):
         return BackendError(
             ProblemKind.TIMEOUT,
-            f"{model or 'the server'} at {endpoint} did not answer in time (cold start or "
-            "overloaded); raise completion.stallSeconds if this persists",
+            f"{model or 'the server'} at {endpoint} did not answer in time; check the "
+            "server's log",
             detail,
         )
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):

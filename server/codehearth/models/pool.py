@@ -13,7 +13,17 @@ the next candidate, so one dead endpoint costs one request nothing but a connect
 Every prompt has its secret-shaped strings masked first, whichever model it goes to, and
 the answer has them put back (``models/redact.py``). The pool
 remembers which model answered each role for the status, and says once when a fallback
-takes over. No pygls here.
+takes over.
+
+Loads. A model that is not known to be in memory is loaded first, by a warm-up request of
+its own (:meth:`ModelPool.ensure_loaded`): one per model however many requests wait for it,
+shielded from their cancellation (hanging up makes Ollama abort a load) and bounded by
+``models.loadSeconds`` instead of a request's limits (:mod:`codehearth.models.timing`);
+``on_loading`` hears when one starts and ends, for the editor's progress. A load is not a
+failure for the circuit breaker. Completions do not wait for a load when another of their
+candidates is already in memory: it answers meanwhile. After a load, Ollama's ``/api/ps``
+tells whether the load pushed another role's model out of memory, which is said once.
+No pygls here.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -33,6 +44,14 @@ from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
+from codehearth.models.timing import (
+    Limit,
+    RoleTiming,
+    StreamLimits,
+    keep_alive_seconds,
+    timed_stream,
+    timeout_error,
+)
 from codehearth.prompts.family import context_length
 
 log = logging.getLogger(__name__)
@@ -42,6 +61,8 @@ EMBEDDED_ENDPOINT = "embedded"
 ENDPOINT_KINDS = ("ollama", "openai")
 CHARS_PER_TOKEN = 4
 DISCOVERY_TIMEOUT_SECONDS = 3.0
+LOADED_CHECK_SECONDS = 2.0
+"""How long to wait for Ollama's ``/api/ps``, which blocks while any model is loading."""
 
 FAILOVER_KINDS = frozenset(
     {
@@ -55,7 +76,37 @@ FAILOVER_KINDS = frozenset(
 """Failures before the first token after which the next candidate gets the request."""
 
 Notify = Callable[[str], None]
+OnLoading = Callable[[str, bool], None]
+"""Told ``(label, True)`` when a model starts loading and ``(label, False)`` when it ends."""
 Chunk = TypeVar("Chunk", GenerateChunk, ChatChunk)
+
+
+def default_timing(
+    *,
+    completion_deadline: float = 10.0,
+    stall: float = 4.0,
+    first_token: float = 120.0,
+    load: float = 300.0,
+    completion_num_ctx: int = 4096,
+    edit_num_ctx: int = 8192,
+    chat_num_ctx: int = 8192,
+) -> dict[str, RoleTiming]:
+    """Each role's limits (:mod:`codehearth.models.timing`), named after the settings
+    that hold them: a completion has its deadline for the first token and for the whole
+    answer; chat, code actions and the critic have a long limit for the first token."""
+    stall_limit = Limit(stall, "completion.stallSeconds")
+    load_limit = Limit(load, "models.loadSeconds")
+    deadline = Limit(completion_deadline, "completion.deadlineSeconds")
+    answer = StreamLimits(Limit(first_token, "models.firstTokenSeconds"), stall_limit)
+    return {
+        "completion": RoleTiming(
+            StreamLimits(deadline, stall_limit, deadline), load_limit, completion_num_ctx
+        ),
+        "edit": RoleTiming(answer, load_limit, edit_num_ctx),
+        "critic": RoleTiming(answer, load_limit, edit_num_ctx),
+        "chat": RoleTiming(answer, load_limit, chat_num_ctx),
+        "embed": RoleTiming(answer, load_limit, chat_num_ctx),
+    }
 
 
 @attrs.frozen
@@ -219,6 +270,8 @@ class ModelPool:
         *,
         allow_cloud: bool = False,
         notify: Notify | None = None,
+        on_loading: OnLoading | None = None,
+        timing: Mapping[str, RoleTiming] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         missing = {c.endpoint for cs in plan.roles.values() for c in cs} - set(backends)
@@ -228,12 +281,24 @@ class ModelPool:
         self.backends = dict(backends)
         self.router = Router(plan.roles, allow_cloud=allow_cloud, clock=clock)
         self.answered: dict[str, Candidate] = {}
+        self.timing = {**default_timing(), **(timing or {})}
+        self.evictions: list[str] = []
+        self._clock = clock
         self._notify = notify or (lambda message: log.info("%s", message))
+        self._on_loading = on_loading
         self._said: set[str] = set()
         self._roles: dict[str, RoleBackend] = {}
+        self._loaded_until: dict[Candidate, float] = {}
+        self._loads: dict[Candidate, asyncio.Task[None]] = {}
 
     @classmethod
-    def direct(cls, backend: ModelBackend, **models: str) -> ModelPool:
+    def direct(
+        cls,
+        backend: ModelBackend,
+        *,
+        timing: Mapping[str, RoleTiming] | None = None,
+        **models: str,
+    ) -> ModelPool:
         """One backend serving the given roles (``completion="qwen2.5-coder:1.5b"``):
         for the command line and tests."""
         endpoint = Endpoint(backend.host, kind="ollama")
@@ -241,6 +306,7 @@ class ModelPool:
         return cls(
             RoutePlan((EndpointConfig(DEFAULT_ENDPOINT, endpoint),), roles),
             {endpoint: backend},
+            timing=timing,
         )
 
     def role(self, role: str) -> RoleBackend:
@@ -263,6 +329,127 @@ class ModelPool:
         first = self.router.roles.get(role, (None,))[0]
         if candidate != first and previous != candidate:
             self.say_once(f"{role}: {describe_candidate(candidate)} is answering (fallback)")
+
+    # -- loads --------------------------------------------------------------------------
+
+    def believed_loaded(self, candidate: Candidate) -> bool:
+        """True while the candidate's model answered (or loaded) within its endpoint's
+        keep-alive: the server should still hold it in memory."""
+        return self._clock() < self._loaded_until.get(candidate, -math.inf)
+
+    def mark_loaded(self, candidate: Candidate) -> None:
+        keep = keep_alive_seconds(self.backends[candidate.endpoint].keep_alive)
+        self._loaded_until[candidate] = self._clock() + keep
+
+    def mark_unloaded(self, candidate: Candidate) -> None:
+        self._loaded_until.pop(candidate, None)
+
+    def loading(self) -> list[str]:
+        """The models loading now, as the status shows them."""
+        return [describe_candidate(candidate) for candidate in self._loads]
+
+    async def reported_loaded(self, candidate: Candidate) -> bool | None:
+        """Whether the endpoint says the model is in memory; None when it cannot tell."""
+        listed = await self._in_memory(candidate.endpoint)
+        return None if listed is None else model_is_listed(candidate.model, listed)
+
+    async def _in_memory(self, endpoint: Endpoint) -> list[str] | None:
+        """The models an endpoint has in memory (Ollama's ``/api/ps``); None when it cannot
+        tell: no such API, or no answer soon (Ollama's ``/api/ps`` waits while a model
+        loads, ``server/sched.go`` ``loadedModels`` taking each runner's lock, which a
+        loading runner holds)."""
+        loaded_models = getattr(self.backends[endpoint], "loaded_models", None)
+        if loaded_models is None:
+            return None
+        try:
+            async with asyncio.timeout(LOADED_CHECK_SECONDS):
+                return list(await loaded_models())
+        except (BackendError, TimeoutError):
+            return None
+
+    async def ensure_loaded(self, candidate: Candidate, role: str) -> None:
+        """Return once the candidate's model is in memory, loading it first if needed.
+        Waiters share one load, which their cancellation does not stop. Raises the load's
+        BackendError (a TIMEOUT naming ``models.loadSeconds`` when it takes too long).
+
+        Only servers that load models on demand and say which are loaded (Ollama) get a
+        load of their own; the others keep their model loaded themselves (llama-server
+        answers 503 while it loads, which fails over) or load it in this process."""
+        if self.believed_loaded(candidate) or not self._reports_loads(candidate):
+            return
+        if candidate not in self._loads:
+            if await self.reported_loaded(candidate):
+                self.mark_loaded(candidate)
+                return
+        await asyncio.shield(self.start_load(candidate, role))
+
+    def _reports_loads(self, candidate: Candidate) -> bool:
+        return getattr(self.backends[candidate.endpoint], "loaded_models", None) is not None
+
+    def start_load(self, candidate: Candidate, role: str) -> asyncio.Task[None]:
+        """The load of the candidate's model: the one under way, or a new one."""
+        task = self._loads.get(candidate)
+        if task is None:
+            task = self._loads[candidate] = asyncio.create_task(self._load(candidate, role))
+            task.add_done_callback(_retrieve_exception)
+        return task
+
+    async def _load(self, candidate: Candidate, role: str) -> None:
+        timing = self.timing[role]
+        label = describe_candidate(candidate)
+        context = self.router.context_length(candidate)
+        num_ctx = min(timing.num_ctx, context) if context else timing.num_ctx
+        if self._on_loading is not None:
+            self._on_loading(label, True)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timing.load.seconds):
+                await self.backends[candidate.endpoint].warm_up(candidate.model, num_ctx)
+        except TimeoutError:
+            error = timeout_error(label, timing.load, "did not finish loading")
+            self.router.record(candidate, ok=False, problem=error.message)
+            raise error from None
+        except BackendError as error:
+            if error.kind is ProblemKind.MODEL_MISSING:
+                self.router.set_missing(candidate, True)
+            elif error.kind in FAILOVER_KINDS:
+                self.router.record(candidate, ok=False, problem=error.message)
+            raise
+        finally:
+            del self._loads[candidate]
+            if self._on_loading is not None:
+                self._on_loading(label, False)
+        seconds = time.monotonic() - started
+        log.info("%s loaded in %.1f s", label, seconds)
+        self.router.record(candidate, ok=True, seconds=seconds)
+        self.mark_loaded(candidate)
+        await self._note_evictions(candidate)
+
+    async def _note_evictions(self, loaded: Candidate) -> None:
+        """After a load: say once which other role's model it pushed out of memory."""
+        others = [
+            c
+            for c in self._loaded_until
+            if c.endpoint == loaded.endpoint and c != loaded and self.believed_loaded(c)
+        ]
+        if not others:
+            return
+        listed = await self._in_memory(loaded.endpoint)
+        if listed is None:
+            return
+        for other in others:
+            if model_is_listed(other.model, listed):
+                continue
+            self.mark_unloaded(other)
+            message = (
+                f"loading {loaded.model} made Ollama at {loaded.endpoint.url} unload "
+                f"{other.model}: it keeps fewer models in memory than CodeHearth's roles use "
+                "(raise OLLAMA_MAX_LOADED_MODELS, free memory, or use one model for both); "
+                "meanwhile completions use a model that is still loaded"
+            )
+            if message not in self.evictions:
+                self.evictions.append(message)
+            self.say_once(message)
 
     async def discover(self) -> dict[Endpoint, list[str] | BackendError]:
         """Ask each endpoint the router may use which models it has (cloud endpoints only
@@ -319,12 +506,31 @@ class ModelPool:
                 (b.describe() for b in self.backends.values() if isinstance(b, EmbeddedBackend)),
                 None,
             ),
+            "loading": self.loading(),
+            "evictions": list(self.evictions),
         }
 
+    async def unloaded_meanwhile(self, candidate: Candidate) -> bool:
+        """After a request got no first token in time: True when the endpoint says the
+        model is not in memory, or cannot say because a load holds its ``/api/ps``, so the
+        server was loading it (a model that ran out its keep-alive, or another role's
+        load pushed it out) rather than failing."""
+        if not self._reports_loads(candidate):
+            return False
+        return await self.reported_loaded(candidate) is not True
+
     async def aclose(self) -> None:
+        for task in self._loads.values():
+            task.cancel()
         await asyncio.gather(
             *(backend.aclose() for backend in self.backends.values()), return_exceptions=True
         )
+
+
+def _retrieve_exception(task: asyncio.Task[None]) -> None:
+    """A load nobody waits for any more still has its failure read (and recorded)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def model_is_listed(model: str, listed: Sequence[str]) -> bool:
@@ -387,22 +593,21 @@ class RoleBackend:
         for choice in self.choices():
             choice.backend.forget_model(choice.model)
 
-    async def warm_up(self, model: str = "", num_ctx: int = 2048) -> Choice | None:
-        """Load the first of the role's models that can be loaded; returns which one, or
+    async def warm_up(self) -> Choice | None:
+        """Load the first of the role's models that can be loaded (as every load: once,
+        bounded by ``models.loadSeconds``, never cut by a request); returns which one, or
         None when every model is one its endpoint said it does not have."""
         last_error: BackendError | None = None
         for choice in self._route_or_raise(0, 0):
             if self.pool.router.is_missing(choice.candidate):
                 continue  # nothing to load; already reported by whoever discovered it
-            started = time.monotonic()
             try:
-                await choice.backend.warm_up(choice.model, num_ctx)
+                await asyncio.shield(self.pool.start_load(choice.candidate, self.role))
             except BackendError as error:
-                if not self._failed(choice, error):
+                if error.kind not in FAILOVER_KINDS:
                     raise
                 last_error = error
                 continue
-            self.pool.router.record(choice.candidate, ok=True, seconds=time.monotonic() - started)
             return choice
         if last_error is not None:
             raise last_error
@@ -493,15 +698,27 @@ class RoleBackend:
         prompt_tokens: int,
         reply_tokens: int,
     ) -> AsyncGenerator[Chunk, None]:
-        """Each candidate in turn until one streams: a failure before its first chunk
-        (of a kind worth retrying) moves on; after that, the failure is the answer."""
+        """Each candidate in turn until one streams: its model loaded first if need be,
+        then its answer under the role's limits. A failure before the first chunk (of a
+        kind worth retrying) moves on; after that, the failure is the answer."""
         last_error: BackendError | None = None
-        for choice in self._route_or_raise(prompt_tokens, reply_tokens):
+        limits = self.pool.timing[self.role].stream
+        for choice in self._in_memory_first(self._route_or_raise(prompt_tokens, reply_tokens)):
+            try:
+                await self.pool.ensure_loaded(choice.candidate, self.role)
+            except BackendError as error:
+                if error.kind not in FAILOVER_KINDS:
+                    raise
+                last_error = error  # the load has recorded it
+                continue
             answered = False
             started = time.monotonic()
             self.pool.router.begin(choice.candidate)
             try:
-                async with contextlib.aclosing(open_stream(choice)) as chunks:
+                async with (
+                    contextlib.aclosing(open_stream(choice)) as raw,
+                    contextlib.aclosing(timed_stream(raw, limits, choice.label)) as chunks,
+                ):
                     async for chunk in chunks:
                         if not answered:
                             answered = True
@@ -511,18 +728,45 @@ class RoleBackend:
                     self._answered(choice, time.monotonic() - started)
                 return
             except BackendError as error:
-                if answered or not self._failed(choice, error):
+                if answered:
+                    raise
+                if error.kind is ProblemKind.TIMEOUT and await self.pool.unloaded_meanwhile(
+                    choice.candidate
+                ):
+                    # The server was loading the model again (it had unloaded it): a load,
+                    # not a failure; the next request loads it first.
+                    self.pool.mark_unloaded(choice.candidate)
+                    self.pool.router.release(choice.candidate)
+                    last_error = error
+                    continue
+                if not self._failed(choice, error):
                     raise
                 last_error = error
         assert last_error is not None
         raise last_error
 
+    def _in_memory_first(self, choices: list[Choice]) -> list[Choice]:
+        """For completions, which cannot wait: when the best candidate is not in memory
+        but another is, that one answers while the best one loads in the background."""
+        if self.role != "completion" or not choices:
+            return choices
+        if self.pool.believed_loaded(choices[0].candidate):
+            return choices
+        loaded = [c for c in choices if self.pool.believed_loaded(c.candidate)]
+        if not loaded:
+            return choices
+        self.pool.start_load(choices[0].candidate, self.role)
+        return loaded + [c for c in choices if c not in loaded]
+
     def _answered(self, choice: Choice, seconds: float) -> None:
         self.pool.router.record(choice.candidate, ok=True, seconds=seconds)
+        self.pool.mark_loaded(choice.candidate)
         self.pool.note_answer(self.role, choice.candidate)
 
     def _failed(self, choice: Choice, error: BackendError) -> bool:
         """Record a failure before the first token; True when the next candidate may try."""
+        if error.kind in (ProblemKind.MODEL_MISSING, ProblemKind.UNREACHABLE):
+            self.pool.mark_unloaded(choice.candidate)
         if error.kind is ProblemKind.MODEL_MISSING:
             self.pool.router.set_missing(choice.candidate, True)
             choice.backend.forget_model(choice.model)

@@ -147,6 +147,11 @@ class Router:
         """A request goes to ``candidate`` (claims the probe of a half-open endpoint)."""
         self.health(candidate.endpoint).begin()
 
+    def release(self, candidate: Candidate) -> None:
+        """A request ended with no verdict on the endpoint (its model was loading): a
+        half-open endpoint lets the next request probe it."""
+        self.health(candidate.endpoint).release()
+
     def record(
         self, candidate: Candidate, *, ok: bool, seconds: float = 0.0, problem: str = ""
     ) -> None:
