@@ -388,7 +388,11 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
     - `prompt_eval_count`: reported prompt size (default: prompt characters // 4);
     - `load_seconds`: how long a model that is not in memory takes to load (0: at once).
       A load sends nothing on the wire until it is done, and the client hanging up
-      meanwhile aborts it (`aborted_loads`); see `_load_first`.
+      meanwhile aborts it (`aborted_loads`); see `_load_first`;
+    - `max_loaded`: most models in memory at once (0: no limit); loading one more unloads
+      the least recently used, as `OLLAMA_MAX_LOADED_MODELS` (or memory) makes Ollama do
+      (`server/sched.go` `processPending`: "max runners achieved, unloading one to make
+      room").
     """
 
     thread_name = "fake-ollama"
@@ -417,6 +421,7 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         self.first_token_delay = 0.0
         self.prompt_eval_count: int | None = None
         self.load_seconds = 0.0
+        self.max_loaded = 0
         self.completed_loads = 0
         self.aborted_loads = 0
         self._models = {model.name: model for model in default_models()}
@@ -548,8 +553,16 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             if unload:
                 self._loaded.pop(model.name, None)
             elif self.load_seconds <= 0 or model.name in self._loaded:
-                self._loaded[model.name] = model
+                self._make_room_for(model)
         return unload
+
+    def _make_room_for(self, model: FakeModel) -> None:
+        """`model` in memory, most recently used; the least recently used ones unloaded
+        past `max_loaded`. Call with the lock held."""
+        self._loaded.pop(model.name, None)
+        self._loaded[model.name] = model
+        while self.max_loaded and len(self._loaded) > self.max_loaded:
+            del self._loaded[next(iter(self._loaded))]
 
     def _loaded_first(self, model: FakeModel, response: Response) -> Response:
         """`response`, sent once `model` is in memory (loading it first when it is not)."""
@@ -590,7 +603,7 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             del self._loading[model.name]
         with self._lock:
             if loaded:
-                self._loaded[model.name] = model
+                self._make_room_for(model)
                 self.completed_loads += 1
             else:
                 self.aborted_loads += 1

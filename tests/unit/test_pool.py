@@ -3,7 +3,6 @@ rule with secrets masked for every model, and no socket to another machine unles
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
@@ -193,14 +192,6 @@ def request(prompt: str = "def f():\n    ") -> GenerateRequest:
     )
 
 
-async def wait_for_loads(pool: ModelPool, seconds: float = 5.0) -> bool:
-    """True once no model of the pool is loading (within ``seconds``)."""
-    async with asyncio.timeout(seconds):
-        while pool.loading():
-            await asyncio.sleep(0.01)
-    return True
-
-
 async def generate(pool: ModelPool, role: str = "completion") -> str:
     return "".join([chunk.text async for chunk in pool.role(role).generate(request())])
 
@@ -232,7 +223,7 @@ async def test_a_dead_endpoint_moves_the_same_request_to_the_fallback_and_back(
         clock.now += health.current_cooldown + 0.1  # half-open: the primary may be tried
         # Completions do not wait: the fallback, in memory, answers while the primary loads.
         assert await generate(pool) == "from the fallback\n"
-        assert await wait_for_loads(pool)
+        await pool.loads_finished()
         assert await generate(pool) == "from the primary\n"
         assert health.state is BreakerState.CLOSED
         assert pool.describe()["fallbackAnswering"] == {}

@@ -348,6 +348,10 @@ class ModelPool:
         """The models loading now, as the status shows them."""
         return [describe_candidate(candidate) for candidate in self._loads]
 
+    async def loads_finished(self) -> None:
+        """Wait for the loads under way to end (their failures are reported by them)."""
+        await asyncio.gather(*self._loads.values(), return_exceptions=True)
+
     async def reported_loaded(self, candidate: Candidate) -> bool | None:
         """Whether the endpoint says the model is in memory; None when it cannot tell."""
         listed = await self._in_memory(candidate.endpoint)
