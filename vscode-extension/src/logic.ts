@@ -316,7 +316,15 @@ export const CLIENT_PROPERTIES: Record<string, PropertySchema> = {
 
 // ---------------------------------------------------------------- status bar
 
-export type StatusState = "searching" | "starting" | "ready" | "disabled" | "problem" | "unreachable" | "missing";
+export type StatusState =
+  | "searching"
+  | "starting"
+  | "loading"
+  | "ready"
+  | "disabled"
+  | "problem"
+  | "unreachable"
+  | "missing";
 
 export interface StatusView {
   state: StatusState;
@@ -335,6 +343,10 @@ export interface StatusReport {
     familyReason?: string;
     problem?: string;
     numCtx?: number;
+  };
+  models?: {
+    /** Models a model server is loading into memory now ("qwen2.5-coder:7b (http://…)"). */
+    loading?: string[];
   };
 }
 
@@ -368,6 +380,12 @@ export function formatStatus(report: unknown): StatusView {
     `Endpoint: ${r.ollama ?? "unknown"}`,
     `Model: ${model}${completion.family ? ` (${completion.family})` : ""}`,
   ];
+  const loading = r.models?.loading ?? [];
+  if (loading.length > 0) {
+    lines.push(`Loading into memory: ${loading.join(", ")}`, "Suggestions start once it is loaded.", CLICK);
+    const first = loading[0].split(" (")[0];
+    return { state: "loading", text: `$(sync~spin) ${NAME}: loading ${first}…`, tooltip: lines.join("\n") };
+  }
   if (completion.problem) {
     lines.push(`Health: ${completion.problem}`, CLICK);
     return { state: "problem", text: `$(warning) ${NAME}: ${model}`, tooltip: lines.join("\n") };
@@ -400,9 +418,9 @@ export const SEARCHING: StatusView = {
   tooltip: `Looking for the ${NAME} server…`,
 };
 
-/** When to ask for the status again: soon while starting, else every 30 s. */
+/** When to ask for the status again: soon while starting or loading a model, else every 30 s. */
 export function nextPollMs(view: StatusView): number {
-  return view.state === "starting" ? STARTING_POLL_MS : STATUS_POLL_MS;
+  return view.state === "starting" || view.state === "loading" ? STARTING_POLL_MS : STATUS_POLL_MS;
 }
 
 /** Reject when `promise` takes longer than `ms`. */

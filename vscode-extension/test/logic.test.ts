@@ -146,6 +146,17 @@ describe("status bar text", () => {
     assert.equal(nextPollMs(view), 2_000);
   });
 
+  it("a model loading: spinner and its name, not a timeout, polled again soon", () => {
+    const view = formatStatus({
+      ...ready,
+      models: { loading: ["qwen2.5-coder:7b (http://127.0.0.1:11434)"] },
+    });
+    assert.equal(view.state, "loading");
+    assert.equal(view.text, "$(sync~spin) CodeHearth: loading qwen2.5-coder:7b…");
+    assert.match(view.tooltip, /Loading into memory: qwen2\.5-coder:7b \(http:\/\/127\.0\.0\.1:11434\)/);
+    assert.equal(nextPollMs(view), 2_000);
+  });
+
   it("completions turned off", () => {
     const view = formatStatus({ ...ready, completion: { ...ready.completion, enabled: false } });
     assert.equal(view.state, "disabled");
