@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import httpx
 
-from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.errors import BackendError, ProblemKind, is_refusal, refusal
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import REDACTED, redact_secrets
 
@@ -465,10 +465,9 @@ def _status_error(
             f"{MODELS_PATH}",
             detail,
         )
-    if status in (400, 413, 422):
-        return BackendError(
-            ProblemKind.UNSUPPORTED, f"{model} at {endpoint} refused the request: {said}", detail
-        )
+    if is_refusal(status, response.text):
+        refused = refusal(status, response.text, said=said, model=model, where=endpoint)
+        return attrs.evolve(refused, detail=detail)
     if status in (429, 503):
         return BackendError(
             ProblemKind.OVERLOADED,

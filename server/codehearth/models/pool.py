@@ -8,8 +8,9 @@ this machine are marked cloud, so the router skips them unless ``allowCloud`` is
 
 :class:`RoleBackend` is what the completion engine, chat and code actions hold. Each call
 goes to the best candidate the router offers; when that endpoint fails *before the first
-token* (down, model not pulled, overloaded, HTTP 5xx, timeout) the same request moves to
-the next candidate, so one dead endpoint costs one request nothing but a connect attempt.
+token* (down, model not pulled, overloaded, HTTP 5xx, timeout, a prompt longer than its
+context) the same request moves to the next candidate, so one dead endpoint costs one
+request nothing but a connect attempt.
 Every prompt has its secret-shaped strings masked first, whichever model it goes to, and
 the answer has them put back (``models/redact.py``). The pool
 remembers which model answered each role for the status, and says once when a fallback
@@ -50,6 +51,7 @@ FAILOVER_KINDS = frozenset(
         ProblemKind.SERVER_ERROR,
         ProblemKind.OVERLOADED,
         ProblemKind.TIMEOUT,
+        ProblemKind.CONTEXT_EXCEEDED,
     }
 )
 """Failures before the first token after which the next candidate gets the request."""
