@@ -44,11 +44,14 @@ MODELS_PATH = "/models"
 COMPLETIONS_PATH = "/completions"
 CHAT_PATH = "/chat/completions"
 DONE_MARKER = "[DONE]"
-_OTHER_SSE_LINES = (":", "event:", "id:", "retry:")  # a comment, and fields we do not need
+_OTHER_SSE_LINES = (":", "id:", "retry:")  # a comment, and fields we do not need
 SERVER_TEXT_LIMIT = 200
 UNKNOWN_ARCHITECTURE = "unknown"
-# Where servers report a model's context length in /models: llama.cpp (meta.n_ctx_train),
-# vLLM (max_model_len), OpenRouter and others (context_length), Groq (context_window).
+LLAMA_CPP_OWNER = "llamacpp"
+PROPS_PATH = "/props"
+# Where servers report a model's context length in /models, served context first:
+# llama.cpp (meta.n_ctx, then /props, then meta.n_ctx_train), vLLM (max_model_len),
+# OpenRouter and others (context_length), Groq (context_window).
 _CONTEXT_LENGTH_FIELDS = ("max_model_len", "context_length", "context_window")
 
 
@@ -100,7 +103,11 @@ class OpenAIBackend:
             headers=headers,
             timeout=httpx.Timeout(stall_timeout, connect=connect_timeout),
         )
+        self._root = server_root(base)
         self._show_cache: dict[str, Mapping[str, Any]] = {}
+        self.serves_any_model = False
+        """True once ``/models`` showed a llama.cpp server running one model, which
+        answers whatever ``model`` a request names."""
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -116,8 +123,12 @@ class OpenAIBackend:
         cached = self._show_cache.get(model)
         if cached is not None:
             return cached
-        entry = next((e for e in await self._model_entries() if e["id"] == model), {})
-        length = _context_length(entry)
+        entries = await self._model_entries()
+        entry = next((e for e in entries if e["id"] == model), {})
+        if not entry and self.serves_any_model:
+            entry = entries[0]
+        length = _served_context(entry) or await self._props_context(entry)
+        length = length or _context_length(entry)
         info: dict[str, Any] = {}
         if length is not None:
             info = {
@@ -218,7 +229,26 @@ class OpenAIBackend:
             isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in entries
         ):
             raise self._bad_response("", f"{MODELS_PATH} has no list of models with ids")
+        # llama.cpp lists its one model (get_res_model_info); in router mode every entry
+        # has a "status" and the request's model picks the instance.
+        self.serves_any_model = (
+            len(entries) == 1
+            and entries[0].get("owned_by") == LLAMA_CPP_OWNER
+            and "status" not in entries[0]
+        )
         return entries
+
+    async def _props_context(self, entry: Mapping[str, Any]) -> int | None:
+        """llama.cpp's slot context from ``/props`` (``default_generation_settings.n_ctx``),
+        for a llama.cpp entry that does not say it; None when unknown."""
+        if entry.get("owned_by") != LLAMA_CPP_OWNER:
+            return None
+        try:
+            props = await self._request_json("GET", f"{self._root}{PROPS_PATH}", "", None)
+        except BackendError:
+            return None
+        settings = props.get("default_generation_settings")
+        return _positive(settings.get("n_ctx")) if isinstance(settings, dict) else None
 
     async def _request_json(
         self, method: str, path: str, model: str, body: Mapping[str, Any] | None
@@ -237,7 +267,12 @@ class OpenAIBackend:
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The JSON payloads of a streamed request's server-sent events, up to ``[DONE]``,
         failures classified. The HTTP response is opened here and always closed (which is
-        what makes the server stop generating), also when the consumer stops early."""
+        what makes the server stop generating), also when the consumer stops early.
+
+        An error may come as an event: ``data: {"error": {...}}`` (vLLM, llama.cpp), an
+        ``event: error`` event, or the ``error: {...}`` line of llama.cpp builds from
+        before October 2025 (under HTTP 200, then ``data: [DONE]``). Before any other
+        event it stands for the HTTP status its ``code`` names, as newer builds send it."""
         request = self._client.build_request("POST", path, json=body)
         response = await self._call(model, path, self._client.send(request, stream=True))
         try:
@@ -250,6 +285,8 @@ class OpenAIBackend:
                 )
             lines = response.aiter_lines().__aiter__()
             data: list[str] = []
+            event = ""
+            first = True
             while True:
                 try:
                     line = await lines.__anext__()
@@ -261,11 +298,17 @@ class OpenAIBackend:
                     raise self._classify(error, model=model, path=path) from error
                 if line.startswith("data:"):
                     data.append(line[5:].removeprefix(" "))
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("error:"):
+                    raise self._error_event(line[6:].strip(), model, path, first=first)
                 elif not line and data:
                     if "\n".join(data) == DONE_MARKER:
                         return
-                    yield self._event_payload("\n".join(data), model)
-                    data = []
+                    if event == "error":
+                        raise self._error_event("\n".join(data), model, path, first=first)
+                    yield self._event_payload("\n".join(data), model, path, first=first)
+                    data, event, first = [], "", False
                 elif line and not line.startswith(_OTHER_SSE_LINES):
                     raise self._bad_response(model, f"not a server-sent event: {line[:80]!r}")
             if data and "\n".join(data) == DONE_MARKER:
@@ -291,23 +334,46 @@ class OpenAIBackend:
 
     # -- reading the answers ------------------------------------------------------------
 
-    def _event_payload(self, data: str, model: str) -> dict[str, Any]:
+    def _event_payload(self, data: str, model: str, path: str, *, first: bool) -> dict[str, Any]:
         try:
             payload = json.loads(data)
         except ValueError as failure:
             raise self._classify(failure, model=model, path="") from failure
         payload = self._expect(dict, payload, model)
-        error = payload.get("error")
-        if error:
-            raise self._scrubbed(
-                BackendError(
-                    ProblemKind.STREAM_ERROR,
-                    f"{self.host} reported an error while generating with {model}: "
-                    f"{_error_text(error)}",
-                    f"error event: {data[:SERVER_TEXT_LIMIT]}",
+        if payload.get("error"):
+            raise self._error_event(data, model, path, first=first)
+        return payload
+
+    def _error_event(self, data: str, model: str, path: str, *, first: bool) -> BackendError:
+        """An error the server sent as an event (``data`` is its JSON: the error object, or
+        one holding it under ``error``). Before any other event, with an HTTP status as its
+        code, it is classified as that status; later it broke the answer off."""
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = data
+        error = (payload.get("error") or payload) if isinstance(payload, dict) else payload
+        code = error.get("code") if isinstance(error, dict) else None
+        if first and isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+            return self._scrubbed(
+                _status_error(
+                    code,
+                    _error_text(error),
+                    data,
+                    endpoint=self.host,
+                    model=model,
+                    path=path,
+                    key_sent=self._key_sent,
                 )
             )
-        return payload
+        return self._scrubbed(
+            BackendError(
+                ProblemKind.STREAM_ERROR,
+                f"{self.host} reported an error while generating with {model}: "
+                f"{_error_text(error)}",
+                f"error event: {data[:SERVER_TEXT_LIMIT]}",
+            )
+        )
 
     def _first_choice(self, payload: Mapping[str, Any], model: str) -> Mapping[str, Any] | None:
         """The first choice of a chunk; None for the usage-only chunk (no choices)."""
@@ -391,8 +457,15 @@ def classify_openai(
     if isinstance(error, BackendError):
         return error
     if isinstance(error, httpx.HTTPStatusError):
+        response = error.response
         return _status_error(
-            error.response, endpoint=endpoint, model=model, path=path, key_sent=key_sent
+            response.status_code,
+            _server_text(response),
+            response.text,
+            endpoint=endpoint,
+            model=model,
+            path=path,
+            key_sent=key_sent,
         )
     detail = f"{type(error).__name__}: {error}"
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
@@ -430,9 +503,10 @@ def classify_openai(
 
 
 def _status_error(
-    response: httpx.Response, *, endpoint: str, model: str, path: str, key_sent: bool
+    status: int, said: str, text: str, *, endpoint: str, model: str, path: str, key_sent: bool
 ) -> BackendError:
-    status = response.status_code
+    """An error status (or an error event standing for one): ``said`` is what the server
+    said about it, ``text`` its whole error body."""
     detail = f"HTTP {status} from {path}"
     if status in (401, 403) and not key_sent:
         return BackendError(
@@ -449,7 +523,6 @@ def _status_error(
             + (f", and that it may use {model}" if model and status == 403 else ""),
             detail,
         )
-    said = _server_text(response)
     detail = f"{detail}: {said}"
     if status == 404 and path == MODELS_PATH:
         return BackendError(
@@ -465,8 +538,8 @@ def _status_error(
             f"{MODELS_PATH}",
             detail,
         )
-    if is_refusal(status, response.text):
-        refused = refusal(status, response.text, said=said, model=model, where=endpoint)
+    if is_refusal(status, text):
+        refused = refusal(status, text, said=said, model=model, where=endpoint)
         return attrs.evolve(refused, detail=detail)
     if status in (429, 503):
         return BackendError(
@@ -512,18 +585,30 @@ def _count(usage: Mapping[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _served_context(entry: Mapping[str, Any]) -> int | None:
+    """llama.cpp's per-slot context (``meta.n_ctx``, the context a request actually gets:
+    the ``-c`` context divided among the slots, at most the trained one)."""
+    meta = entry.get("meta")
+    return _positive(meta.get("n_ctx")) if isinstance(meta, dict) else None
+
+
 def _context_length(entry: Mapping[str, Any]) -> int | None:
+    """The context a server reports for a model that does not say what it serves:
+    llama.cpp's trained context, or the fields other servers use."""
     meta = entry.get("meta")
     candidates = [meta.get("n_ctx_train")] if isinstance(meta, dict) else []
     candidates += [entry.get(field) for field in _CONTEXT_LENGTH_FIELDS]
-    return next(
-        (
-            value
-            for value in candidates
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0
-        ),
-        None,
-    )
+    return next((value for value in map(_positive, candidates) if value), None)
+
+
+def server_root(base: str) -> str:
+    """The server's own root for an API base: llama.cpp serves ``/props``, ``/tokenize``
+    and ``/infill`` beside ``/v1``, not under it."""
+    return base.removesuffix(API_VERSION_PATH)
 
 
 def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
