@@ -32,6 +32,7 @@ from codehearth.models.backend import ModelBackend
 from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
+from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
 from codehearth.prompts.family import context_length
@@ -39,6 +40,7 @@ from codehearth.prompts.family import context_length
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "ollama"
+OLLAMA_REGISTRY = "registry.ollama.ai"
 EMBEDDED_ENDPOINT = "embedded"
 ENDPOINT_KINDS = ("ollama", "openai")
 CHARS_PER_TOKEN = 4
@@ -288,7 +290,9 @@ class ModelPool:
             for candidate in candidates:
                 listed = found.get(candidate.endpoint)
                 if isinstance(listed, list):
-                    missing = not model_is_listed(candidate.model, listed)
+                    missing = not model_is_listed(candidate.model, listed) and not (
+                        serves_any_model(self.backends[candidate.endpoint])
+                    )
                     self.router.set_missing(candidate, missing)
                     if not missing and candidate.endpoint.kind != "embedded":
                         present.append(candidate)  # (the embedded one would load to tell)
@@ -330,8 +334,22 @@ class ModelPool:
 
 
 def model_is_listed(model: str, listed: Sequence[str]) -> bool:
-    """Ollama lists ``name:tag``; a name without a tag means ``:latest``."""
-    return model in listed or (":" not in model and f"{model}:latest" in listed)
+    """Whether ``model`` is among ``listed`` as Ollama matches names (server/routes.go,
+    model.ParseName): case-insensitively, ``registry.ollama.ai/library/`` implied, and a
+    name without a tag meaning ``:latest``."""
+    return model_key(model) in {model_key(name) for name in listed}
+
+
+def model_key(name: str) -> str:
+    """``name`` spelled the one way Ollama resolves it: ``Qwen2.5-Coder`` and
+    ``registry.ollama.ai/library/qwen2.5-coder:latest`` are the same model."""
+    key = name.strip().lower().removeprefix(f"{OLLAMA_REGISTRY}/").removeprefix("library/")
+    return key if ":" in key.rpartition("/")[2] else f"{key}:latest"
+
+
+def serves_any_model(backend: ModelBackend) -> bool:
+    """A llama.cpp server running one model answers whatever model a request names."""
+    return isinstance(backend, OpenAIBackend) and backend.serves_any_model
 
 
 class RoleBackend:
