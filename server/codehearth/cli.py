@@ -628,13 +628,22 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
                 if candidate.endpoint in found and candidate.endpoint not in answering:
                     rows.append((check, status, f"{label}: its endpoint does not answer", ""))
-                elif pool.router.is_missing(candidate):
+                elif pool.router.is_missing(candidate) and candidate.endpoint.kind == "ollama":
                     rows.append(
                         (
                             check,
                             status,
                             f"{label}: model not pulled",
                             f"ollama pull {candidate.model}",
+                        )
+                    )
+                elif pool.router.is_missing(candidate):
+                    rows.append(
+                        (
+                            check,
+                            status,
+                            f"{label}: the server does not serve this model",
+                            "use a model id it lists (see its endpoint row above)",
                         )
                     )
                 else:
