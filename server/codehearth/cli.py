@@ -653,9 +653,7 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
         ]
         if completion:
             choice = completion[0]
-            family = (
-                settings.completion.family if choice.model == settings.completion.model else None
-            )
+            family = choice.candidate.family or settings.completion.family
             try:
                 show = await choice.backend.show(choice.model)
                 detection = detect_family(show, override=family)

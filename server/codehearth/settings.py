@@ -67,7 +67,9 @@ class CompletionSettings:
     family: str | None = setting(
         None,
         "Force the FIM template family (qwen2.5-coder, codegemma, deepseek-coder, starcoder, "
-        "starcoder2, codellama, codestral, plain). Default: detected from /api/show.",
+        "starcoder2, codellama, codestral, plain) of every completion model; a models.endpoints "
+        "entry's own family wins for its models. Default: detected from Ollama's /api/show or "
+        "the server's tokenizer.",
     )
     num_ctx: int = setting(
         4096,

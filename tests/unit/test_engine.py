@@ -17,12 +17,15 @@ from typing import Any
 import attrs
 import pytest
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_openai import FakeLlamaServer
 
 from codehearth.completion.engine import CompletionEngine, CompletionQuery, Suggestion
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
-from codehearth.models.pool import ModelPool
+from codehearth.models.openai_backend import OpenAIBackend
+from codehearth.models.pool import EndpointConfig, ModelPool, RoutePlan
+from codehearth.models.router import Candidate, Endpoint
 from codehearth.settings import CompletionSettings
 
 pytestmark = pytest.mark.usefixtures("no_ca_bundle")
@@ -223,6 +226,51 @@ async def test_the_model_profile_is_looked_up_once(fake: FakeOllama, make: Make)
 async def test_a_forced_family_needs_no_model_lookup(fake: FakeOllama, make: Make) -> None:
     await make(family="qwen2.5-coder").engine.complete(query(BODY))
     assert [r.path for r in fake.requests] == ["/api/generate"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint_family", "setting", "opening"),
+    [
+        pytest.param(None, None, "<|fim_prefix|>def add", id="detected-from-the-tokenizer"),
+        pytest.param("starcoder", None, "<fim_prefix>def add", id="the-endpoints-family"),
+        pytest.param(None, "deepseek-coder", "<｜fim▁begin｜>def add", id="the-family-setting"),
+        pytest.param("starcoder", "deepseek-coder", "<fim_prefix>def add", id="endpoint-wins"),
+    ],
+)
+async def test_a_fallback_on_a_llama_cpp_server_gets_a_fim_prompt(
+    fake: FakeOllama,
+    backend: OllamaBackend,
+    registry: LanguageRegistry,
+    endpoint_family: str | None,
+    setting: str | None,
+    opening: str,
+) -> None:
+    fake.stop()  # the primary is down: the llama.cpp server answers
+    with FakeLlamaServer() as llama:
+        llama.set_text(TEXT)
+        primary, other = Endpoint(fake.url), Endpoint(llama.url, kind="openai")
+        served = OpenAIBackend(llama.url)
+        pool = ModelPool(
+            RoutePlan(
+                (EndpointConfig("ollama", primary), EndpointConfig("llama", other)),
+                {
+                    "completion": (
+                        Candidate(primary, "qwen2.5-coder:1.5b"),
+                        Candidate(other, "coder", family=endpoint_family),
+                    )
+                },
+            ),
+            {primary: backend, other: served},
+        )
+        settings = CompletionSettings(**{**FAST, "family": setting})
+        engine = CompletionEngine(pool.role("completion"), settings, registry, lambda _e: None)
+        try:
+            assert texts(await engine.complete(query(BODY, invoked=True))) == ["return a + b"]
+        finally:
+            await engine.aclose()
+            await served.aclose()
+        [sent] = llama.generations()
+    assert sent.body is not None and sent.body["prompt"].startswith(opening)
 
 
 # -- answering from generations it already has ----------------------------------------------

@@ -22,6 +22,8 @@ from tests.fakes.fake_openai import (
     COMPLETIONS_PATH,
     MODELS_PATH,
     PROPS_PATH,
+    QWEN_SPECIAL_TOKENS,
+    TOKENIZE_PATH,
     FakeLlamaServer,
     FakeOpenAI,
     FakeVLLM,
@@ -776,9 +778,78 @@ async def test_the_context_of_a_vllm_model_is_its_max_model_len(vllm: FakeVLLM) 
     backend = OpenAIBackend(vllm.url)
     try:
         assert context_length(await backend.show(VLLM_MODEL)) == 8192
-        assert [r.path for r in vllm.requests] == [MODELS_PATH]  # no /props on vLLM
+        assert PROPS_PATH not in [r.path for r in vllm.requests]  # llama.cpp's own route
     finally:
         await backend.aclose()
+
+
+FIM_MIDDLES = frozenset({"<|fim_suffix|>", "<|fim_middle|>"})
+
+
+@pytest.mark.parametrize(
+    ("tokens", "family"),
+    [
+        pytest.param(QWEN_SPECIAL_TOKENS, "qwen2.5-coder", id="qwen2.5-coder"),
+        pytest.param(
+            FIM_MIDDLES | {"<|fim_prefix|>", "<|file_separator|>", "<eos>"},
+            "codegemma",
+            id="codegemma",
+        ),
+        pytest.param(
+            frozenset({"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>"}),
+            "starcoder2",
+            id="starcoder2",
+        ),
+        pytest.param(
+            frozenset({"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<filename>"}),
+            "starcoder",
+            id="starcoder",
+        ),
+        pytest.param(
+            frozenset({"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}),
+            "deepseek-coder",
+            id="deepseek-coder",
+        ),
+        pytest.param(frozenset({"[SUFFIX]", "[PREFIX]", "[INST]"}), "codestral", id="codestral"),
+        pytest.param(frozenset({"<|im_start|>", "<|im_end|>"}), "plain", id="no-fim-tokens"),
+    ],
+)
+async def test_the_fim_family_comes_from_the_servers_tokenizer(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend, tokens: frozenset[str], family: str
+) -> None:
+    llama.special_tokens = tokens
+    detection = detect_family(await on_llama.show(llama.model_id))
+    assert detection.family == family
+    assert detection.supports_fim is (family != "plain")
+
+
+async def test_vllms_tokenizer_tells_the_family_too(vllm: FakeVLLM) -> None:
+    backend = OpenAIBackend(vllm.url)
+    try:
+        detection = detect_family(await backend.show(VLLM_MODEL))
+    finally:
+        await backend.aclose()
+    assert detection.family == "qwen2.5-coder"
+    body = next(r.body for r in vllm.requests if r.path == TOKENIZE_PATH)
+    assert body == {
+        "content": "<｜fim▁begin｜>",
+        "model": VLLM_MODEL,
+        "prompt": "<｜fim▁begin｜>",
+        "add_special_tokens": False,
+    }
+
+
+async def test_a_busy_tokenizer_is_asked_again_next_time(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend
+) -> None:
+    llama.inject("overloaded", times=1, path=TOKENIZE_PATH)  # "Loading model"
+    with pytest.raises(BackendError) as raised:
+        await on_llama.show(llama.model_id)
+    assert raised.value.kind is ProblemKind.OVERLOADED
+    assert detect_family(await on_llama.show(llama.model_id)).family == "qwen2.5-coder"
+    asked = [r.path for r in llama.requests].count(TOKENIZE_PATH)
+    await on_llama.show(llama.model_id)
+    assert [r.path for r in llama.requests].count(TOKENIZE_PATH) == asked  # cached now
 
 
 LONG_PROMPT = "x = 1\n" * 200  # 1,200 characters: ~300 tokens

@@ -114,6 +114,11 @@ def test_routes_from_settings(values: dict[str, Any], role: str, expected: list[
             {"endpoints": [{"name": "ollama", "url": "http://x"}]}, "taken", id="name-taken"
         ),
         pytest.param(
+            {"endpoints": [{"name": "a", "url": "http://x", "kind": "openai", "family": "qwen"}]},
+            "family 'qwen'",
+            id="unknown-family",
+        ),
+        pytest.param(
             {
                 "endpoints": [{"name": "o", "url": "http://127.0.0.1:1", "kind": "openai"}],
                 "fallbacks": {"embed": ["e@o"]},
@@ -126,6 +131,21 @@ def test_routes_from_settings(values: dict[str, Any], role: str, expected: list[
 def test_bad_route_settings_are_warned_and_skipped(values: dict[str, Any], warning: str) -> None:
     built = plan(**values)
     assert any(warning in text for text in built.warnings), built.warnings
+
+
+def test_an_endpoints_family_goes_with_each_of_its_models() -> None:
+    built = plan(
+        endpoints=[
+            {
+                "name": "box",
+                "url": "http://127.0.0.1:8080",
+                "kind": "openai",
+                "family": "starcoder2",
+            }
+        ],
+        fallbacks={"completion": ["sc2@box"]},
+    )
+    assert [c.family for c in built.roles["completion"]] == [None, "starcoder2", None]
 
 
 def test_an_endpoint_off_this_machine_is_cloud() -> None:

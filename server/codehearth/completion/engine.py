@@ -150,10 +150,10 @@ class CompletionEngine:
         )
 
     async def profile(self, choice: Choice) -> ModelProfile:
-        """Family and template of a completion model (``/api/show``, cached). The
-        ``family`` setting overrides detection for the configured model only."""
-        family = self.settings.family if choice.model == self.settings.model else None
-        key = (choice.candidate.endpoint.url, choice.model, family)
+        """Family and template of a completion model (``/api/show``, cached). A family
+        set on the model's endpoint, else the ``family`` setting, overrides detection."""
+        family = choice.candidate.family or self.settings.family
+        key = (choice.candidate.endpoint.url, choice.model, self.settings.family)
         cached = self._profiles.get(key)
         if cached is not None:
             return cached

@@ -53,6 +53,19 @@ PROPS_PATH = "/props"
 # llama.cpp (meta.n_ctx, then /props, then meta.n_ctx_train), vLLM (max_model_len),
 # OpenRouter and others (context_length), Groq (context_window).
 _CONTEXT_LENGTH_FIELDS = ("max_model_len", "context_length", "context_window")
+TOKENIZE_PATH = "/tokenize"
+# The FIM family of a model, from tokens its vocabulary has (each must be one token),
+# tried in order: CodeGemma before Qwen, which share <|fim_prefix|>. Code Llama is left
+# out: its vocabulary spells the sentinels with SentencePiece's "▁", so the "<PRE>" of a
+# rendered prompt is not read as the token (set the endpoint's family for it).
+FIM_SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("deepseek-coder", ("<｜fim▁begin｜>",)),
+    ("codestral", ("[SUFFIX]", "[PREFIX]")),
+    ("starcoder2", ("<fim_prefix>", "<file_sep>")),
+    ("starcoder", ("<fim_prefix>",)),
+    ("codegemma", ("<|fim_prefix|>", "<|file_separator|>")),
+    ("qwen2.5-coder", ("<|fim_prefix|>",)),
+)
 
 
 def api_base(url: str) -> str:
@@ -135,7 +148,10 @@ class OpenAIBackend:
                 "general.architecture": UNKNOWN_ARCHITECTURE,
                 f"{UNKNOWN_ARCHITECTURE}.context_length": length,
             }
-        shown = {"model_info": info}
+        shown: dict[str, Any] = {"model_info": info}
+        fim = await self._fim_family(model)
+        if fim is not None:
+            shown["fim"] = fim
         self._show_cache[model] = shown
         return shown
 
@@ -237,6 +253,44 @@ class OpenAIBackend:
             and "status" not in entries[0]
         )
         return entries
+
+    async def _fim_family(self, model: str) -> dict[str, str] | None:
+        """The model's FIM family from the server's tokenizer (``/tokenize`` of llama.cpp
+        or vLLM): the first of :data:`FIM_SIGNATURES` whose tokens are each one token.
+        None for a server without ``/tokenize`` or a model without FIM tokens."""
+        known: dict[str, bool] = {}
+        for family, tokens in FIM_SIGNATURES:
+            for token in tokens:
+                if token not in known:
+                    single = await self._one_token(model, token)
+                    if single is None:
+                        return None
+                    known[token] = single
+            if all(known[token] for token in tokens):
+                return {"family": family, "reason": f"the server's tokenizer has {tokens[0]}"}
+        return None
+
+    async def _one_token(self, model: str, text: str) -> bool | None:
+        """Whether the model's tokenizer reads ``text`` as one token; None when the server
+        has no tokenizer to ask. One body serves both servers: llama.cpp reads ``content``
+        (parse_special defaults to true), vLLM ``model``, ``prompt`` and
+        ``add_special_tokens``; each ignores the other's fields. A server that is down or
+        busy raises, so that the answer is not cached."""
+        url = f"{self._root}{TOKENIZE_PATH}"
+        body = {"content": text, "model": model, "prompt": text, "add_special_tokens": False}
+        response = await self._call(model, url, self._client.post(url, json=body))
+        if response.status_code >= 500 or response.status_code == 429:
+            await self._call(model, url, response.aread())
+            raise self._classify(
+                httpx.HTTPStatusError("error status", request=response.request, response=response),
+                model=model,
+                path=TOKENIZE_PATH,
+            )
+        try:
+            tokens = response.json().get("tokens") if response.is_success else None
+        except (ValueError, AttributeError):
+            tokens = None
+        return len(tokens) == 1 if isinstance(tokens, list) else None
 
     async def _props_context(self, entry: Mapping[str, Any]) -> int | None:
         """llama.cpp's slot context from ``/props`` (``default_generation_settings.n_ctx``),

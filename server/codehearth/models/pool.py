@@ -36,6 +36,7 @@ from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
 from codehearth.prompts.family import context_length
+from codehearth.prompts.fim import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,12 @@ Chunk = TypeVar("Chunk", GenerateChunk, ChatChunk)
 @attrs.frozen
 class EndpointConfig:
     """An endpoint as the settings name it; ``api_key_env`` names the variable holding
-    its key (never the key itself)."""
+    its key (never the key itself); ``family`` is the FIM template family of its models."""
 
     name: str
     endpoint: Endpoint
     api_key_env: str | None = None
+    family: str | None = None
 
 
 @attrs.frozen
@@ -172,7 +174,10 @@ def _endpoint_config(
         return None, f"'{name}' has url '{url}' (expected http:// or https://)"
     if key_env is not None and not isinstance(key_env, str):
         return None, f"'{name}' has an apiKeyEnv that is not a variable name"
-    return EndpointConfig(name, _endpoint(url, kind), key_env or None), ""
+    family = raw.get("family")
+    if family is not None and family not in FAMILIES:
+        return None, f"'{name}' has family '{family}' (known: {', '.join(FAMILIES)})"
+    return EndpointConfig(name, _endpoint(url, kind), key_env or None, family), ""
 
 
 def _candidate(entry: str, named: Mapping[str, EndpointConfig]) -> tuple[Candidate | None, str]:
@@ -187,7 +192,7 @@ def _candidate(entry: str, named: Mapping[str, EndpointConfig]) -> tuple[Candida
         if endpoint_name.strip() == EMBEDDED_ENDPOINT:
             return None, f"'{entry}': the embedded model is off or not installed"
         return None, f"'{entry}': no endpoint named '{endpoint_name}'"
-    return Candidate(config.endpoint, model), ""
+    return Candidate(config.endpoint, model, family=config.family), ""
 
 
 @attrs.frozen

@@ -46,14 +46,16 @@ class Endpoint:
 
 @attrs.frozen
 class Candidate:
-    """A model on an endpoint; ``context_length`` when known (from ``/api/show``), and
+    """A model on an endpoint; ``context_length`` when known (from ``/api/show``),
     ``prompt_tokens``, the most prompt worth sending it for a completion (a model on the
-    CPU pays for every prompt token before the first token of the answer)."""
+    CPU pays for every prompt token before the first token of the answer), and ``family``,
+    the FIM template family its endpoint's settings name."""
 
     endpoint: Endpoint
     model: str
     context_length: int | None = None
     prompt_tokens: int | None = None
+    family: str | None = None
 
 
 @attrs.frozen
