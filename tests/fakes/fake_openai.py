@@ -299,14 +299,16 @@ class FakeOpenAI(FakeHttpServer[RecordedRequest]):
             status, kind, code, message = self.status_faults[fault]
             return self._error(status, kind, message.format(model=model, key=sent_key), code)
         response = self._route(request)
-        return response if fault is None else apply_fault(fault, response, self._error_event())
+        if fault is None:
+            return response
+        return apply_fault(fault, response, self._error_event(request.path))
 
     def _error(self, status: int, kind: str, message: str, code: str = "invalid") -> Response:
         """This server's error body for a status."""
         return error_reply(status, kind, code, message)
 
-    def _error_event(self) -> bytes:
-        """An error after the first event: `data: {"error": {...}}` (vLLM, llama.cpp)."""
+    def _error_event(self, path: str) -> bytes:
+        """An error after the first event on `path`: `data: {"error": {...}}`."""
         return sse_event(
             {"error": {"message": "the model crashed", "type": "server_error", "code": 500}}
         )
@@ -514,10 +516,11 @@ class FakeLlamaServer(FakeOpenAI):
     def _error(self, status: int, kind: str, message: str, code: str = "") -> Response:
         return Response.json({"error": llama_error(status, kind, message)}, status=status)
 
-    def _error_event(self) -> bytes:
+    def _error_event(self, path: str) -> bytes:
         error = llama_error(500, "server_error", "the model crashed")
         if self.old_build:  # server_sent_event(sink, "error", ...), then [DONE] for OAI routes
-            return b"error: " + encode_json(error) + b"\n\n" + DONE_EVENT
+            done = b"" if path == INFILL_PATH else DONE_EVENT
+            return b"error: " + encode_json(error) + b"\n\n" + done
         # handle_completions_impl format_error: a data event, and the stream ends there
         return sse_event({"error": error})
 
@@ -726,7 +729,7 @@ class FakeVLLM(FakeOpenAI):
         kind = "NotFoundError" if error.status == 404 else "BadRequestError"
         return self._error(error.status, kind, error.message)
 
-    def _error_event(self) -> bytes:
+    def _error_event(self, path: str) -> bytes:
         # serving_completion.py: the error as a data event, then [DONE]
         error = {"message": "the model crashed", "type": "InternalServerError", "code": 500}
         return sse_event({"error": error}) + DONE_EVENT

@@ -17,11 +17,12 @@ from typing import Any
 import attrs
 import pytest
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.fake_openai import FakeLlamaServer
+from tests.fakes.fake_openai import INFILL_PATH, FakeLlamaServer
 
 from codehearth.completion.engine import CompletionEngine, CompletionQuery, Suggestion
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.llama_server_backend import LlamaServerBackend
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.pool import EndpointConfig, ModelPool, RoutePlan
@@ -271,6 +272,30 @@ async def test_a_fallback_on_a_llama_cpp_server_gets_a_fim_prompt(
             await served.aclose()
         [sent] = llama.generations()
     assert sent.body is not None and sent.body["prompt"].startswith(opening)
+
+
+async def test_a_llama_server_endpoint_infills_the_text_around_the_cursor(
+    registry: LanguageRegistry,
+) -> None:
+    with FakeLlamaServer() as llama:
+        llama.set_text(TEXT)
+        served = LlamaServerBackend(llama.url)
+        engine = CompletionEngine(
+            ModelPool.direct(served, completion="coder").role("completion"),
+            CompletionSettings(**FAST),
+            registry,
+            lambda _e: None,
+        )
+        try:
+            source = "def add(a, b):\n    re<|CURSOR|>\n\nprint(add(1, 2))\n"
+            assert texts(await engine.complete(query(source, invoked=True))) == ["return a + b"]
+        finally:
+            await engine.aclose()
+            await served.aclose()
+        [sent] = [r for r in llama.requests if r.path == INFILL_PATH]
+    assert sent.body is not None
+    assert (sent.body["input_prefix"], sent.body["prompt"]) == ("def add(a, b):\n", "    re")
+    assert sent.body["input_suffix"] == "\n\nprint(add(1, 2))\n"
 
 
 # -- answering from generations it already has ----------------------------------------------

@@ -299,24 +299,23 @@ class CompletionEngine:
         context: tuple[ContextSnippet, ...] = ()
         if self.context_provider is not None and split.context_tokens > 0:
             context = self.context_provider(query, split)
-        prompt = profile.template.render(
-            FimRequest(
-                prefix=split.prefix,
-                suffix=split.suffix,
-                file_path=query.file_path,
-                repo_name=query.repo_name,
-                context=context,
-                comment_prefix=spec.line_comment if spec is not None else "#",
-            )
+        fim = FimRequest(
+            prefix=split.prefix,
+            suffix=split.suffix,
+            file_path=query.file_path,
+            repo_name=query.repo_name,
+            context=context,
+            comment_prefix=spec.line_comment if spec is not None else "#",
         )
         return GenerateRequest(
             model=profile.model,
-            prompt=prompt,
+            prompt=profile.template.render(fim),
             num_ctx=num_ctx,
             max_tokens=s.max_tokens if multiline else min(s.max_tokens, 64),
             temperature=s.temperature if temperature is None else temperature,
             stop=profile.template.stop,
             seed=seed,
+            fim=fim,
         )
 
     async def _stream(

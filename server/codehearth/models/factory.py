@@ -2,7 +2,8 @@
 
 :func:`build_pool` reads ``settings.models`` and the roles' own models, plans the routes
 (:func:`codehearth.models.pool.plan_routes`) and creates a backend for each endpoint:
-Ollama, an OpenAI-compatible server or the embedded llama.cpp model. A backend whose
+Ollama, an OpenAI-compatible server, llama.cpp's own server or the embedded llama.cpp
+model. A backend whose
 parameters did not change is carried over from the previous pool (an embedded model stays
 loaded, HTTP connections stay open); the caller closes the ones returned as unused.
 Create pools inside the running event loop. No pygls here.
@@ -21,6 +22,7 @@ from codehearth.models.embedded_backend import (
     embedded_available,
     embedded_model_name,
 )
+from codehearth.models.llama_server_backend import LlamaServerBackend
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.pool import (
@@ -110,8 +112,9 @@ def _create(config: EndpointConfig, settings: Settings) -> ModelBackend:
         return EmbeddedBackend(
             settings.models.embedded_model_path, n_ctx=settings.models.embedded_context
         )
-    if endpoint.kind == "openai":
-        return OpenAIBackend(
+    if endpoint.kind in ("openai", "llama-server"):
+        server = LlamaServerBackend if endpoint.kind == "llama-server" else OpenAIBackend
+        return server(
             endpoint.url,
             api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
             connect_timeout=settings.ollama.connect_timeout,

@@ -23,6 +23,7 @@ import httpx
 import ollama
 
 from codehearth.models.errors import BackendError, ProblemKind, classify
+from codehearth.prompts.fim import FimRequest
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class ChatChunk:
 
 @attrs.frozen
 class GenerateRequest:
-    """A raw (template already applied) generation request."""
+    """A raw (template already applied) generation request; ``fim`` holds the parts a FIM
+    ``prompt`` was rendered from, for a backend whose server renders FIM itself."""
 
     model: str
     prompt: str
@@ -91,6 +93,7 @@ class GenerateRequest:
     temperature: float
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    fim: FimRequest | None = None
 
     def options(self) -> dict[str, Any]:
         options: dict[str, Any] = {

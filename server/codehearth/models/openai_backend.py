@@ -192,8 +192,8 @@ class OpenAIBackend:
         yield GenerateChunk(
             text="",
             done=True,
-            prompt_eval_count=_count(usage, "prompt_tokens"),
-            eval_count=_count(usage, "completion_tokens"),
+            prompt_eval_count=count_field(usage, "prompt_tokens"),
+            eval_count=count_field(usage, "completion_tokens"),
         )
 
     async def chat(
@@ -233,7 +233,7 @@ class OpenAIBackend:
         yield ChatChunk(
             tool_calls=tuple(self._finished_call(calls[index], model) for index in sorted(calls)),
             done=True,
-            prompt_eval_count=_count(usage, "prompt_tokens"),
+            prompt_eval_count=count_field(usage, "prompt_tokens"),
         )
 
     # -- requests -----------------------------------------------------------------------
@@ -317,11 +317,12 @@ class OpenAIBackend:
         return self._expect(dict, payload, model)
 
     async def _events(
-        self, path: str, body: Mapping[str, Any], model: str
+        self, path: str, body: Mapping[str, Any], model: str, *, done_marker: bool = True
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """The JSON payloads of a streamed request's server-sent events, up to ``[DONE]``,
-        failures classified. The HTTP response is opened here and always closed (which is
-        what makes the server stop generating), also when the consumer stops early.
+        """The JSON payloads of a streamed request's server-sent events, up to ``[DONE]``
+        (or the end of the stream, for a route that sends no ``[DONE]``), failures
+        classified. The HTTP response is opened here and always closed (which is what
+        makes the server stop generating), also when the consumer stops early.
 
         An error may come as an event: ``data: {"error": {...}}`` (vLLM, llama.cpp), an
         ``event: error`` event, or the ``error: {...}`` line of llama.cpp builds from
@@ -365,7 +366,7 @@ class OpenAIBackend:
                     data, event, first = [], "", False
                 elif line and not line.startswith(_OTHER_SSE_LINES):
                     raise self._bad_response(model, f"not a server-sent event: {line[:80]!r}")
-            if data and "\n".join(data) == DONE_MARKER:
+            if not done_marker or (data and "\n".join(data) == DONE_MARKER):
                 return
             raise self._scrubbed(
                 BackendError(
@@ -634,8 +635,9 @@ def _usage(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return usage if isinstance(usage, dict) else {}
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int | None:
-    value = usage.get(key)
+def count_field(payload: Mapping[str, Any], key: str) -> int | None:
+    """A token count the server reported (an int), or None."""
+    value = payload.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -701,4 +703,11 @@ def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return converted
 
 
-__all__ = ["OpenAIBackend", "api_base", "classify_openai", "openai_messages"]
+__all__ = [
+    "OpenAIBackend",
+    "api_base",
+    "classify_openai",
+    "count_field",
+    "openai_messages",
+    "server_root",
+]

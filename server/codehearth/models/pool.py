@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "ollama"
 OLLAMA_REGISTRY = "registry.ollama.ai"
 EMBEDDED_ENDPOINT = "embedded"
-ENDPOINT_KINDS = ("ollama", "openai")
+ENDPOINT_KINDS = ("ollama", "openai", "llama-server")
 CHARS_PER_TOKEN = 4
 DISCOVERY_TIMEOUT_SECONDS = 3.0
 
@@ -453,7 +453,7 @@ class RoleBackend:
         async def generation(choice: Choice) -> AsyncGenerator[GenerateChunk, None]:
             request = await build(choice)  # may fail too (e.g. /api/show while building)
             mask = SecretMask()
-            request = attrs.evolve(request, prompt=mask.hide(request.prompt))
+            request = hide_secrets(mask, request)
             self._note_masked(mask, choice)
             revealing = RevealingStream(mask)
             async with contextlib.aclosing(choice.backend.generate(request)) as chunks:
@@ -567,6 +567,18 @@ class RoleBackend:
                 mask.count,
                 choice.label,
             )
+
+
+def hide_secrets(mask: SecretMask, request: GenerateRequest) -> GenerateRequest:
+    """``request`` with the secrets in its prompt masked, and in its FIM parts (which a
+    server that renders FIM itself is sent instead of the prompt)."""
+    prompt, fim = mask.hide(request.prompt), request.fim
+    if fim is not None:
+        context = tuple(attrs.evolve(s, text=mask.hide(s.text)) for s in fim.context)
+        fim = attrs.evolve(
+            fim, prefix=mask.hide(fim.prefix), suffix=mask.hide(fim.suffix), context=context
+        )
+    return attrs.evolve(request, prompt=prompt, fim=fim)
 
 
 def no_route_error(role: str, route: Route) -> BackendError:

@@ -28,7 +28,8 @@ MISSING_RECHECK_SECONDS = 30.0
 
 @attrs.frozen
 class Endpoint:
-    """A model server: ``kind`` is ``ollama``, ``openai`` (an OpenAI-compatible API) or
+    """A model server: ``kind`` is ``ollama``, ``openai`` (an OpenAI-compatible API),
+    ``llama-server`` (llama.cpp's server: that API plus its own ``/infill``) or
     ``embedded`` (the llama.cpp model in this process).
 
     ``cloud`` marks a third-party service: it is only ever used with ``allowCloud``. A
