@@ -214,7 +214,8 @@ def test_a_long_server_error_is_shortened_in_the_message_but_kept_in_the_detail(
 
 
 def test_a_backend_error_reads_as_its_message() -> None:
-    error = classify(ollama.ResponseError(f"model '{MODEL}' not found", 404), host=HOST, model=MODEL)
+    missing = ollama.ResponseError(f"model '{MODEL}' not found", 404)
+    error = classify(missing, host=HOST, model=MODEL)
     assert str(error) == error.message
     with pytest.raises(BackendError, match="ollama pull"):
         raise error
