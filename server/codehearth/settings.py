@@ -228,9 +228,13 @@ class ModelSettings:
     )
     endpoints: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
         [],
-        "More model servers: tables with name, url, kind ('ollama' or 'openai' for an "
-        "OpenAI-compatible server such as llama.cpp or vLLM) and apiKeyEnv (the environment "
-        "variable holding its key).",
+        "More model servers: tables with name, url, kind ('ollama'; 'openai' for an "
+        "OpenAI-compatible server such as vLLM or LM Studio; 'llama-server' for llama.cpp's "
+        "server, whose /infill completes code), apiKeyEnv (the environment variable holding "
+        "its key), family (the FIM template family of its models), headers (a table of extra "
+        "HTTP headers; ${VAR} in a value is that environment variable), caBundle (a PEM file "
+        "of certificate authorities to trust) and insecure (true: no certificate check). "
+        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply to servers off this machine only.",
     )
     fallbacks: FallbackSettings = attrs.field(factory=FallbackSettings)
 
@@ -358,9 +362,10 @@ def _coerce(value: Any, expected: Any) -> tuple[bool, Any]:
             (item_type,) = typing.get_args(option)
             if item_type is str:
                 return all(isinstance(item, str) for item in value), list(value)
-            # a list of tables: keys normalised like every other key
+            # a list of tables: their keys normalised like every other key; the tables in
+            # them (an endpoint's headers) kept as written
             if all(isinstance(item, Mapping) for item in value):
-                return True, [deep_merge(item) for item in value]
+                return True, [{snake_case(str(k)): v for k, v in item.items()} for item in value]
     return False, value
 
 

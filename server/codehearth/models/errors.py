@@ -13,10 +13,13 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Mapping, Sequence
 
 import attrs
 import httpx
 import ollama
+
+from codehearth.models.redact import REDACTED
 
 
 class ProblemKind(enum.Enum):
@@ -48,6 +51,31 @@ class BackendError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+SECRET_MIN_CHARS = 8
+"""Header values (and words of them) at least this long are scrubbed from errors."""
+
+
+def header_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """What of an endpoint's extra headers an error message must never show: each value,
+    and each word of it (the token of ``Bearer <token>``), longest first."""
+    found = {
+        text
+        for value in headers.values()
+        for text in (value, *value.split())
+        if len(text) >= SECRET_MIN_CHARS
+    }
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def scrub(error: BackendError, secrets: Sequence[str]) -> BackendError:
+    """``error`` with each of ``secrets`` (header values, keys) replaced in its message and
+    detail."""
+    message, detail = error.message, error.detail
+    for secret in secrets:
+        message, detail = message.replace(secret, REDACTED), detail.replace(secret, REDACTED)
+    return attrs.evolve(error, message=message, detail=detail)
 
 
 def model_missing(model: str, detail: str = "") -> BackendError:

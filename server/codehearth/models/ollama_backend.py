@@ -22,7 +22,7 @@ import attrs
 import httpx
 import ollama
 
-from codehearth.models.errors import BackendError, ProblemKind, classify
+from codehearth.models.errors import BackendError, ProblemKind, classify, header_secrets, scrub
 from codehearth.prompts.fim import FimRequest
 
 log = logging.getLogger(__name__)
@@ -118,18 +118,30 @@ class OllamaBackend:
         keep_alive: str = "30m",
         connect_timeout: float = 2.0,
         stall_timeout: float = 4.0,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``headers`` go with every request (their values are scrubbed from errors);
+        ``transport`` decides certificates and proxy (see models/connection.py)."""
         self.host = host
         self.keep_alive = keep_alive
         timeout = httpx.Timeout(stall_timeout, connect=connect_timeout)
-        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        self._client = ollama.AsyncClient(
+            host=host, timeout=timeout, headers=headers, transport=transport
+        )
         # ollama-python sends $OLLAMA_API_KEY to whatever host is configured; a local
-        # server never needs it, so it never leaves the machine from here.
-        self._client._client.headers.pop("authorization", None)
+        # server never needs it, so it never leaves the machine from here. Only an
+        # Authorization header the endpoint's settings name is sent.
+        if not any(name.lower() == "authorization" for name in headers or {}):
+            self._client._client.headers.pop("authorization", None)
+        self._secrets = header_secrets(headers or {})
         self._show_cache: dict[str, Mapping[str, Any]] = {}
 
     async def aclose(self) -> None:
         await self._client._client.aclose()
+
+    def _classify(self, error: BaseException, model: str) -> BackendError:
+        return scrub(classify(error, host=self.host, model=model), self._secrets)
 
     async def _call(self, model: str, call: Any) -> Any:
         try:
@@ -137,7 +149,7 @@ class OllamaBackend:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise classify(error, host=self.host, model=model) from error
+            raise self._classify(error, model) from error
 
     async def version(self) -> str:
         response = await self._call("", self._client._client.get("/api/version"))
@@ -145,7 +157,7 @@ class OllamaBackend:
             response.raise_for_status()
             return str(response.json()["version"])
         except Exception as error:
-            raise classify(error, host=self.host, model="") from error
+            raise self._classify(error, "") from error
 
     async def list_models(self) -> list[str]:
         """Model names from ``/api/tags``."""
@@ -253,7 +265,7 @@ class OllamaBackend:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    raise classify(error, host=self.host, model=model) from error
+                    raise self._classify(error, model) from error
                 yield part
         finally:
             await _close_quietly(iterator)

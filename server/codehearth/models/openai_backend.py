@@ -33,7 +33,14 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import httpx
 
-from codehearth.models.errors import BackendError, ProblemKind, is_refusal, refusal
+from codehearth.models.connection import endpoint_transport
+from codehearth.models.errors import (
+    BackendError,
+    ProblemKind,
+    header_secrets,
+    is_refusal,
+    refusal,
+)
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import REDACTED, redact_secrets
 
@@ -101,20 +108,32 @@ class OpenAIBackend:
         url: str,
         *,
         api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         connect_timeout: float = 2.0,
         stall_timeout: float = 4.0,
         keep_alive: str = "",
     ) -> None:
+        """``headers`` go with every request (the key's ``Authorization`` wins over one of
+        them) and are scrubbed from errors; ``transport`` decides certificates and proxy,
+        by default those of :func:`~codehearth.models.connection.endpoint_transport`."""
         base = api_base(url)
         self.host = _without_credentials(base)
         self.keep_alive = keep_alive
         self._secrets = tuple(secret for secret in (api_key, urlsplit(base).password) if secret)
-        self._key_sent = bool(api_key)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._secrets += header_secrets(headers or {})
+        self._key_sent = bool(api_key) or any(
+            name.lower() == "authorization" for name in headers or {}
+        )
+        sent = dict(headers or {})
+        if api_key:
+            sent = {n: v for n, v in sent.items() if n.lower() != "authorization"}
+            sent["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.AsyncClient(
             base_url=base,
-            headers=headers,
+            headers=sent,
             timeout=httpx.Timeout(stall_timeout, connect=connect_timeout),
+            transport=transport or endpoint_transport(base),
         )
         self._root = server_root(base)
         self._show_cache: dict[str, Mapping[str, Any]] = {}
@@ -567,14 +586,14 @@ def _status_error(
         return BackendError(
             ProblemKind.SERVER_ERROR,
             f"{endpoint} wants an API key (HTTP {status}): set the endpoint's apiKeyEnv to "
-            "the name of an environment variable holding it",
+            "the name of an environment variable holding it (or send it in its headers)",
             detail,
         )
     if status in (401, 403):
         return BackendError(
             ProblemKind.SERVER_ERROR,
             f"API key rejected by {endpoint} (HTTP {status}): check the key in the variable "
-            "named by the endpoint's apiKeyEnv"
+            "named by the endpoint's apiKeyEnv (or in its headers)"
             + (f", and that it may use {model}" if model and status == 403 else ""),
             detail,
         )

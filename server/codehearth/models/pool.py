@@ -24,11 +24,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
 from codehearth.models.backend import ModelBackend
+from codehearth.models.connection import HEADER_NAME
 from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
@@ -44,6 +46,17 @@ DEFAULT_ENDPOINT = "ollama"
 OLLAMA_REGISTRY = "registry.ollama.ai"
 EMBEDDED_ENDPOINT = "embedded"
 ENDPOINT_KINDS = ("ollama", "openai", "llama-server")
+ENDPOINT_KEYS = (
+    "name",
+    "url",
+    "kind",
+    "api_key_env",
+    "family",
+    "headers",
+    "ca_bundle",
+    "insecure",
+)
+"""The keys of a ``models.endpoints`` table (snake_case, as settings keys are read)."""
 CHARS_PER_TOKEN = 4
 DISCOVERY_TIMEOUT_SECONDS = 3.0
 
@@ -66,12 +79,17 @@ Chunk = TypeVar("Chunk", GenerateChunk, ChatChunk)
 @attrs.frozen
 class EndpointConfig:
     """An endpoint as the settings name it; ``api_key_env`` names the variable holding
-    its key (never the key itself); ``family`` is the FIM template family of its models."""
+    its key (never the key itself); ``family`` is the FIM template family of its models;
+    ``headers`` (values may name ``${VAR}``), ``ca_bundle`` and ``insecure`` say how it is
+    reached (see :mod:`codehearth.models.connection`)."""
 
     name: str
     endpoint: Endpoint
     api_key_env: str | None = None
     family: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    ca_bundle: str | None = None
+    insecure: bool = False
 
 
 @attrs.frozen
@@ -109,6 +127,10 @@ def plan_routes(
     embedded = EndpointConfig(EMBEDDED_ENDPOINT, Endpoint(EMBEDDED_ENDPOINT, kind="embedded"))
     named: dict[str, EndpointConfig] = {DEFAULT_ENDPOINT: default}
     for raw in models.endpoints:
+        for key in sorted(set(raw) - set(ENDPOINT_KEYS)):
+            warnings.append(
+                f"models.endpoints: unknown key '{key}' in {raw.get('name')!r}; ignored"
+            )
         config, problem = _endpoint_config(raw, named)
         if problem:
             warnings.append(f"models.endpoints: {problem}; entry ignored")
@@ -177,7 +199,33 @@ def _endpoint_config(
     family = raw.get("family")
     if family is not None and family not in FAMILIES:
         return None, f"'{name}' has family '{family}' (known: {', '.join(FAMILIES)})"
-    return EndpointConfig(name, _endpoint(url, kind), key_env or None, family), ""
+    headers = raw.get("headers") or {}
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(key, str)
+        and HEADER_NAME.match(key)
+        and isinstance(value, str)
+        and not set(value) & {"\r", "\n"}
+        for key, value in headers.items()
+    ):
+        return None, f"'{name}' has headers that are not a table of header names and text"
+    ca_bundle, insecure = raw.get("ca_bundle"), raw.get("insecure", False)
+    if ca_bundle is not None and not (
+        isinstance(ca_bundle, str) and Path(ca_bundle).expanduser().exists()
+    ):
+        return None, f"'{name}' has a caBundle that is not an existing file: {ca_bundle!r}"
+    if not isinstance(insecure, bool):
+        return None, f"'{name}' has insecure = {insecure!r} (expected true or false)"
+    if ca_bundle and insecure:
+        return None, f"'{name}' sets both caBundle and insecure: pick one"
+    return EndpointConfig(
+        name,
+        _endpoint(url, kind),
+        key_env or None,
+        family,
+        tuple(sorted(headers.items())),
+        ca_bundle,
+        insecure,
+    ), ""
 
 
 def _candidate(entry: str, named: Mapping[str, EndpointConfig]) -> tuple[Candidate | None, str]:
