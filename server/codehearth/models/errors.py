@@ -5,7 +5,8 @@ Every exception the ``ollama`` client (httpx underneath) can raise is turned int
 sentence with the fix instead of a stack trace. A refused request (HTTP 400 and the like)
 is told apart by what the server says, the same way for Ollama and OpenAI-compatible
 servers (:func:`refusal`): a prompt longer than the model's context, a capability the
-model lacks (such as tool calling), or anything else.
+model lacks (such as tool calling), or anything else. :func:`scrub` takes an endpoint's
+secrets (its extra headers' values) out of an error.
 """
 
 from __future__ import annotations

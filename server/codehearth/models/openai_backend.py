@@ -5,20 +5,28 @@ as server-sent events (``data: {...}`` lines ending with ``data: [DONE]``), with
 ``stream_options.include_usage`` so the last chunk carries the token counts. Streamed tool
 calls (arguments arrive as JSON string fragments) are put together and handed over whole
 with the final chunk. ``/models`` lists the models; :meth:`OpenAIBackend.show` shapes what
-it reports like Ollama's ``/api/show`` as far as it is known, never more.
+it reports like Ollama's ``/api/show`` as far as it is known, never more: the context the
+server actually serves (llama.cpp's ``meta.n_ctx``, else ``/props``, else the trained
+context; vLLM's ``max_model_len``), and the FIM family its tokenizer's ``/tokenize`` shows
+(llama.cpp, vLLM). A llama.cpp server running one model answers whatever model a request
+names (:attr:`OpenAIBackend.serves_any_model`).
 
 The API base URL: a URL with no path gets ``/v1`` appended (``http://127.0.0.1:8080`` →
 ``http://127.0.0.1:8080/v1``); a URL with a path is the API base as given
-(``https://api.openai.com/v1``, ``https://api.groq.com/openai/v1``).
+(``https://api.openai.com/v1``, ``https://api.groq.com/openai/v1``). llama.cpp's own routes
+are beside it, at the server's root.
 
 These APIs have no ``num_ctx`` (the server's context is fixed when it starts) and no
 ``keep_alive``; both are accepted for the protocol's sake and not sent. The API key goes
 only to this endpoint, only as ``Authorization: Bearer``, and is scrubbed from every error
-message and detail (as are secret-shaped strings the server echoes back). Every failure is
-raised as a :class:`~codehearth.models.errors.BackendError` classified here: an HTTP 401
-or 403 is ``SERVER_ERROR`` ("API key rejected"), not ``UNSUPPORTED``, because callers
-answer ``UNSUPPORTED`` by retrying without tools, which a rejected key would fail again.
-Cancelling the consumer of a stream closes its HTTP response, which stops the generation.
+message and detail, as are the endpoint's extra headers and secret-shaped strings the
+server echoes back. Every failure is raised as a
+:class:`~codehearth.models.errors.BackendError` classified here: an HTTP 401 or 403 is
+``SERVER_ERROR`` ("API key rejected"), not ``UNSUPPORTED``, because callers answer
+``UNSUPPORTED`` by retrying without tools, which a rejected key would fail again; a refused
+request is read by what the server says (:func:`~codehearth.models.errors.refusal`), and
+an error sent as an event before the first token as the status its code names. Cancelling
+the consumer of a stream closes its HTTP response, which stops the generation.
 """
 
 from __future__ import annotations

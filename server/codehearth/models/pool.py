@@ -323,8 +323,9 @@ class ModelPool:
 
     async def discover(self) -> dict[Endpoint, list[str] | BackendError]:
         """Ask each endpoint the router may use which models it has (cloud endpoints only
-        with allowCloud); a model that is not there is skipped by the router for a while
-        (one failing endpoint does not stop the rest)."""
+        with allowCloud); a model that is not there (names compared as Ollama compares
+        them; a one-model llama.cpp server has them all) is skipped by the router for a
+        while (one failing endpoint does not stop the rest)."""
         endpoints = [e for e in self.backends if self.router.allow_cloud or not e.cloud]
 
         async def listing(endpoint: Endpoint) -> list[str] | BackendError:
