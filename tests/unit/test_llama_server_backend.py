@@ -132,6 +132,15 @@ async def test_a_model_without_fim_tokens_gets_the_rendered_prompt_from_then_on(
     assert sent is not None and sent["prompt"] == request().prompt
 
 
+async def test_a_server_without_infill_gets_the_rendered_prompt_from_then_on(
+    fake: FakeLlamaServer, backend: LlamaServerBackend
+) -> None:
+    fake.inject("not_found", path=INFILL_PATH)  # "File Not Found": an OpenAI-only server
+    assert "".join(c.text for c in await collect(backend, request())) == "urn a + b\n"
+    assert "".join(c.text for c in await collect(backend, request())) == "urn a + b\n"
+    assert paths(fake) == [INFILL_PATH, COMPLETIONS_PATH, COMPLETIONS_PATH]
+
+
 async def test_chat_goes_to_the_openai_compatible_route(
     fake: FakeLlamaServer, backend: LlamaServerBackend
 ) -> None:

@@ -554,8 +554,14 @@ async def test_a_prompt_too_long_for_one_server_moves_to_the_next() -> None:
         )
         try:
             long_prompt = "x = 1\n" * 300  # ~450 tokens: more than the small slot holds
-            chunks = pool.role("edit").generate(request(long_prompt))
-            assert "".join([c.text async for c in chunks]) == "from the big one\n"
-            assert [r.status for r in small.generations()] == [400]
+            for _ in range(3):
+                chunks = pool.role("edit").generate(request(long_prompt))
+                assert "".join([c.text async for c in chunks]) == "from the big one\n"
+            assert [r.status for r in small.generations()] == [400] * 3
+            # A prompt too long for one model says nothing of its endpoint's health.
+            assert pool.router.health(first).state is BreakerState.CLOSED
+            small.set_text("from the small one\n")
+            chunks = pool.role("edit").generate(request())
+            assert "".join([c.text async for c in chunks]) == "from the small one\n"
         finally:
             await pool.aclose()

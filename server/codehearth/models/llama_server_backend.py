@@ -16,9 +16,10 @@ request follows llama.cpp's editor plugins (llama.vim, llama.vscode):
 
 The answer streams as server-sent events whose JSON has ``content`` and ``stop`` (the last
 one, ``stop: true``, has the token counts), with no ``[DONE]``. A model without FIM tokens
-(the server answers 501 "Infill is not supported by this model") gets the rendered prompt
-through ``/completions`` from then on. Sources: llama.cpp ``tools/server/server-context.cpp``
-(``post_infill``, ``handle_completions_impl``), ``tools/server/README.md`` (``/infill``).
+(the server answers 501 "Infill is not supported by this model"), or a server without
+``/infill`` (404), gets the rendered prompt through ``/completions`` from then on.
+Sources: llama.cpp ``tools/server/server-context.cpp`` (``post_infill``,
+``handle_completions_impl``), ``tools/server/README.md`` (``/infill``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from codehearth.prompts.fim import FimRequest
 INFILL_PATH = "/infill"
 INFILL_PREDICT_MS = 1000
 """``t_max_predict_ms``: llama.vim's default."""
+NO_INFILL_KINDS = frozenset({ProblemKind.UNSUPPORTED, ProblemKind.MODEL_MISSING})
 
 
 class LlamaServerBackend(OpenAIBackend):
@@ -58,7 +60,8 @@ class LlamaServerBackend(OpenAIBackend):
                         yield chunk
                 return
             except BackendError as error:
-                if answered or error.kind is not ProblemKind.UNSUPPORTED:
+                # 501: a model without FIM tokens; 404: a server without /infill
+                if answered or error.kind not in NO_INFILL_KINDS:
                     raise
                 self._without_infill.add(request.model)
         async with contextlib.aclosing(super().generate(request)) as chunks:

@@ -301,12 +301,12 @@ class OpenAIBackend:
         """Whether the model's tokenizer reads ``text`` as one token; None when the server
         has no tokenizer to ask. One body serves both servers: llama.cpp reads ``content``
         (parse_special defaults to true), vLLM ``model``, ``prompt`` and
-        ``add_special_tokens``; each ignores the other's fields. A server that is down or
+        ``add_special_tokens``; each ignores the other's fields. A server that fails or is
         busy raises, so that the answer is not cached."""
         url = f"{self._root}{TOKENIZE_PATH}"
         body = {"content": text, "model": model, "prompt": text, "add_special_tokens": False}
         response = await self._call(model, url, self._client.post(url, json=body))
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code in (429, 500, 502, 503, 504):
             await self._call(model, url, response.aread())
             raise self._classify(
                 httpx.HTTPStatusError("error status", request=response.request, response=response),

@@ -600,7 +600,8 @@ class RoleBackend:
         if error.kind is ProblemKind.MODEL_MISSING:
             self.pool.router.set_missing(choice.candidate, True)
             choice.backend.forget_model(choice.model)
-        elif error.kind in FAILOVER_KINDS:
+        elif error.kind in FAILOVER_KINDS - {ProblemKind.CONTEXT_EXCEEDED}:
+            # (a prompt too long for one model says nothing of its endpoint's health)
             self.pool.router.record(choice.candidate, ok=False, problem=error.message)
         if error.kind not in FAILOVER_KINDS:
             return False
