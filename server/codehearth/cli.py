@@ -628,13 +628,22 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
                 if candidate.endpoint in found and candidate.endpoint not in answering:
                     rows.append((check, status, f"{label}: its endpoint does not answer", ""))
-                elif pool.router.is_missing(candidate):
+                elif pool.router.is_missing(candidate) and candidate.endpoint.kind == "ollama":
                     rows.append(
                         (
                             check,
                             status,
                             f"{label}: model not pulled",
                             f"ollama pull {candidate.model}",
+                        )
+                    )
+                elif pool.router.is_missing(candidate):
+                    rows.append(
+                        (
+                            check,
+                            status,
+                            f"{label}: the server does not serve this model",
+                            "use a model id it lists (see its endpoint row above)",
                         )
                     )
                 else:
@@ -644,9 +653,7 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
         ]
         if completion:
             choice = completion[0]
-            family = (
-                settings.completion.family if choice.model == settings.completion.model else None
-            )
+            family = choice.candidate.family or settings.completion.family
             try:
                 show = await choice.backend.show(choice.model)
                 detection = detect_family(show, override=family)

@@ -67,7 +67,9 @@ class CompletionSettings:
     family: str | None = setting(
         None,
         "Force the FIM template family (qwen2.5-coder, codegemma, deepseek-coder, starcoder, "
-        "starcoder2, codellama, codestral, plain). Default: detected from /api/show.",
+        "starcoder2, codellama, codestral, plain) of every completion model; a models.endpoints "
+        "entry's own family wins for its models. Default: detected from Ollama's /api/show or "
+        "the server's tokenizer.",
     )
     num_ctx: int = setting(
         4096,
@@ -243,9 +245,13 @@ class ModelSettings:
     )
     endpoints: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
         [],
-        "More model servers: tables with name, url, kind ('ollama' or 'openai' for an "
-        "OpenAI-compatible server such as llama.cpp or vLLM) and apiKeyEnv (the environment "
-        "variable holding its key).",
+        "More model servers: tables with name, url, kind ('ollama'; 'openai' for an "
+        "OpenAI-compatible server such as vLLM or LM Studio; 'llama-server' for llama.cpp's "
+        "server, whose /infill completes code), apiKeyEnv (the environment variable holding "
+        "its key), family (the FIM template family of its models), headers (a table of extra "
+        "HTTP headers; ${VAR} in a value is that environment variable), caBundle (a PEM file "
+        "of certificate authorities to trust) and insecure (true: no certificate check). "
+        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply to servers off this machine only.",
     )
     fallbacks: FallbackSettings = attrs.field(factory=FallbackSettings)
 
@@ -373,9 +379,10 @@ def _coerce(value: Any, expected: Any) -> tuple[bool, Any]:
             (item_type,) = typing.get_args(option)
             if item_type is str:
                 return all(isinstance(item, str) for item in value), list(value)
-            # a list of tables: keys normalised like every other key
+            # a list of tables: their keys normalised like every other key; the tables in
+            # them (an endpoint's headers) kept as written
             if all(isinstance(item, Mapping) for item in value):
-                return True, [deep_merge(item) for item in value]
+                return True, [{snake_case(str(k)): v for k, v in item.items()} for item in value]
     return False, value
 
 

@@ -1,4 +1,5 @@
-"""ChatSession against the fake Ollama with the real backend and a real MemoryStore."""
+"""ChatSession against the fake Ollama (and the fake llama.cpp server) with the real
+backends and a real MemoryStore."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from typing import Any
 
 import pytest
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_openai import FakeLlamaServer
 
 from codehearth.chat.pipeline import SUMMARY_INSTRUCTIONS, SUMMARY_MARK, ChatSession
 from codehearth.chat.window import prompt_limit, prompt_tokens
 from codehearth.memory.store import MemoryStore
+from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
+from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.prompts.budget import EstimatingCounter
 
 CODER = "qwen2.5-coder:7b"
@@ -141,6 +145,27 @@ async def test_a_tool_call_edits_memory_then_the_model_answers(
     assert chat.supports_tools is (False if refused else supports_tools)
     roles = [role for role, _ in stored(store)]
     assert roles == ["user", "tool", "assistant"]
+
+
+async def test_a_prompt_longer_than_the_context_keeps_native_tool_calling(
+    store: MemoryStore,
+) -> None:
+    with FakeLlamaServer() as server:
+        server.n_ctx = 64  # less than the system prompt alone
+        backend = OpenAIBackend(server.url)
+        chat = ChatSession(
+            store, backend, model="coder", num_ctx=4096, conversation_id="c1", counter=COUNTER
+        )
+        try:
+            with pytest.raises(BackendError) as raised:
+                await chat.ask("I work on billing.")
+        finally:
+            await backend.aclose()
+        requests = server.generations()
+    assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
+    assert chat.supports_tools is None  # still to be found out, not switched off
+    assert [r.status for r in requests] == [400]
+    assert requests[0].body is not None and requests[0].body["tools"]
 
 
 def summarising(body: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 from tests.fakes.fake_ollama import VERSION, FakeOllama, RecordedRequest
+from tests.fakes.fake_openai import FakeVLLM
 
 from codehearth.cli import _parse_location, main, workspace_root_for
 from codehearth.models.embedded_backend import embedded_available
@@ -204,6 +205,22 @@ def test_doctor_lists_codehearth_toml_problems_as_warnings(
     assert code == 0
     assert rows["settings"]["status"] == "WARN"
     assert "completion.modle" in rows["settings"]["detail"]
+
+
+def test_doctor_never_advises_ollama_pull_for_an_openai_endpoint(
+    isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeVLLM() as vllm:
+        (isolated / "codehearth.toml").write_text(
+            "[models]\nembedded = 'off'\n"
+            f"[[models.endpoints]]\nname = 'vllm'\nurl = '{vllm.url}'\nkind = 'openai'\n"
+            "[models.fallbacks]\ncompletion = ['missing-7b@vllm']\n",
+            encoding="utf-8",
+        )
+        _code, rows = doctor_rows(capsys, "--host", fake.url)
+    row = rows["route completion #2"]
+    assert row["status"] == "WARN" and "missing-7b" in row["detail"]
+    assert "does not serve" in row["detail"] and "ollama" not in row["fix"]
 
 
 def test_doctor_prints_a_table_with_each_fix(

@@ -251,7 +251,7 @@ async def test_a_prompt_longer_than_the_context_is_refused() -> None:
             await collect(made, request(prompt=LONG_PROMPT))
     finally:
         await made.aclose()
-    assert raised.value.kind is ProblemKind.UNSUPPORTED
+    assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
     assert "512" in raised.value.message
 
 

@@ -17,12 +17,16 @@ from typing import Any
 import attrs
 import pytest
 from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_openai import INFILL_PATH, FakeLlamaServer
 
 from codehearth.completion.engine import CompletionEngine, CompletionQuery, Suggestion
 from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.llama_server_backend import LlamaServerBackend
 from codehearth.models.ollama_backend import OllamaBackend
-from codehearth.models.pool import ModelPool, RoleBackend, default_timing
+from codehearth.models.openai_backend import OpenAIBackend
+from codehearth.models.pool import EndpointConfig, ModelPool, RoleBackend, RoutePlan, default_timing
+from codehearth.models.router import Candidate, Endpoint
 from codehearth.settings import CompletionSettings
 
 pytestmark = pytest.mark.usefixtures("no_ca_bundle")
@@ -234,6 +238,75 @@ async def test_the_model_profile_is_looked_up_once(fake: FakeOllama, make: Make)
 async def test_a_forced_family_needs_no_model_lookup(fake: FakeOllama, make: Make) -> None:
     await make(family="qwen2.5-coder").engine.complete(query(BODY))
     assert [r.path for r in fake.requests] == ["/api/generate"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint_family", "setting", "opening"),
+    [
+        pytest.param(None, None, "<|fim_prefix|>def add", id="detected-from-the-tokenizer"),
+        pytest.param("starcoder", None, "<fim_prefix>def add", id="the-endpoints-family"),
+        pytest.param(None, "deepseek-coder", "<｜fim▁begin｜>def add", id="the-family-setting"),
+        pytest.param("starcoder", "deepseek-coder", "<fim_prefix>def add", id="endpoint-wins"),
+    ],
+)
+async def test_a_fallback_on_a_llama_cpp_server_gets_a_fim_prompt(
+    fake: FakeOllama,
+    backend: OllamaBackend,
+    registry: LanguageRegistry,
+    endpoint_family: str | None,
+    setting: str | None,
+    opening: str,
+) -> None:
+    fake.stop()  # the primary is down: the llama.cpp server answers
+    with FakeLlamaServer() as llama:
+        llama.set_text(TEXT)
+        primary, other = Endpoint(fake.url), Endpoint(llama.url, kind="openai")
+        served = OpenAIBackend(llama.url)
+        pool = ModelPool(
+            RoutePlan(
+                (EndpointConfig("ollama", primary), EndpointConfig("llama", other)),
+                {
+                    "completion": (
+                        Candidate(primary, "qwen2.5-coder:1.5b"),
+                        Candidate(other, "coder", family=endpoint_family),
+                    )
+                },
+            ),
+            {primary: backend, other: served},
+        )
+        settings = CompletionSettings(**{**FAST, "family": setting})
+        engine = CompletionEngine(pool.role("completion"), settings, registry, lambda _e: None)
+        try:
+            assert texts(await engine.complete(query(BODY, invoked=True))) == ["return a + b"]
+        finally:
+            await engine.aclose()
+            await served.aclose()
+        [sent] = llama.generations()
+    assert sent.body is not None and sent.body["prompt"].startswith(opening)
+
+
+async def test_a_llama_server_endpoint_infills_the_text_around_the_cursor(
+    registry: LanguageRegistry,
+) -> None:
+    with FakeLlamaServer() as llama:
+        llama.set_text(TEXT)
+        served = LlamaServerBackend(llama.url)
+        engine = CompletionEngine(
+            ModelPool.direct(served, completion="coder").role("completion"),
+            CompletionSettings(**FAST),
+            registry,
+            lambda _e: None,
+        )
+        try:
+            source = "def add(a, b):\n    re<|CURSOR|>\n\nprint(add(1, 2))\n"
+            assert texts(await engine.complete(query(source, invoked=True))) == ["return a + b"]
+        finally:
+            await engine.aclose()
+            await served.aclose()
+        [sent] = [r for r in llama.requests if r.path == INFILL_PATH]
+    assert sent.body is not None
+    assert (sent.body["input_prefix"], sent.body["prompt"]) == ("def add(a, b):\n", "    re")
+    assert sent.body["input_suffix"] == "\n\nprint(add(1, 2))\n"
 
 
 # -- answering from generations it already has ----------------------------------------------

@@ -1,7 +1,8 @@
 """The OpenAI-compatible backend against the fake OpenAI server (httpx on a real socket):
 which URL is dialled, streamed generations and chat (tool calls put together from their
 fragments), discovery, every fault mapped to its kind, streams closed when the consumer
-stops, and the API key sent as a bearer token and never shown.
+stops, and the API key sent as a bearer token and never shown. Against fakes of llama.cpp's
+server and vLLM: the context actually served, and errors as those servers send them.
 
 Backends are created inside the running loop (an async fixture shares the test's loop)
 and closed after each test.
@@ -16,11 +17,26 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fakes.fake_openai import CHAT_PATH, COMPLETIONS_PATH, MODELS_PATH, FakeOpenAI
+from tests.fakes.fake_openai import (
+    CHAT_PATH,
+    COMPLETIONS_PATH,
+    MODELS_PATH,
+    PROPS_PATH,
+    QWEN_SPECIAL_TOKENS,
+    TOKENIZE_PATH,
+    FakeLlamaServer,
+    FakeOpenAI,
+    FakeVLLM,
+)
 
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
-from codehearth.models.openai_backend import OpenAIBackend, api_base, openai_messages
+from codehearth.models.openai_backend import (
+    OpenAIBackend,
+    api_base,
+    classify_openai,
+    openai_messages,
+)
 from codehearth.prompts.family import context_length, detect_family
 
 CODER = "qwen2.5-coder-1.5b"
@@ -375,7 +391,7 @@ async def test_list_models_names_every_served_model(backend: OpenAIBackend) -> N
 @pytest.mark.parametrize(
     ("model", "length"),
     [
-        pytest.param(CODER, 32768, id="llama.cpp-meta"),
+        pytest.param(CODER, 8192, id="llama.cpp-meta"),
         pytest.param(CHATTER, 8192, id="vllm-max-model-len"),
         pytest.param("gpt-4o-mini", None, id="not-reported"),
         pytest.param("not-listed", None, id="not-listed"),
@@ -713,3 +729,363 @@ async def test_a_server_that_wants_a_key_when_none_is_set_says_so(
     with pytest.raises(BackendError, match=r"wants an API key.*apiKeyEnv") as raised:
         await backend.list_models()
     assert raised.value.kind is ProblemKind.SERVER_ERROR
+
+
+# -- llama.cpp's server and vLLM as they are -----------------------------------------------------
+
+
+@pytest.fixture
+def llama() -> Iterator[FakeLlamaServer]:
+    with FakeLlamaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def vllm() -> Iterator[FakeVLLM]:
+    with FakeVLLM() as server:
+        yield server
+
+
+@pytest.fixture
+async def on_llama(llama: FakeLlamaServer) -> AsyncIterator[OpenAIBackend]:
+    made = OpenAIBackend(llama.url, request_timeout=STALL_SECONDS)
+    yield made
+    await made.aclose()
+
+
+VLLM_MODEL = "Qwen/Qwen2.5-Coder-7B-Instruct"
+
+
+def old_llama(llama: FakeLlamaServer) -> None:
+    llama.old_build = True
+
+
+def old_llama_without_props(llama: FakeLlamaServer) -> None:
+    llama.old_build = True
+    llama.inject("not_found", path=PROPS_PATH)
+
+
+@pytest.mark.parametrize(
+    ("setup", "length"),
+    [
+        pytest.param(lambda _llama: None, 4096, id="meta-n_ctx"),
+        pytest.param(old_llama, 4096, id="old-build-props"),
+        pytest.param(old_llama_without_props, 32768, id="old-build-trained-context-last"),
+    ],
+)
+async def test_the_context_of_a_llama_cpp_model_is_the_one_it_serves(
+    llama: FakeLlamaServer,
+    on_llama: OpenAIBackend,
+    setup: Callable[[FakeLlamaServer], None],
+    length: int,
+) -> None:
+    llama.n_ctx, llama.n_ctx_train = 4096, 32768  # llama-server -c 4096 on a 32k model
+    setup(llama)
+    assert context_length(await on_llama.show(llama.model_id)) == length
+
+
+async def test_the_context_of_a_vllm_model_is_its_max_model_len(vllm: FakeVLLM) -> None:
+    backend = OpenAIBackend(vllm.url)
+    try:
+        assert context_length(await backend.show(VLLM_MODEL)) == 8192
+        assert PROPS_PATH not in [r.path for r in vllm.requests]  # llama.cpp's own route
+    finally:
+        await backend.aclose()
+
+
+FIM_MIDDLES = frozenset({"<|fim_suffix|>", "<|fim_middle|>"})
+
+
+@pytest.mark.parametrize(
+    ("tokens", "family"),
+    [
+        pytest.param(QWEN_SPECIAL_TOKENS, "qwen2.5-coder", id="qwen2.5-coder"),
+        pytest.param(
+            FIM_MIDDLES | {"<|fim_prefix|>", "<|file_separator|>", "<eos>"},
+            "codegemma",
+            id="codegemma",
+        ),
+        pytest.param(
+            frozenset({"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>"}),
+            "starcoder2",
+            id="starcoder2",
+        ),
+        pytest.param(
+            frozenset({"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<filename>"}),
+            "starcoder",
+            id="starcoder",
+        ),
+        pytest.param(
+            frozenset({"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}),
+            "deepseek-coder",
+            id="deepseek-coder",
+        ),
+        pytest.param(frozenset({"[SUFFIX]", "[PREFIX]", "[INST]"}), "codestral", id="codestral"),
+        pytest.param(frozenset({"<|im_start|>", "<|im_end|>"}), "plain", id="no-fim-tokens"),
+    ],
+)
+async def test_the_fim_family_comes_from_the_servers_tokenizer(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend, tokens: frozenset[str], family: str
+) -> None:
+    llama.special_tokens = tokens
+    detection = detect_family(await on_llama.show(llama.model_id))
+    assert detection.family == family
+    assert detection.supports_fim is (family != "plain")
+
+
+async def test_vllms_tokenizer_tells_the_family_too(vllm: FakeVLLM) -> None:
+    backend = OpenAIBackend(vllm.url)
+    try:
+        detection = detect_family(await backend.show(VLLM_MODEL))
+    finally:
+        await backend.aclose()
+    assert detection.family == "qwen2.5-coder"
+    body = next(r.body for r in vllm.requests if r.path == TOKENIZE_PATH)
+    assert body == {
+        "content": "<｜fim▁begin｜>",
+        "model": VLLM_MODEL,
+        "prompt": "<｜fim▁begin｜>",
+        "add_special_tokens": False,
+    }
+
+
+async def test_a_busy_tokenizer_is_asked_again_next_time(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend
+) -> None:
+    llama.inject("overloaded", times=1, path=TOKENIZE_PATH)  # "Loading model"
+    with pytest.raises(BackendError) as raised:
+        await on_llama.show(llama.model_id)
+    assert raised.value.kind is ProblemKind.OVERLOADED
+    assert detect_family(await on_llama.show(llama.model_id)).family == "qwen2.5-coder"
+    asked = [r.path for r in llama.requests].count(TOKENIZE_PATH)
+    await on_llama.show(llama.model_id)
+    assert [r.path for r in llama.requests].count(TOKENIZE_PATH) == asked  # cached now
+
+
+LONG_PROMPT = "x = 1\n" * 200  # 1,200 characters: ~300 tokens
+
+
+def generate_long(backend: OpenAIBackend) -> Any:
+    return collect(backend, request(prompt=LONG_PROMPT))
+
+
+def chat_long(backend: OpenAIBackend) -> Any:
+    return chat(backend, messages=[{"role": "user", "content": LONG_PROMPT}], tools=[WEATHER_TOOL])
+
+
+@pytest.mark.parametrize(
+    "run", [pytest.param(generate_long, id="generate"), pytest.param(chat_long, id="chat")]
+)
+@pytest.mark.parametrize(
+    "old_build", [pytest.param(False, id="llama.cpp"), pytest.param(True, id="old-llama.cpp")]
+)
+async def test_a_prompt_longer_than_llama_cpps_context_is_context_exceeded(
+    llama: FakeLlamaServer,
+    on_llama: OpenAIBackend,
+    run: Callable[[OpenAIBackend], Any],
+    old_build: bool,
+) -> None:
+    llama.n_ctx, llama.old_build = 128, old_build
+    with pytest.raises(BackendError) as raised:
+        await run(on_llama)
+    assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
+    assert "exceeds the available context size (128 tokens)" in raised.value.message
+    assert "OpenAI-compatible" not in raised.value.message
+    assert llama.requests[-1].status == (200 if old_build else 400)
+
+
+@pytest.mark.parametrize(
+    "run", [pytest.param(generate_long, id="generate"), pytest.param(chat_long, id="chat")]
+)
+async def test_a_prompt_longer_than_vllms_context_is_context_exceeded(
+    vllm: FakeVLLM, run: Callable[[OpenAIBackend], Any]
+) -> None:
+    vllm.models[CODER] = {"max_model_len": 256}
+    vllm.models[CHATTER] = {"max_model_len": 256}
+    backend = OpenAIBackend(vllm.url)
+    try:
+        with pytest.raises(BackendError) as raised:
+            await run(backend)
+    finally:
+        await backend.aclose()
+    assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
+    assert "maximum context length is 256 tokens" in raised.value.message
+
+
+async def test_an_old_llama_cpp_error_after_the_first_token_breaks_the_answer_off(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend
+) -> None:
+    llama.old_build = True
+    llama.set_text("one two three four five")
+    llama.inject("error_event", times=1)
+    with pytest.raises(BackendError) as raised:
+        await collect(on_llama, request())
+    assert raised.value.kind is ProblemKind.STREAM_ERROR
+    assert "the model crashed" in raised.value.message
+
+
+async def test_llama_cpp_pings_between_tokens_are_ignored(
+    llama: FakeLlamaServer, on_llama: OpenAIBackend
+) -> None:
+    llama.pings = True
+    llama.set_text("return a + b\n")
+    assert "".join(c.text for c in await collect(on_llama, request())) == "return a + b\n"
+
+
+def sse_body(*events: str) -> bytes:
+    return "".join(f"{event}\n\n" for event in events).encode()
+
+
+EXCEEDED = (
+    '{"code":400,"message":"the request exceeds the available context size, try increasing '
+    'it","type":"exceed_context_size_error"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        pytest.param(
+            sse_body(f"error: {EXCEEDED}", "data: [DONE]"),
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="old-llama.cpp-error-line-context",
+        ),
+        pytest.param(
+            sse_body(
+                'error: {"code":500,"message":"llama_decode failed","type":"server_error"}',
+                "data: [DONE]",
+            ),
+            ProblemKind.SERVER_ERROR,
+            id="old-llama.cpp-error-line-500",
+        ),
+        pytest.param(
+            sse_body(
+                'error: {"code":503,"message":"Loading model","type":"unavailable_error"}',
+                "data: [DONE]",
+            ),
+            ProblemKind.OVERLOADED,
+            id="old-llama.cpp-error-line-503",
+        ),
+        pytest.param(
+            sse_body(f"event: error\ndata: {EXCEEDED}"),
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="event-error",
+        ),
+        pytest.param(
+            sse_body(
+                'data: {"error":{"message":"This model\'s maximum context length is 2048 '
+                'tokens.","type":"BadRequestError","param":null,"code":400}}',
+                "data: [DONE]",
+            ),
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="data-error-before-any-token",
+        ),
+        pytest.param(
+            sse_body(
+                'data: {"choices":[{"index":0,"text":"return"}]}',
+                'error: {"code":500,"message":"llama_decode failed","type":"server_error"}',
+                "data: [DONE]",
+            ),
+            ProblemKind.STREAM_ERROR,
+            id="error-line-after-a-token",
+        ),
+    ],
+)
+async def test_error_events_are_classified_by_their_code(body: bytes, kind: ProblemKind) -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    backend = OpenAIBackend("http://127.0.0.1:9")
+    await backend._client.aclose()
+    backend._client = httpx.AsyncClient(
+        base_url=backend.host, transport=httpx.MockTransport(handler)
+    )
+    try:
+        with pytest.raises(BackendError) as raised:
+            await collect(backend, request())
+    finally:
+        await backend.aclose()
+    assert raised.value.kind is kind
+    assert "OpenAI-compatible" not in raised.value.message
+
+
+def status_error(status: int, body: str) -> httpx.HTTPStatusError:
+    sent = httpx.Request("POST", "http://127.0.0.1:8080/v1/chat/completions")
+    response = httpx.Response(
+        status, text=body, headers={"content-type": "application/json"}, request=sent
+    )
+    return httpx.HTTPStatusError(f"HTTP {status}", request=sent, response=response)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        pytest.param(
+            400,
+            '{"error":{"code":400,"message":"request (9412 tokens) exceeds the available '
+            'context size (8192 tokens), try increasing it","type":"exceed_context_size_error",'
+            '"n_prompt_tokens":9412,"n_ctx":8192}}',
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="llama.cpp-context",
+        ),
+        pytest.param(
+            400,
+            '{"error":{"message":"This model\'s maximum context length is 8192 tokens. However, '
+            'you requested 9000 tokens (8000 in the messages, 1000 in the completion).",'
+            '"type":"BadRequestError","param":null,"code":400}}',
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="vllm-context",
+        ),
+        pytest.param(
+            400,
+            '{"error":{"message":"Please reduce the length of the messages.","type":'
+            '"invalid_request_error","param":"messages","code":"context_length_exceeded"}}',
+            ProblemKind.CONTEXT_EXCEEDED,
+            id="openai-context",
+        ),
+        pytest.param(
+            500,
+            '{"error":{"code":500,"message":"tools param requires --jinja flag",'
+            '"type":"server_error"}}',
+            ProblemKind.UNSUPPORTED,
+            id="llama.cpp-tools-without-jinja",
+        ),
+        pytest.param(
+            400,
+            '{"error":{"message":"\\"auto\\" tool choice requires --enable-auto-tool-choice '
+            'and --tool-call-parser to be set","type":"BadRequestError","param":null,"code":400}}',
+            ProblemKind.UNSUPPORTED,
+            id="vllm-tools-not-enabled",
+        ),
+        pytest.param(
+            501,
+            '{"error":{"code":501,"message":"Infill is not supported by this model: prefix '
+            'token is missing. ","type":"not_supported_error"}}',
+            ProblemKind.UNSUPPORTED,
+            id="llama.cpp-no-infill",
+        ),
+        pytest.param(
+            400,
+            '{"error":{"code":400,"message":"\\"input_prefix\\" is required",'
+            '"type":"invalid_request_error"}}',
+            ProblemKind.REFUSED,
+            id="llama.cpp-bad-request",
+        ),
+        pytest.param(
+            500,
+            '{"error":{"code":500,"message":"failed to decode the batch","type":"server_error"}}',
+            ProblemKind.SERVER_ERROR,
+            id="llama.cpp-500",
+        ),
+    ],
+)
+def test_error_statuses_are_classified_by_what_the_server_says(
+    status: int, body: str, kind: ProblemKind
+) -> None:
+    classified = classify_openai(
+        status_error(status, body),
+        endpoint="http://127.0.0.1:8080/v1",
+        model=CODER,
+        path=CHAT_PATH,
+    )
+    assert classified.kind is kind

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from tests.fakes.fake_ollama import FakeOllama
-from tests.fakes.fake_openai import FakeOpenAI
+from tests.fakes.fake_openai import FakeLlamaServer, FakeOpenAI, FakeVLLM
 
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.factory import build_pool
@@ -24,6 +24,7 @@ from codehearth.models.pool import (
     ModelPool,
     RoleModels,
     RoutePlan,
+    model_is_listed,
     plan_routes,
 )
 from codehearth.models.router import Candidate, Endpoint
@@ -113,6 +114,11 @@ def test_routes_from_settings(values: dict[str, Any], role: str, expected: list[
             {"endpoints": [{"name": "ollama", "url": "http://x"}]}, "taken", id="name-taken"
         ),
         pytest.param(
+            {"endpoints": [{"name": "a", "url": "http://x", "kind": "openai", "family": "qwen"}]},
+            "family 'qwen'",
+            id="unknown-family",
+        ),
+        pytest.param(
             {
                 "endpoints": [{"name": "o", "url": "http://127.0.0.1:1", "kind": "openai"}],
                 "fallbacks": {"embed": ["e@o"]},
@@ -125,6 +131,21 @@ def test_routes_from_settings(values: dict[str, Any], role: str, expected: list[
 def test_bad_route_settings_are_warned_and_skipped(values: dict[str, Any], warning: str) -> None:
     built = plan(**values)
     assert any(warning in text for text in built.warnings), built.warnings
+
+
+def test_an_endpoints_family_goes_with_each_of_its_models() -> None:
+    built = plan(
+        endpoints=[
+            {
+                "name": "box",
+                "url": "http://127.0.0.1:8080",
+                "kind": "openai",
+                "family": "starcoder2",
+            }
+        ],
+        fallbacks={"completion": ["sc2@box"]},
+    )
+    assert [c.family for c in built.roles["completion"]] == [None, "starcoder2", None]
 
 
 def test_an_endpoint_off_this_machine_is_cloud() -> None:
@@ -466,3 +487,85 @@ async def test_discovery_learns_each_models_context_and_routes_big_prompts_by_it
         assert text == "from the fallback\n" and primary.generations() == []
     finally:
         await pool.aclose()
+
+
+# -- model names and one-model servers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "listed", "expected"),
+    [
+        pytest.param("qwen2.5-coder:1.5b", ["qwen2.5-coder:1.5b"], True, id="exact"),
+        pytest.param("llama3.2", ["llama3.2:latest"], True, id="implicit-latest"),
+        pytest.param("Qwen2.5-Coder:1.5B", ["qwen2.5-coder:1.5b"], True, id="case-insensitive"),
+        pytest.param(
+            "registry.ollama.ai/library/qwen2.5-coder:7b",
+            ["qwen2.5-coder:7b"],
+            True,
+            id="fully-qualified",
+        ),
+        pytest.param("library/llama3.2", ["llama3.2:latest"], True, id="library-namespace"),
+        pytest.param("me/coder", ["me/coder:latest"], True, id="user-namespace"),
+        pytest.param("localhost:5000/coder", ["localhost:5000/coder:latest"], True, id="host-port"),
+        pytest.param("qwen2.5-coder:7b", ["qwen2.5-coder:1.5b"], False, id="other-tag"),
+        pytest.param("me/coder", ["coder:latest"], False, id="other-namespace"),
+    ],
+)
+def test_model_names_match_as_ollama_matches_them(
+    model: str, listed: list[str], expected: bool
+) -> None:
+    assert model_is_listed(model, listed) is expected
+
+
+async def discovered_missing(url: str, model: str) -> bool:
+    endpoint = Endpoint(url, kind="openai")
+    pool = ModelPool(
+        RoutePlan((EndpointConfig("server", endpoint),), {"chat": (Candidate(endpoint, model),)}),
+        {endpoint: OpenAIBackend(url)},
+    )
+    try:
+        await pool.discover()
+        return pool.router.is_missing(Candidate(endpoint, model))
+    finally:
+        await pool.aclose()
+
+
+async def test_a_llama_cpp_server_with_one_model_has_whatever_model_is_named() -> None:
+    with FakeLlamaServer() as server:
+        assert await discovered_missing(server.url, "qwen2.5-coder:1.5b") is False
+
+
+async def test_a_vllm_server_lacks_the_models_it_does_not_list() -> None:
+    with FakeVLLM() as server:
+        assert await discovered_missing(server.url, "Qwen/Qwen2.5-Coder-7B-Instruct") is False
+        assert await discovered_missing(server.url, "qwen2.5-coder:1.5b") is True
+
+
+# -- a prompt longer than the context -----------------------------------------------------------
+
+
+async def test_a_prompt_too_long_for_one_server_moves_to_the_next() -> None:
+    with FakeLlamaServer() as small, FakeLlamaServer() as big:
+        small.n_ctx, big.n_ctx = 256, 32768
+        big.set_text("from the big one\n")
+        first, second = Endpoint(small.url, kind="openai"), Endpoint(big.url, kind="openai")
+        pool = ModelPool(
+            RoutePlan(
+                (EndpointConfig("small", first), EndpointConfig("big", second)),
+                {"edit": (Candidate(first, "coder"), Candidate(second, "coder"))},
+            ),
+            {first: OpenAIBackend(small.url), second: OpenAIBackend(big.url)},
+        )
+        try:
+            long_prompt = "x = 1\n" * 300  # ~450 tokens: more than the small slot holds
+            for _ in range(3):
+                chunks = pool.role("edit").generate(request(long_prompt))
+                assert "".join([c.text async for c in chunks]) == "from the big one\n"
+            assert [r.status for r in small.generations()] == [400] * 3
+            # A prompt too long for one model says nothing of its endpoint's health.
+            assert pool.router.health(first).state is BreakerState.CLOSED
+            small.set_text("from the small one\n")
+            chunks = pool.role("edit").generate(request())
+            assert "".join([c.text async for c in chunks]) == "from the small one\n"
+        finally:
+            await pool.aclose()

@@ -150,10 +150,10 @@ class CompletionEngine:
         )
 
     async def profile(self, choice: Choice) -> ModelProfile:
-        """Family and template of a completion model (``/api/show``, cached). The
-        ``family`` setting overrides detection for the configured model only."""
-        family = self.settings.family if choice.model == self.settings.model else None
-        key = (choice.candidate.endpoint.url, choice.model, family)
+        """Family and template of a completion model (``/api/show``, cached). A family
+        set on the model's endpoint, else the ``family`` setting, overrides detection."""
+        family = choice.candidate.family or self.settings.family
+        key = (choice.candidate.endpoint.url, choice.model, self.settings.family)
         cached = self._profiles.get(key)
         if cached is not None:
             return cached
@@ -299,24 +299,23 @@ class CompletionEngine:
         context: tuple[ContextSnippet, ...] = ()
         if self.context_provider is not None and split.context_tokens > 0:
             context = self.context_provider(query, split)
-        prompt = profile.template.render(
-            FimRequest(
-                prefix=split.prefix,
-                suffix=split.suffix,
-                file_path=query.file_path,
-                repo_name=query.repo_name,
-                context=context,
-                comment_prefix=spec.line_comment if spec is not None else "#",
-            )
+        fim = FimRequest(
+            prefix=split.prefix,
+            suffix=split.suffix,
+            file_path=query.file_path,
+            repo_name=query.repo_name,
+            context=context,
+            comment_prefix=spec.line_comment if spec is not None else "#",
         )
         return GenerateRequest(
             model=profile.model,
-            prompt=prompt,
+            prompt=profile.template.render(fim),
             num_ctx=num_ctx,
             max_tokens=s.max_tokens if multiline else min(s.max_tokens, 64),
             temperature=s.temperature if temperature is None else temperature,
             stop=profile.template.stop,
             seed=seed,
+            fim=fim,
         )
 
     async def _stream(

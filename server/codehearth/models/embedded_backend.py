@@ -551,7 +551,7 @@ def _classify(error: BaseException, model: str, n_ctx: int) -> BackendError:
         )
     if isinstance(error, _PromptTooLong):
         return BackendError(
-            ProblemKind.UNSUPPORTED,
+            ProblemKind.CONTEXT_EXCEEDED,
             f"a prompt of {error.tokens} tokens does not fit the embedded model's context of "
             f"{n_ctx} tokens",
             detail,

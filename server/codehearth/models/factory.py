@@ -2,25 +2,31 @@
 
 :func:`build_pool` reads ``settings.models`` and the roles' own models, plans the routes
 (:func:`codehearth.models.pool.plan_routes`) and creates a backend for each endpoint:
-Ollama, an OpenAI-compatible server or the embedded llama.cpp model. A backend whose
-parameters did not change is carried over from the previous pool (an embedded model stays
-loaded, HTTP connections stay open); the caller closes the ones returned as unused.
+Ollama, an OpenAI-compatible server, llama.cpp's own server or the embedded llama.cpp
+model. Each new backend gets its endpoint's headers (``${VAR}`` filled in from the
+environment), certificate check and proxy (:mod:`codehearth.models.connection`). A backend
+whose parameters did not change is carried over from the previous pool (an embedded model
+stays loaded, HTTP connections stay open); the caller closes the ones returned as unused.
 Create pools inside the running event loop. No pygls here.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from typing import Any
 
 import attrs
+import httpx
 
 from codehearth.models.backend import ModelBackend
+from codehearth.models.connection import endpoint_transport, expand_headers
 from codehearth.models.embedded_backend import (
     EmbeddedBackend,
     embedded_available,
     embedded_model_name,
 )
+from codehearth.models.llama_server_backend import LlamaServerBackend
 from codehearth.models.ollama_backend import OllamaBackend, resolve_host
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.pool import (
@@ -98,9 +104,10 @@ def build_pool(
             for endpoint, backend in previous.backends.items()
         }
     backends: dict[Endpoint, ModelBackend] = {}
+    warnings: list[str] = []
     for config in plan.endpoints:
         reused = old_keys.pop(_key(config, settings), None)
-        backends[config.endpoint] = reused or _create(config, settings)
+        backends[config.endpoint] = reused or _create(config, settings, warnings)
     pool = ModelPool(
         plan,
         backends,
@@ -111,7 +118,7 @@ def build_pool(
     )
     if previous is not None:
         _carry_health(previous, pool)
-    return PoolBuild(pool, tuple(old_keys.values()), plan.warnings)
+    return PoolBuild(pool, tuple(old_keys.values()), (*plan.warnings, *warnings))
 
 
 def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
@@ -125,19 +132,32 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
         settings.ollama.connect_timeout,
         settings.completion.stall_seconds,
         config.api_key_env,
+        config.headers,
+        config.ca_bundle,
+        config.insecure,
     )
 
 
-def _create(config: EndpointConfig, settings: Settings) -> ModelBackend:
+def _create(config: EndpointConfig, settings: Settings, warnings: list[str]) -> ModelBackend:
     endpoint = config.endpoint
     if endpoint.kind == "embedded":
         return EmbeddedBackend(
             settings.models.embedded_model_path, n_ctx=settings.models.embedded_context
         )
-    if endpoint.kind == "openai":
-        return OpenAIBackend(
+    headers, unset = expand_headers(dict(config.headers))
+    warnings.extend(
+        f"models.endpoints: a header of '{config.name}' names ${{{name}}}, which is not set; "
+        "that header is not sent"
+        for name in unset
+    )
+    transport = _transport(config, warnings)
+    if endpoint.kind in ("openai", "llama-server"):
+        server = LlamaServerBackend if endpoint.kind == "llama-server" else OpenAIBackend
+        return server(
             endpoint.url,
             api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
+            headers=headers,
+            transport=transport,
             connect_timeout=settings.ollama.connect_timeout,
             request_timeout=settings.completion.stall_seconds,
         )
@@ -146,7 +166,23 @@ def _create(config: EndpointConfig, settings: Settings) -> ModelBackend:
         keep_alive=settings.ollama.keep_alive,
         connect_timeout=settings.ollama.connect_timeout,
         request_timeout=settings.completion.stall_seconds,
+        headers=headers,
+        transport=transport,
     )
+
+
+def _transport(config: EndpointConfig, warnings: list[str]) -> httpx.AsyncHTTPTransport:
+    """How the endpoint is reached; a CA bundle that cannot be read leaves the usual
+    certificate check."""
+    url = config.endpoint.url
+    try:
+        return endpoint_transport(url, ca_bundle=config.ca_bundle, insecure=config.insecure)
+    except (OSError, ssl.SSLError) as error:
+        warnings.append(
+            f"models.endpoints: the caBundle of '{config.name}' could not be read ({error}); "
+            "the usual certificate authorities are trusted instead"
+        )
+        return endpoint_transport(url)
 
 
 def _carry_health(previous: ModelPool, pool: ModelPool) -> None:

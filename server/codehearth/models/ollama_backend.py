@@ -22,8 +22,9 @@ import attrs
 import httpx
 import ollama
 
-from codehearth.models.errors import BackendError, ProblemKind, classify
+from codehearth.models.errors import BackendError, ProblemKind, classify, header_secrets, scrub
 from codehearth.models.timing import Limit, timeout_error
+from codehearth.prompts.fim import FimRequest
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class ChatChunk:
 
 @attrs.frozen
 class GenerateRequest:
-    """A raw (template already applied) generation request."""
+    """A raw (template already applied) generation request; ``fim`` holds the parts a FIM
+    ``prompt`` was rendered from, for a backend whose server renders FIM itself."""
 
     model: str
     prompt: str
@@ -92,6 +94,7 @@ class GenerateRequest:
     temperature: float
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    fim: FimRequest | None = None
 
     def options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -116,7 +119,11 @@ class OllamaBackend:
         keep_alive: str = "30m",
         connect_timeout: float = 2.0,
         request_timeout: float = 4.0,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``headers`` go with every request (their values are scrubbed from errors);
+        ``transport`` decides certificates and proxy (see models/connection.py)."""
         self.host = host
         self.keep_alive = keep_alive
         # No read timeout: Ollama sends nothing while it loads a model and hangs up on a
@@ -124,14 +131,22 @@ class OllamaBackend:
         # requests here (lists, metadata) by request_timeout.
         self._request_limit = Limit(request_timeout, "completion.stallSeconds")
         timeout = httpx.Timeout(None, connect=connect_timeout)
-        self._client = ollama.AsyncClient(host=host, timeout=timeout)
+        self._client = ollama.AsyncClient(
+            host=host, timeout=timeout, headers=headers, transport=transport
+        )
         # ollama-python sends $OLLAMA_API_KEY to whatever host is configured; a local
-        # server never needs it, so it never leaves the machine from here.
-        self._client._client.headers.pop("authorization", None)
+        # server never needs it, so it never leaves the machine from here. Only an
+        # Authorization header the endpoint's settings name is sent.
+        if not any(name.lower() == "authorization" for name in headers or {}):
+            self._client._client.headers.pop("authorization", None)
+        self._secrets = header_secrets(headers or {})
         self._show_cache: dict[str, Mapping[str, Any]] = {}
 
     async def aclose(self) -> None:
         await self._client._client.aclose()
+
+    def _classify(self, error: BaseException, model: str) -> BackendError:
+        return scrub(classify(error, host=self.host, model=model), self._secrets)
 
     async def _call(self, model: str, call: Any) -> Any:
         try:
@@ -139,7 +154,7 @@ class OllamaBackend:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise classify(error, host=self.host, model=model) from error
+            raise self._classify(error, model) from error
 
     async def _short_call(self, model: str, call: Any) -> Any:
         """A request that needs no model loaded: bounded by ``request_timeout``."""
@@ -156,7 +171,7 @@ class OllamaBackend:
             response.raise_for_status()
             return str(response.json()["version"])
         except Exception as error:
-            raise classify(error, host=self.host, model="") from error
+            raise self._classify(error, "") from error
 
     async def list_models(self) -> list[str]:
         """Model names from ``/api/tags``."""
@@ -271,7 +286,7 @@ class OllamaBackend:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    raise classify(error, host=self.host, model=model) from error
+                    raise self._classify(error, model) from error
                 yield part
         finally:
             await _close_quietly(iterator)

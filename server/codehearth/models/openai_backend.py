@@ -5,20 +5,28 @@ as server-sent events (``data: {...}`` lines ending with ``data: [DONE]``), with
 ``stream_options.include_usage`` so the last chunk carries the token counts. Streamed tool
 calls (arguments arrive as JSON string fragments) are put together and handed over whole
 with the final chunk. ``/models`` lists the models; :meth:`OpenAIBackend.show` shapes what
-it reports like Ollama's ``/api/show`` as far as it is known, never more.
+it reports like Ollama's ``/api/show`` as far as it is known, never more: the context the
+server actually serves (llama.cpp's ``meta.n_ctx``, else ``/props``, else the trained
+context; vLLM's ``max_model_len``), and the FIM family its tokenizer's ``/tokenize`` shows
+(llama.cpp, vLLM). A llama.cpp server running one model answers whatever model a request
+names (:attr:`OpenAIBackend.serves_any_model`).
 
 The API base URL: a URL with no path gets ``/v1`` appended (``http://127.0.0.1:8080`` →
 ``http://127.0.0.1:8080/v1``); a URL with a path is the API base as given
-(``https://api.openai.com/v1``, ``https://api.groq.com/openai/v1``).
+(``https://api.openai.com/v1``, ``https://api.groq.com/openai/v1``). llama.cpp's own routes
+are beside it, at the server's root.
 
 These APIs have no ``num_ctx`` (the server's context is fixed when it starts) and no
 ``keep_alive``; both are accepted for the protocol's sake and not sent. The API key goes
 only to this endpoint, only as ``Authorization: Bearer``, and is scrubbed from every error
-message and detail (as are secret-shaped strings the server echoes back). Every failure is
-raised as a :class:`~codehearth.models.errors.BackendError` classified here: an HTTP 401
-or 403 is ``SERVER_ERROR`` ("API key rejected"), not ``UNSUPPORTED``, because callers
-answer ``UNSUPPORTED`` by retrying without tools, which a rejected key would fail again.
-Cancelling the consumer of a stream closes its HTTP response, which stops the generation.
+message and detail, as are the endpoint's extra headers and secret-shaped strings the
+server echoes back. Every failure is raised as a
+:class:`~codehearth.models.errors.BackendError` classified here: an HTTP 401 or 403 is
+``SERVER_ERROR`` ("API key rejected"), not ``UNSUPPORTED``, because callers answer
+``UNSUPPORTED`` by retrying without tools, which a rejected key would fail again; a refused
+request is read by what the server says (:func:`~codehearth.models.errors.refusal`), and
+an error sent as an event before the first token as the status its code names. Cancelling
+the consumer of a stream closes its HTTP response, which stops the generation.
 """
 
 from __future__ import annotations
@@ -33,7 +41,14 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import httpx
 
-from codehearth.models.errors import BackendError, ProblemKind
+from codehearth.models.connection import endpoint_transport
+from codehearth.models.errors import (
+    BackendError,
+    ProblemKind,
+    header_secrets,
+    is_refusal,
+    refusal,
+)
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
 from codehearth.models.redact import REDACTED, redact_secrets
 from codehearth.models.timing import Limit, timeout_error
@@ -45,12 +60,28 @@ MODELS_PATH = "/models"
 COMPLETIONS_PATH = "/completions"
 CHAT_PATH = "/chat/completions"
 DONE_MARKER = "[DONE]"
-_OTHER_SSE_LINES = (":", "event:", "id:", "retry:")  # a comment, and fields we do not need
+_OTHER_SSE_LINES = (":", "id:", "retry:")  # a comment, and fields we do not need
 SERVER_TEXT_LIMIT = 200
 UNKNOWN_ARCHITECTURE = "unknown"
-# Where servers report a model's context length in /models: llama.cpp (meta.n_ctx_train),
-# vLLM (max_model_len), OpenRouter and others (context_length), Groq (context_window).
+LLAMA_CPP_OWNER = "llamacpp"
+PROPS_PATH = "/props"
+# Where servers report a model's context length in /models, served context first:
+# llama.cpp (meta.n_ctx, then /props, then meta.n_ctx_train), vLLM (max_model_len),
+# OpenRouter and others (context_length), Groq (context_window).
 _CONTEXT_LENGTH_FIELDS = ("max_model_len", "context_length", "context_window")
+TOKENIZE_PATH = "/tokenize"
+# The FIM family of a model, from tokens its vocabulary has (each must be one token),
+# tried in order: CodeGemma before Qwen, which share <|fim_prefix|>. Code Llama is left
+# out: its vocabulary spells the sentinels with SentencePiece's "▁", so the "<PRE>" of a
+# rendered prompt is not read as the token (set the endpoint's family for it).
+FIM_SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("deepseek-coder", ("<｜fim▁begin｜>",)),
+    ("codestral", ("[SUFFIX]", "[PREFIX]")),
+    ("starcoder2", ("<fim_prefix>", "<file_sep>")),
+    ("starcoder", ("<fim_prefix>",)),
+    ("codegemma", ("<|fim_prefix|>", "<|file_separator|>")),
+    ("qwen2.5-coder", ("<|fim_prefix|>",)),
+)
 
 
 def api_base(url: str) -> str:
@@ -86,26 +117,42 @@ class OpenAIBackend:
         url: str,
         *,
         api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         connect_timeout: float = 2.0,
         request_timeout: float = 4.0,
         keep_alive: str = "",
     ) -> None:
+        """``headers`` go with every request (the key's ``Authorization`` wins over one of
+        them) and are scrubbed from errors; ``transport`` decides certificates and proxy,
+        by default those of :func:`~codehearth.models.connection.endpoint_transport`."""
         base = api_base(url)
         self.host = _without_credentials(base)
         self.keep_alive = keep_alive
         self._secrets = tuple(secret for secret in (api_key, urlsplit(base).password) if secret)
-        self._key_sent = bool(api_key)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._secrets += header_secrets(headers or {})
+        self._key_sent = bool(api_key) or any(
+            name.lower() == "authorization" for name in headers or {}
+        )
+        sent = dict(headers or {})
+        if api_key:
+            sent = {n: v for n, v in sent.items() if n.lower() != "authorization"}
+            sent["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.AsyncClient(
             base_url=base,
-            headers=headers,
+            headers=sent,
             # No read timeout: a server sends nothing before its first result (a model
             # load, a long prompt). Streams are bounded by the pool (models/timing.py);
             # the model list by request_timeout.
             timeout=httpx.Timeout(None, connect=connect_timeout),
+            transport=transport or endpoint_transport(base),
         )
         self._request_limit = Limit(request_timeout, "completion.stallSeconds")
+        self._root = server_root(base)
         self._show_cache: dict[str, Mapping[str, Any]] = {}
+        self.serves_any_model = False
+        """True once ``/models`` showed a llama.cpp server running one model, which
+        answers whatever ``model`` a request names."""
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -121,15 +168,22 @@ class OpenAIBackend:
         cached = self._show_cache.get(model)
         if cached is not None:
             return cached
-        entry = next((e for e in await self._model_entries() if e["id"] == model), {})
-        length = _context_length(entry)
+        entries = await self._model_entries()
+        entry = next((e for e in entries if e["id"] == model), {})
+        if not entry and self.serves_any_model:
+            entry = entries[0]
+        length = _served_context(entry) or await self._props_context(entry)
+        length = length or _context_length(entry)
         info: dict[str, Any] = {}
         if length is not None:
             info = {
                 "general.architecture": UNKNOWN_ARCHITECTURE,
                 f"{UNKNOWN_ARCHITECTURE}.context_length": length,
             }
-        shown = {"model_info": info}
+        shown: dict[str, Any] = {"model_info": info}
+        fim = await self._fim_family(model)
+        if fim is not None:
+            shown["fim"] = fim
         self._show_cache[model] = shown
         return shown
 
@@ -171,8 +225,8 @@ class OpenAIBackend:
         yield GenerateChunk(
             text="",
             done=True,
-            prompt_eval_count=_count(usage, "prompt_tokens"),
-            eval_count=_count(usage, "completion_tokens"),
+            prompt_eval_count=count_field(usage, "prompt_tokens"),
+            eval_count=count_field(usage, "completion_tokens"),
         )
 
     async def chat(
@@ -212,7 +266,7 @@ class OpenAIBackend:
         yield ChatChunk(
             tool_calls=tuple(self._finished_call(calls[index], model) for index in sorted(calls)),
             done=True,
-            prompt_eval_count=_count(usage, "prompt_tokens"),
+            prompt_eval_count=count_field(usage, "prompt_tokens"),
         )
 
     # -- requests -----------------------------------------------------------------------
@@ -230,7 +284,64 @@ class OpenAIBackend:
             isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in entries
         ):
             raise self._bad_response("", f"{MODELS_PATH} has no list of models with ids")
+        # llama.cpp lists its one model (get_res_model_info); in router mode every entry
+        # has a "status" and the request's model picks the instance.
+        self.serves_any_model = (
+            len(entries) == 1
+            and entries[0].get("owned_by") == LLAMA_CPP_OWNER
+            and "status" not in entries[0]
+        )
         return entries
+
+    async def _fim_family(self, model: str) -> dict[str, str] | None:
+        """The model's FIM family from the server's tokenizer (``/tokenize`` of llama.cpp
+        or vLLM): the first of :data:`FIM_SIGNATURES` whose tokens are each one token.
+        None for a server without ``/tokenize`` or a model without FIM tokens."""
+        known: dict[str, bool] = {}
+        for family, tokens in FIM_SIGNATURES:
+            for token in tokens:
+                if token not in known:
+                    single = await self._one_token(model, token)
+                    if single is None:
+                        return None
+                    known[token] = single
+            if all(known[token] for token in tokens):
+                return {"family": family, "reason": f"the server's tokenizer has {tokens[0]}"}
+        return None
+
+    async def _one_token(self, model: str, text: str) -> bool | None:
+        """Whether the model's tokenizer reads ``text`` as one token; None when the server
+        has no tokenizer to ask. One body serves both servers: llama.cpp reads ``content``
+        (parse_special defaults to true), vLLM ``model``, ``prompt`` and
+        ``add_special_tokens``; each ignores the other's fields. A server that fails or is
+        busy raises, so that the answer is not cached."""
+        url = f"{self._root}{TOKENIZE_PATH}"
+        body = {"content": text, "model": model, "prompt": text, "add_special_tokens": False}
+        response = await self._call(model, url, self._client.post(url, json=body))
+        if response.status_code in (429, 500, 502, 503, 504):
+            await self._call(model, url, response.aread())
+            raise self._classify(
+                httpx.HTTPStatusError("error status", request=response.request, response=response),
+                model=model,
+                path=TOKENIZE_PATH,
+            )
+        try:
+            tokens = response.json().get("tokens") if response.is_success else None
+        except (ValueError, AttributeError):
+            tokens = None
+        return len(tokens) == 1 if isinstance(tokens, list) else None
+
+    async def _props_context(self, entry: Mapping[str, Any]) -> int | None:
+        """llama.cpp's slot context from ``/props`` (``default_generation_settings.n_ctx``),
+        for a llama.cpp entry that does not say it; None when unknown."""
+        if entry.get("owned_by") != LLAMA_CPP_OWNER:
+            return None
+        try:
+            props = await self._request_json("GET", f"{self._root}{PROPS_PATH}", "", None)
+        except BackendError:
+            return None
+        settings = props.get("default_generation_settings")
+        return _positive(settings.get("n_ctx")) if isinstance(settings, dict) else None
 
     async def _request_json(
         self, method: str, path: str, model: str, body: Mapping[str, Any] | None
@@ -245,11 +356,17 @@ class OpenAIBackend:
         return self._expect(dict, payload, model)
 
     async def _events(
-        self, path: str, body: Mapping[str, Any], model: str
+        self, path: str, body: Mapping[str, Any], model: str, *, done_marker: bool = True
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """The JSON payloads of a streamed request's server-sent events, up to ``[DONE]``,
-        failures classified. The HTTP response is opened here and always closed (which is
-        what makes the server stop generating), also when the consumer stops early."""
+        """The JSON payloads of a streamed request's server-sent events, up to ``[DONE]``
+        (or the end of the stream, for a route that sends no ``[DONE]``), failures
+        classified. The HTTP response is opened here and always closed (which is what
+        makes the server stop generating), also when the consumer stops early.
+
+        An error may come as an event: ``data: {"error": {...}}`` (vLLM, llama.cpp), an
+        ``event: error`` event, or the ``error: {...}`` line of llama.cpp builds from
+        before October 2025 (under HTTP 200, then ``data: [DONE]``). Before any other
+        event it stands for the HTTP status its ``code`` names, as newer builds send it."""
         request = self._client.build_request("POST", path, json=body)
         response = await self._call(model, path, self._client.send(request, stream=True))
         try:
@@ -262,6 +379,8 @@ class OpenAIBackend:
                 )
             lines = response.aiter_lines().__aiter__()
             data: list[str] = []
+            event = ""
+            first = True
             while True:
                 try:
                     line = await lines.__anext__()
@@ -273,14 +392,20 @@ class OpenAIBackend:
                     raise self._classify(error, model=model, path=path) from error
                 if line.startswith("data:"):
                     data.append(line[5:].removeprefix(" "))
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("error:"):
+                    raise self._error_event(line[6:].strip(), model, path, first=first)
                 elif not line and data:
                     if "\n".join(data) == DONE_MARKER:
                         return
-                    yield self._event_payload("\n".join(data), model)
-                    data = []
+                    if event == "error":
+                        raise self._error_event("\n".join(data), model, path, first=first)
+                    yield self._event_payload("\n".join(data), model, path, first=first)
+                    data, event, first = [], "", False
                 elif line and not line.startswith(_OTHER_SSE_LINES):
                     raise self._bad_response(model, f"not a server-sent event: {line[:80]!r}")
-            if data and "\n".join(data) == DONE_MARKER:
+            if not done_marker or (data and "\n".join(data) == DONE_MARKER):
                 return
             raise self._scrubbed(
                 BackendError(
@@ -303,23 +428,46 @@ class OpenAIBackend:
 
     # -- reading the answers ------------------------------------------------------------
 
-    def _event_payload(self, data: str, model: str) -> dict[str, Any]:
+    def _event_payload(self, data: str, model: str, path: str, *, first: bool) -> dict[str, Any]:
         try:
             payload = json.loads(data)
         except ValueError as failure:
             raise self._classify(failure, model=model, path="") from failure
         payload = self._expect(dict, payload, model)
-        error = payload.get("error")
-        if error:
-            raise self._scrubbed(
-                BackendError(
-                    ProblemKind.STREAM_ERROR,
-                    f"{self.host} reported an error while generating with {model}: "
-                    f"{_error_text(error)}",
-                    f"error event: {data[:SERVER_TEXT_LIMIT]}",
+        if payload.get("error"):
+            raise self._error_event(data, model, path, first=first)
+        return payload
+
+    def _error_event(self, data: str, model: str, path: str, *, first: bool) -> BackendError:
+        """An error the server sent as an event (``data`` is its JSON: the error object, or
+        one holding it under ``error``). Before any other event, with an HTTP status as its
+        code, it is classified as that status; later it broke the answer off."""
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = data
+        error = (payload.get("error") or payload) if isinstance(payload, dict) else payload
+        code = error.get("code") if isinstance(error, dict) else None
+        if first and isinstance(code, int) and not isinstance(code, bool) and code >= 400:
+            return self._scrubbed(
+                _status_error(
+                    code,
+                    _error_text(error),
+                    data,
+                    endpoint=self.host,
+                    model=model,
+                    path=path,
+                    key_sent=self._key_sent,
                 )
             )
-        return payload
+        return self._scrubbed(
+            BackendError(
+                ProblemKind.STREAM_ERROR,
+                f"{self.host} reported an error while generating with {model}: "
+                f"{_error_text(error)}",
+                f"error event: {data[:SERVER_TEXT_LIMIT]}",
+            )
+        )
 
     def _first_choice(self, payload: Mapping[str, Any], model: str) -> Mapping[str, Any] | None:
         """The first choice of a chunk; None for the usage-only chunk (no choices)."""
@@ -403,8 +551,15 @@ def classify_openai(
     if isinstance(error, BackendError):
         return error
     if isinstance(error, httpx.HTTPStatusError):
+        response = error.response
         return _status_error(
-            error.response, endpoint=endpoint, model=model, path=path, key_sent=key_sent
+            response.status_code,
+            _server_text(response),
+            response.text,
+            endpoint=endpoint,
+            model=model,
+            path=path,
+            key_sent=key_sent,
         )
     detail = f"{type(error).__name__}: {error}"
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
@@ -442,26 +597,26 @@ def classify_openai(
 
 
 def _status_error(
-    response: httpx.Response, *, endpoint: str, model: str, path: str, key_sent: bool
+    status: int, said: str, text: str, *, endpoint: str, model: str, path: str, key_sent: bool
 ) -> BackendError:
-    status = response.status_code
+    """An error status (or an error event standing for one): ``said`` is what the server
+    said about it, ``text`` its whole error body."""
     detail = f"HTTP {status} from {path}"
     if status in (401, 403) and not key_sent:
         return BackendError(
             ProblemKind.SERVER_ERROR,
             f"{endpoint} wants an API key (HTTP {status}): set the endpoint's apiKeyEnv to "
-            "the name of an environment variable holding it",
+            "the name of an environment variable holding it (or send it in its headers)",
             detail,
         )
     if status in (401, 403):
         return BackendError(
             ProblemKind.SERVER_ERROR,
             f"API key rejected by {endpoint} (HTTP {status}): check the key in the variable "
-            "named by the endpoint's apiKeyEnv"
+            "named by the endpoint's apiKeyEnv (or in its headers)"
             + (f", and that it may use {model}" if model and status == 403 else ""),
             detail,
         )
-    said = _server_text(response)
     detail = f"{detail}: {said}"
     if status == 404 and path == MODELS_PATH:
         return BackendError(
@@ -477,10 +632,9 @@ def _status_error(
             f"{MODELS_PATH}",
             detail,
         )
-    if status in (400, 413, 422):
-        return BackendError(
-            ProblemKind.UNSUPPORTED, f"{model} at {endpoint} refused the request: {said}", detail
-        )
+    if is_refusal(status, text):
+        refused = refusal(status, text, said=said, model=model, where=endpoint)
+        return attrs.evolve(refused, detail=detail)
     if status in (429, 503):
         return BackendError(
             ProblemKind.OVERLOADED,
@@ -520,23 +674,36 @@ def _usage(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return usage if isinstance(usage, dict) else {}
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int | None:
-    value = usage.get(key)
+def count_field(payload: Mapping[str, Any], key: str) -> int | None:
+    """A token count the server reported (an int), or None."""
+    value = payload.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _served_context(entry: Mapping[str, Any]) -> int | None:
+    """llama.cpp's per-slot context (``meta.n_ctx``, the context a request actually gets:
+    the ``-c`` context divided among the slots, at most the trained one)."""
+    meta = entry.get("meta")
+    return _positive(meta.get("n_ctx")) if isinstance(meta, dict) else None
+
+
 def _context_length(entry: Mapping[str, Any]) -> int | None:
+    """The context a server reports for a model that does not say what it serves:
+    llama.cpp's trained context, or the fields other servers use."""
     meta = entry.get("meta")
     candidates = [meta.get("n_ctx_train")] if isinstance(meta, dict) else []
     candidates += [entry.get(field) for field in _CONTEXT_LENGTH_FIELDS]
-    return next(
-        (
-            value
-            for value in candidates
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0
-        ),
-        None,
-    )
+    return next((value for value in map(_positive, candidates) if value), None)
+
+
+def server_root(base: str) -> str:
+    """The server's own root for an API base: llama.cpp serves ``/props``, ``/tokenize``
+    and ``/infill`` beside ``/v1``, not under it."""
+    return base.removesuffix(API_VERSION_PATH)
 
 
 def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -575,4 +742,11 @@ def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return converted
 
 
-__all__ = ["OpenAIBackend", "api_base", "classify_openai", "openai_messages"]
+__all__ = [
+    "OpenAIBackend",
+    "api_base",
+    "classify_openai",
+    "count_field",
+    "openai_messages",
+    "server_root",
+]

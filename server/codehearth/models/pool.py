@@ -8,8 +8,9 @@ this machine are marked cloud, so the router skips them unless ``allowCloud`` is
 
 :class:`RoleBackend` is what the completion engine, chat and code actions hold. Each call
 goes to the best candidate the router offers; when that endpoint fails *before the first
-token* (down, model not pulled, overloaded, HTTP 5xx, timeout) the same request moves to
-the next candidate, so one dead endpoint costs one request nothing but a connect attempt.
+token* (down, model not pulled, overloaded, HTTP 5xx, timeout, a prompt longer than its
+context) the same request moves to the next candidate, so one dead endpoint costs one
+request nothing but a connect attempt.
 Every prompt has its secret-shaped strings masked first, whichever model it goes to, and
 the answer has them put back (``models/redact.py``). The pool
 remembers which model answered each role for the status, and says once when a fallback
@@ -34,14 +35,17 @@ import logging
 import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
 from codehearth.models.backend import ModelBackend
+from codehearth.models.connection import HEADER_NAME
 from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
+from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
 from codehearth.models.timing import (
@@ -53,12 +57,25 @@ from codehearth.models.timing import (
     timeout_error,
 )
 from codehearth.prompts.family import context_length
+from codehearth.prompts.fim import FAMILIES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "ollama"
+OLLAMA_REGISTRY = "registry.ollama.ai"
 EMBEDDED_ENDPOINT = "embedded"
-ENDPOINT_KINDS = ("ollama", "openai")
+ENDPOINT_KINDS = ("ollama", "openai", "llama-server")
+ENDPOINT_KEYS = (
+    "name",
+    "url",
+    "kind",
+    "api_key_env",
+    "family",
+    "headers",
+    "ca_bundle",
+    "insecure",
+)
+"""The keys of a ``models.endpoints`` table (snake_case, as settings keys are read)."""
 CHARS_PER_TOKEN = 4
 DISCOVERY_TIMEOUT_SECONDS = 3.0
 LOADED_CHECK_SECONDS = 2.0
@@ -71,6 +88,7 @@ FAILOVER_KINDS = frozenset(
         ProblemKind.SERVER_ERROR,
         ProblemKind.OVERLOADED,
         ProblemKind.TIMEOUT,
+        ProblemKind.CONTEXT_EXCEEDED,
     }
 )
 """Failures before the first token after which the next candidate gets the request."""
@@ -112,11 +130,17 @@ def default_timing(
 @attrs.frozen
 class EndpointConfig:
     """An endpoint as the settings name it; ``api_key_env`` names the variable holding
-    its key (never the key itself)."""
+    its key (never the key itself); ``family`` is the FIM template family of its models;
+    ``headers`` (values may name ``${VAR}``), ``ca_bundle`` and ``insecure`` say how it is
+    reached (see :mod:`codehearth.models.connection`)."""
 
     name: str
     endpoint: Endpoint
     api_key_env: str | None = None
+    family: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    ca_bundle: str | None = None
+    insecure: bool = False
 
 
 @attrs.frozen
@@ -154,6 +178,10 @@ def plan_routes(
     embedded = EndpointConfig(EMBEDDED_ENDPOINT, Endpoint(EMBEDDED_ENDPOINT, kind="embedded"))
     named: dict[str, EndpointConfig] = {DEFAULT_ENDPOINT: default}
     for raw in models.endpoints:
+        for key in sorted(set(raw) - set(ENDPOINT_KEYS)):
+            warnings.append(
+                f"models.endpoints: unknown key '{key}' in {raw.get('name')!r}; ignored"
+            )
         config, problem = _endpoint_config(raw, named)
         if problem:
             warnings.append(f"models.endpoints: {problem}; entry ignored")
@@ -219,7 +247,36 @@ def _endpoint_config(
         return None, f"'{name}' has url '{url}' (expected http:// or https://)"
     if key_env is not None and not isinstance(key_env, str):
         return None, f"'{name}' has an apiKeyEnv that is not a variable name"
-    return EndpointConfig(name, _endpoint(url, kind), key_env or None), ""
+    family = raw.get("family")
+    if family is not None and family not in FAMILIES:
+        return None, f"'{name}' has family '{family}' (known: {', '.join(FAMILIES)})"
+    headers = raw.get("headers") or {}
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(key, str)
+        and HEADER_NAME.match(key)
+        and isinstance(value, str)
+        and not set(value) & {"\r", "\n"}
+        for key, value in headers.items()
+    ):
+        return None, f"'{name}' has headers that are not a table of header names and text"
+    ca_bundle, insecure = raw.get("ca_bundle"), raw.get("insecure", False)
+    if ca_bundle is not None and not (
+        isinstance(ca_bundle, str) and Path(ca_bundle).expanduser().exists()
+    ):
+        return None, f"'{name}' has a caBundle that is not an existing file: {ca_bundle!r}"
+    if not isinstance(insecure, bool):
+        return None, f"'{name}' has insecure = {insecure!r} (expected true or false)"
+    if ca_bundle and insecure:
+        return None, f"'{name}' sets both caBundle and insecure: pick one"
+    return EndpointConfig(
+        name,
+        _endpoint(url, kind),
+        key_env or None,
+        family,
+        tuple(sorted(headers.items())),
+        ca_bundle,
+        insecure,
+    ), ""
 
 
 def _candidate(entry: str, named: Mapping[str, EndpointConfig]) -> tuple[Candidate | None, str]:
@@ -234,7 +291,7 @@ def _candidate(entry: str, named: Mapping[str, EndpointConfig]) -> tuple[Candida
         if endpoint_name.strip() == EMBEDDED_ENDPOINT:
             return None, f"'{entry}': the embedded model is off or not installed"
         return None, f"'{entry}': no endpoint named '{endpoint_name}'"
-    return Candidate(config.endpoint, model), ""
+    return Candidate(config.endpoint, model, family=config.family), ""
 
 
 @attrs.frozen
@@ -457,8 +514,9 @@ class ModelPool:
 
     async def discover(self) -> dict[Endpoint, list[str] | BackendError]:
         """Ask each endpoint the router may use which models it has (cloud endpoints only
-        with allowCloud); a model that is not there is skipped by the router for a while
-        (one failing endpoint does not stop the rest)."""
+        with allowCloud); a model that is not there (names compared as Ollama compares
+        them; a one-model llama.cpp server has them all) is skipped by the router for a
+        while (one failing endpoint does not stop the rest)."""
         endpoints = [e for e in self.backends if self.router.allow_cloud or not e.cloud]
 
         async def listing(endpoint: Endpoint) -> list[str] | BackendError:
@@ -477,7 +535,9 @@ class ModelPool:
             for candidate in candidates:
                 listed = found.get(candidate.endpoint)
                 if isinstance(listed, list):
-                    missing = not model_is_listed(candidate.model, listed)
+                    missing = not model_is_listed(candidate.model, listed) and not (
+                        serves_any_model(self.backends[candidate.endpoint])
+                    )
                     self.router.set_missing(candidate, missing)
                     if not missing and candidate.endpoint.kind != "embedded":
                         present.append(candidate)  # (the embedded one would load to tell)
@@ -538,8 +598,22 @@ def _retrieve_exception(task: asyncio.Task[None]) -> None:
 
 
 def model_is_listed(model: str, listed: Sequence[str]) -> bool:
-    """Ollama lists ``name:tag``; a name without a tag means ``:latest``."""
-    return model in listed or (":" not in model and f"{model}:latest" in listed)
+    """Whether ``model`` is among ``listed`` as Ollama matches names (server/routes.go,
+    model.ParseName): case-insensitively, ``registry.ollama.ai/library/`` implied, and a
+    name without a tag meaning ``:latest``."""
+    return model_key(model) in {model_key(name) for name in listed}
+
+
+def model_key(name: str) -> str:
+    """``name`` spelled the one way Ollama resolves it: ``Qwen2.5-Coder`` and
+    ``registry.ollama.ai/library/qwen2.5-coder:latest`` are the same model."""
+    key = name.strip().lower().removeprefix(f"{OLLAMA_REGISTRY}/").removeprefix("library/")
+    return key if ":" in key.rpartition("/")[2] else f"{key}:latest"
+
+
+def serves_any_model(backend: ModelBackend) -> bool:
+    """A llama.cpp server running one model answers whatever model a request names."""
+    return isinstance(backend, OpenAIBackend) and backend.serves_any_model
 
 
 class RoleBackend:
@@ -637,7 +711,7 @@ class RoleBackend:
         async def generation(choice: Choice) -> AsyncGenerator[GenerateChunk, None]:
             request = await build(choice)  # may fail too (e.g. /api/show while building)
             mask = SecretMask()
-            request = attrs.evolve(request, prompt=mask.hide(request.prompt))
+            request = hide_secrets(mask, request)
             self._note_masked(mask, choice)
             revealing = RevealingStream(mask)
             async with contextlib.aclosing(choice.backend.generate(request)) as chunks:
@@ -774,7 +848,8 @@ class RoleBackend:
         if error.kind is ProblemKind.MODEL_MISSING:
             self.pool.router.set_missing(choice.candidate, True)
             choice.backend.forget_model(choice.model)
-        elif error.kind in FAILOVER_KINDS:
+        elif error.kind in FAILOVER_KINDS - {ProblemKind.CONTEXT_EXCEEDED}:
+            # (a prompt too long for one model says nothing of its endpoint's health)
             self.pool.router.record(choice.candidate, ok=False, problem=error.message)
         if error.kind not in FAILOVER_KINDS:
             return False
@@ -790,6 +865,18 @@ class RoleBackend:
                 mask.count,
                 choice.label,
             )
+
+
+def hide_secrets(mask: SecretMask, request: GenerateRequest) -> GenerateRequest:
+    """``request`` with the secrets in its prompt masked, and in its FIM parts (which a
+    server that renders FIM itself is sent instead of the prompt)."""
+    prompt, fim = mask.hide(request.prompt), request.fim
+    if fim is not None:
+        context = tuple(attrs.evolve(s, text=mask.hide(s.text)) for s in fim.context)
+        fim = attrs.evolve(
+            fim, prefix=mask.hide(fim.prefix), suffix=mask.hide(fim.suffix), context=context
+        )
+    return attrs.evolve(request, prompt=prompt, fim=fim)
 
 
 def no_route_error(role: str, route: Route) -> BackendError:

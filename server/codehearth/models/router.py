@@ -28,7 +28,8 @@ MISSING_RECHECK_SECONDS = 30.0
 
 @attrs.frozen
 class Endpoint:
-    """A model server: ``kind`` is ``ollama``, ``openai`` (an OpenAI-compatible API) or
+    """A model server: ``kind`` is ``ollama``, ``openai`` (an OpenAI-compatible API),
+    ``llama-server`` (llama.cpp's server: that API plus its own ``/infill``) or
     ``embedded`` (the llama.cpp model in this process).
 
     ``cloud`` marks a third-party service: it is only ever used with ``allowCloud``. A
@@ -46,14 +47,16 @@ class Endpoint:
 
 @attrs.frozen
 class Candidate:
-    """A model on an endpoint; ``context_length`` when known (from ``/api/show``), and
+    """A model on an endpoint; ``context_length`` when known (from ``/api/show``),
     ``prompt_tokens``, the most prompt worth sending it for a completion (a model on the
-    CPU pays for every prompt token before the first token of the answer)."""
+    CPU pays for every prompt token before the first token of the answer), and ``family``,
+    the FIM template family its endpoint's settings name."""
 
     endpoint: Endpoint
     model: str
     context_length: int | None = None
     prompt_tokens: int | None = None
+    family: str | None = None
 
 
 @attrs.frozen

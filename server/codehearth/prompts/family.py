@@ -6,8 +6,11 @@ Detection never looks at the model's name (users rename and re-tag models freely
 * ``template``: the FIM sentinels a template contains identify the family precisely;
 * ``model_info["general.architecture"]``: a fallback when the template names no tokens.
 
-A model that neither advertises ``insert`` nor has FIM tokens in its template is ``plain``
-(prefix-only completion). An explicit override always wins, once validated.
+A backend that found the family out another way (an OpenAI-compatible server's tokenizer,
+see :mod:`codehearth.models.openai_backend`) reports it as ``fim``: ``{"family",
+"reason"}``, which comes first. A model that neither advertises ``insert`` nor has FIM
+tokens in its template is ``plain`` (prefix-only completion). An explicit override always
+wins, once validated.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from codehearth.prompts.fim import get_template
+from codehearth.prompts.fim import FAMILIES, get_template
 
 
 @attrs.frozen
@@ -97,6 +100,12 @@ def detect_family(show: Mapping[str, Any], override: str | None = None) -> Famil
     if override is not None:
         template = get_template(override)
         return FamilyDetection(override, template.supports_fim, "configured override")
+
+    reported = show.get("fim")
+    if isinstance(reported, Mapping) and reported.get("family") in FAMILIES:
+        family = str(reported["family"])
+        template = get_template(family)
+        return FamilyDetection(family, template.supports_fim, str(reported.get("reason", "")))
 
     arch = _architecture(show)
     capabilities = show.get("capabilities") or ()
