@@ -154,7 +154,6 @@ async def test_chat_goes_to_the_openai_compatible_route(
     [
         pytest.param("drop_mid_stream", ProblemKind.STREAM_DROPPED, id="dropped"),
         pytest.param("error_event", ProblemKind.STREAM_ERROR, id="error-event"),
-        pytest.param("hang", ProblemKind.TIMEOUT, id="hang"),
         pytest.param("overloaded", ProblemKind.OVERLOADED, id="loading-model"),
         pytest.param("server_error", ProblemKind.SERVER_ERROR, id="500"),
     ],
