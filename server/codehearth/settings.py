@@ -499,6 +499,11 @@ USER_ONLY_SETTINGS = (
 """Settings a repository's ``codehearth.toml`` may not set: where code may be sent, which
 model file is loaded, where the log is written. They come from the user's own settings."""
 
+USER_ONLY_ENDPOINT_KEYS = ("api_key_env", "headers", "ca_bundle", "insecure")
+"""Keys of a ``models.endpoints`` entry a repository may not set: which environment
+variables are sent to a server (its key, ``${VAR}`` in a header) and whose certificates
+are trusted."""
+
 
 def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], list[str]]:
     """Read ``codehearth.toml`` from the workspace root; (values, warnings). The file comes
@@ -520,6 +525,19 @@ def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], lis
             warnings.append(
                 f"{TOML_FILE_NAME} may not set {section}.{name} (a repository must not decide "
                 "this); set it in your editor's user settings"
+            )
+    models = values.get("models")
+    endpoints = models.get("endpoints") if isinstance(models, dict) else None
+    for entry in endpoints if isinstance(endpoints, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        for key in [k for k in entry if snake_case(str(k)) in USER_ONLY_ENDPOINT_KEYS]:
+            del entry[key]
+            warnings.append(
+                f"{TOML_FILE_NAME} may not set {key} of the endpoint "
+                f"'{entry.get('name', '?')}' (a repository must not choose which secrets "
+                "are sent or which certificates are trusted); set the endpoint in your "
+                "editor's user settings"
             )
     return values, warnings
 

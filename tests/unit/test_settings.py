@@ -410,3 +410,26 @@ def test_a_repository_cannot_set_user_only_settings(
     assert settings == build_settings({"completion": {"model": "m"}}).settings
     [warning] = warnings
     assert setting in warning and "user settings" in warning
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        pytest.param("api_key_env = 'AWS_SECRET_ACCESS_KEY'", "api_key_env", id="key-variable"),
+        pytest.param("apiKeyEnv = 'GITHUB_TOKEN'", "apiKeyEnv", id="key-variable-camel"),
+        pytest.param("headers = { X-Leak = '${HOME}' }", "headers", id="header-variables"),
+        pytest.param("ca_bundle = 'repo-ca.pem'", "ca_bundle", id="trusted-authorities"),
+        pytest.param("insecure = true", "insecure", id="no-certificate-check"),
+    ],
+)
+def test_a_repository_cannot_choose_what_an_endpoint_sends_or_trusts(
+    tmp_path: Path, entry: str, key: str
+) -> None:
+    """An endpoint in codehearth.toml keeps its name, url and kind; the keys that would
+    send the user's environment variables, or trust the repository's certificates, go."""
+    toml = f"[[models.endpoints]]\nname = 'box'\nurl = 'https://box.example'\n{entry}\n"
+    (tmp_path / "codehearth.toml").write_text(toml)
+    values, warnings = read_toml_settings(tmp_path)
+    assert values["models"]["endpoints"] == [{"name": "box", "url": "https://box.example"}]
+    [warning] = warnings
+    assert f"may not set {key} of the endpoint 'box'" in warning

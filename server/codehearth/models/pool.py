@@ -782,16 +782,17 @@ class RoleBackend:
         last_error: BackendError | None = None
         limits = self.pool.timing[self.role].stream
         for choice in self._in_memory_first(self._route_or_raise(prompt_tokens, reply_tokens)):
+            self.pool.router.begin(choice.candidate)  # before any wait: one half-open probe
             try:
                 await self.pool.ensure_loaded(choice.candidate, self.role)
-            except BackendError as error:
-                if error.kind not in FAILOVER_KINDS:
+            except BaseException as error:
+                self.pool.router.release(choice.candidate)  # the load recorded its outcome
+                if not isinstance(error, BackendError) or error.kind not in FAILOVER_KINDS:
                     raise
-                last_error = error  # the load has recorded it
+                last_error = error
                 continue
             answered = False
             started = time.monotonic()
-            self.pool.router.begin(choice.candidate)
             try:
                 async with (
                     contextlib.aclosing(open_stream(choice)) as raw,
@@ -805,6 +806,10 @@ class RoleBackend:
                 if not answered:
                     self._answered(choice, time.monotonic() - started)
                 return
+            except asyncio.CancelledError:
+                if not answered:
+                    self.pool.router.release(choice.candidate)
+                raise
             except BackendError as error:
                 if answered:
                     raise
