@@ -303,7 +303,14 @@ async def test_version(backend: OllamaBackend) -> None:
 
 async def test_list_models_names_every_installed_model(backend: OllamaBackend) -> None:
     models = await backend.list_models()
-    assert {CODER, "qwen2.5-coder:7b", "llama3.2:3b", "nomic-embed-text:latest"} == set(models)
+    assert {
+        CODER,
+        "qwen2.5-coder:1.5b-base",
+        "qwen2.5-coder:7b",
+        "llama3.2:3b",
+        "nomic-embed-text:latest",
+        "qwen3-coder:480b-cloud",
+    } == set(models)
 
 
 async def test_show_returns_the_model_metadata(backend: OllamaBackend) -> None:
