@@ -206,6 +206,40 @@ def test_doctor_lists_codehearth_toml_problems_as_warnings(
     assert "completion.modle" in rows["settings"]["detail"]
 
 
+@pytest.mark.parametrize(
+    ("model", "status", "detail"),
+    [
+        pytest.param(
+            "qwen2.5-coder:1.5b-base",
+            "OK",
+            "qwen2.5-coder (vocabulary has <|fim_prefix|>",
+            id="base-model-fim-from-its-vocabulary",
+        ),
+        pytest.param(
+            "llama3.2:3b",
+            "WARN",
+            "plain (no 'insert' capability and no FIM tokens in the template or the vocabulary)"
+            ": completions see only the code before the cursor",
+            id="chat-model-prefix-only",
+        ),
+    ],
+)
+def test_doctor_warns_when_the_completion_model_is_prefix_only(
+    isolated: Path,
+    fake: FakeOllama,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    status: str,
+    detail: str,
+) -> None:
+    code, rows = doctor_rows(capsys, "--host", fake.url, "--model", model)
+    row = rows["completion template"]
+    assert code == 0
+    assert (row["status"], detail in row["detail"]) == (status, True), row
+    if status == "WARN":
+        assert "completion.family" in row["fix"] and "ollama pull" in row["fix"]
+
+
 def test_doctor_prints_a_table_with_each_fix(
     isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:

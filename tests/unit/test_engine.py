@@ -155,6 +155,26 @@ async def test_num_ctx_never_exceeds_the_models_trained_context(
     assert [body["options"]["num_ctx"] for body in bodies(fake)] == [sent]
 
 
+@pytest.mark.parametrize(
+    ("model", "fim"),
+    [
+        pytest.param("qwen2.5-coder:1.5b-base", True, id="base-model-fim-tokens-in-vocabulary"),
+        pytest.param("llama3.2:3b", False, id="chat-model-prefix-only"),
+    ],
+)
+async def test_a_model_whose_template_names_no_fim_tokens_is_judged_by_its_vocabulary(
+    fake: FakeOllama, make: Make, model: str, fim: bool
+) -> None:
+    harness = make(model=model)
+    await harness.engine.complete(query(BODY))
+    await harness.engine.complete(query(BODY.replace("b):", "c):")))
+    prompts = [body["prompt"] for body in bodies(fake)]
+    assert len(prompts) == 2
+    assert all(("<|fim_suffix|>" in prompt) is fim for prompt in prompts)
+    shows = [r.body for r in fake.requests if r.path == "/api/show"]
+    assert shows == [{"model": model}, {"model": model, "verbose": True}]
+
+
 async def test_a_missing_model_is_looked_up_afresh_once_pulled(
     fake: FakeOllama, make: Make
 ) -> None:

@@ -26,7 +26,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -35,8 +36,9 @@ from codehearth.completion.debounce import AdaptiveDebounce
 from codehearth.completion.filters import FilterContext, apply_filters
 from codehearth.completion.generations import Anchor, Generation, GenerationStore
 from codehearth.languages import LanguageRegistry
+from codehearth.models.backend import ModelBackend
 from codehearth.models.errors import BackendError, ProblemKind
-from codehearth.models.ollama_backend import GenerateRequest
+from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
 from codehearth.models.pool import Choice, RoleBackend
 from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
 from codehearth.prompts.family import FamilyDetection, context_length, detect_family
@@ -94,6 +96,18 @@ ContextProvider = Callable[[CompletionQuery, BudgetSplit], tuple[ContextSnippet,
 
 PostProcessor = Callable[[str, str], str]
 """(suggestion, language id) -> suggestion in the user's style (see style.profile)."""
+
+
+async def detect_model_family(
+    backend: ModelBackend, model: str, show: Mapping[str, Any], override: str | None = None
+) -> FamilyDetection:
+    """The FIM family of ``model`` from its ``/api/show``; when that leaves it prefix-only,
+    an Ollama model's vocabulary is asked too (a verbose ``/api/show``, cached by the
+    backend). Raises BackendError."""
+    detection = detect_family(show, override=override)
+    if override is None and not detection.supports_fim and isinstance(backend, OllamaBackend):
+        detection = detect_family(show, vocabulary=await backend.fim_vocabulary(model))
+    return detection
 
 
 class CompletionEngine:
@@ -158,7 +172,7 @@ class CompletionEngine:
         if cached is not None:
             return cached
         show = {} if family else await choice.backend.show(choice.model)
-        detection = detect_family(show, override=family)
+        detection = await detect_model_family(choice.backend, choice.model, show, family)
         profile = ModelProfile(
             model=choice.model,
             detection=detection,
