@@ -184,7 +184,8 @@ async def test_a_missing_model_is_looked_up_afresh_once_pulled(
     assert await harness.engine.complete(query(BODY.replace("b):", "c):"))) == []
     shows_before = sum(1 for r in fake.requests if r.path == "/api/show")
     await harness.engine.complete(query(BODY.replace("b):", "d):")))
-    assert sum(1 for r in fake.requests if r.path == "/api/show") == shows_before + 1
+    # its template and its vocabulary (a verbose show), both forgotten with the model
+    assert sum(1 for r in fake.requests if r.path == "/api/show") == shows_before + 2
 
 
 async def test_a_multi_line_answer_is_kept_where_a_block_starts(
@@ -237,7 +238,11 @@ async def test_the_model_profile_is_looked_up_once(fake: FakeOllama, make: Make)
     await harness.engine.complete(query(BODY))
     await harness.engine.complete(query("x = <|CURSOR|>\n"))
     assert len(fake.generations()) == 2
-    assert [r.path for r in fake.requests].count("/api/show") == 1
+    # the default model's template names no FIM tokens: its vocabulary is asked once too
+    assert [r.body for r in fake.requests if r.path == "/api/show"] == [
+        {"model": "qwen2.5-coder:1.5b-base"},
+        {"model": "qwen2.5-coder:1.5b-base", "verbose": True},
+    ]
 
 
 async def test_a_forced_family_needs_no_model_lookup(fake: FakeOllama, make: Make) -> None:
@@ -300,7 +305,10 @@ async def test_a_new_model_invalidates_cached_answers(
         ModelPool.direct(backend, completion=strong).role("completion"),
     )
     await harness.engine.complete(query(BODY))
-    assert [body["model"] for body in bodies(fake)] == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]
+    assert [body["model"] for body in bodies(fake)] == [
+        "qwen2.5-coder:1.5b-base",
+        "qwen2.5-coder:7b",
+    ]
 
 
 async def test_unchanged_settings_keep_cached_answers(fake: FakeOllama, make: Make) -> None:
