@@ -589,6 +589,12 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 version = ""
                 if isinstance(backend, OllamaBackend):
                     version = f", Ollama {await backend.version()}"
+                    listed = [
+                        f"{model} (cloud: {host})"
+                        if (host := backend.remote_host(model))
+                        else model
+                        for model in listed
+                    ]
                 detail = f"{endpoint.url} ({where}{version}): {', '.join(listed) or 'no models'}"
                 rows.append((f"endpoint {endpoint.kind}", "OK", detail, ""))
             else:
@@ -629,6 +635,15 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
                 if candidate.endpoint in found and candidate.endpoint not in answering:
                     rows.append((check, status, f"{label}: its endpoint does not answer", ""))
+                elif not pool.router.allow_cloud and pool.router.cloud_model(candidate):
+                    rows.append(
+                        (
+                            check,
+                            status,
+                            f"{label}: {skipped.get(candidate, '')}",
+                            "set models.allowCloud = true to send it prompts",
+                        )
+                    )
                 elif pool.router.is_missing(candidate):
                     rows.append(
                         (

@@ -240,6 +240,23 @@ def test_doctor_warns_when_the_completion_model_is_prefix_only(
         assert "completion.family" in row["fix"] and "ollama pull" in row["fix"]
 
 
+def test_doctor_shows_why_a_cloud_model_is_skipped(
+    isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_embedded(isolated)
+    code, rows = doctor_rows(capsys, "--host", fake.url, "--model", "qwen3-coder:480b-cloud")
+    assert code == 1
+    assert (
+        "qwen3-coder:480b-cloud (cloud: https://ollama.com:443)"
+        in rows["endpoint ollama"]["detail"]
+    )
+    route = rows["route completion #1"]
+    assert route["status"] == "FAIL"
+    assert "a cloud model: Ollama sends its prompts to https://ollama.com:443" in route["detail"]
+    assert "allowCloud is off" in route["detail"]
+    assert route["fix"] == "set models.allowCloud = true to send it prompts"
+
+
 def test_doctor_prints_a_table_with_each_fix(
     isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
