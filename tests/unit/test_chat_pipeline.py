@@ -12,10 +12,10 @@ import pytest
 from tests.fakes.fake_ollama import FakeOllama
 
 from codehearth.chat.pipeline import SUMMARY_INSTRUCTIONS, SUMMARY_MARK, ChatSession
-from codehearth.chat.window import prompt_limit, prompt_tokens
+from codehearth.chat.window import prompt_tokens
 from codehearth.memory.store import MemoryStore
 from codehearth.models.ollama_backend import OllamaBackend
-from codehearth.prompts.budget import EstimatingCounter
+from codehearth.prompts.budget import EstimatingCounter, prompt_limit
 
 CODER = "qwen2.5-coder:7b"
 TOOLS_MODEL = "llama3.2:3b"

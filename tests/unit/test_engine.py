@@ -23,6 +23,7 @@ from codehearth.languages import LanguageRegistry
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.models.pool import ModelPool
+from codehearth.prompts.budget import EstimatingCounter, prompt_limit
 from codehearth.settings import CompletionSettings
 
 pytestmark = pytest.mark.usefixtures("no_ca_bundle")
@@ -173,6 +174,30 @@ async def test_a_model_whose_template_names_no_fim_tokens_is_judged_by_its_vocab
     assert all(("<|fim_suffix|>" in prompt) is fim for prompt in prompts)
     shows = [r.body for r in fake.requests if r.path == "/api/show"]
     assert shows == [{"model": model}, {"model": model, "verbose": True}]
+
+
+async def test_the_prompt_keeps_a_safety_margin_under_num_ctx(fake: FakeOllama, make: Make) -> None:
+    harness = make(
+        num_ctx=512, max_tokens=128, prompt_tokens=4096, prefix_share=0.95, suffix_share=0.0
+    )
+    await harness.engine.complete(query("x = 1\n" * 1000 + "<|CURSOR|>\n", invoked=True))
+    [body] = bodies(fake)
+    prefix = body["prompt"].split("<|fim_prefix|>")[1].split("<|fim_suffix|>")[0]
+    budget = prompt_limit(512, 128)  # not all of the 512 - 128 left for the prompt
+    assert 0.9 * budget * 0.95 <= EstimatingCounter().count(prefix) <= budget * 0.95
+
+
+async def test_a_prompt_that_filled_the_context_window_is_logged_once_per_model(
+    fake: FakeOllama, make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.prompt_eval_count = 2048 - 2  # the FAST settings' num_ctx
+    harness = make()
+    with caplog.at_level("INFO", logger="codehearth.prompts.budget"):
+        await harness.engine.complete(query(BODY))
+        await harness.engine.complete(query(BODY.replace("b):", "c):")))
+    assert len(fake.generations()) == 2
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "filled its context window (2046 of 2048 tokens)" in said
 
 
 async def test_a_missing_model_is_looked_up_afresh_once_pulled(

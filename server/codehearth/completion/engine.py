@@ -40,7 +40,13 @@ from codehearth.models.backend import ModelBackend
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
 from codehearth.models.pool import Choice, RoleBackend
-from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
+from codehearth.prompts.budget import (
+    BudgetSplit,
+    ContextWatch,
+    EstimatingCounter,
+    prompt_limit,
+    split_budget,
+)
 from codehearth.prompts.family import FamilyDetection, context_length, detect_family
 from codehearth.prompts.fim import ContextSnippet, FimRequest, FimTemplate, get_template
 from codehearth.settings import CompletionSettings
@@ -129,6 +135,7 @@ class CompletionEngine:
         self.context_provider = context_provider
         self.postprocess = postprocess
         self.counter = EstimatingCounter()
+        self.context_watch = ContextWatch()
         self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
         self.generations = GenerationStore(settings.cache_size)
         self.stats = EngineStats()
@@ -299,7 +306,7 @@ class CompletionEngine:
         budget = min(
             s.prompt_tokens,
             profile.prompt_tokens or s.prompt_tokens,
-            max(64, num_ctx - s.max_tokens),
+            max(64, prompt_limit(num_ctx, s.max_tokens)),
         )
         split = split_budget(
             query.text[: query.offset],
@@ -365,6 +372,9 @@ class CompletionEngine:
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
                         self.counter.calibrate(len(sent[-1].prompt), chunk.prompt_eval_count)
+                        self.context_watch.check(
+                            sent[-1].model, sent[-1].num_ctx, chunk.prompt_eval_count
+                        )
                     if not generation.multiline and _has_complete_line(generation.text):
                         break  # single-line: the rest would be thrown away
         except BackendError as failure:
