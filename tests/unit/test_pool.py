@@ -284,6 +284,17 @@ async def test_chat_fails_over_too(pool: ModelPool, primary: FakeOllama) -> None
     assert "".join(chunks) == "from the fallback\n"
 
 
+@pytest.mark.parametrize("think", [pytest.param(None, id="default"), pytest.param(False, id="off")])
+async def test_a_role_passes_think_to_the_model_that_answers(
+    pool: ModelPool, primary: FakeOllama, fallback: FakeOllama, think: bool | None
+) -> None:
+    primary.stop()  # the fallback gets the same request
+    hello = [{"role": "user", "content": "hi"}]
+    assert [c async for c in pool.role("completion").chat("x", hello, num_ctx=2048, think=think)]
+    [sent] = [r.body for r in fallback.generations()]
+    assert sent is not None and sent.get("think") == think
+
+
 async def test_routing_by_prompt_size(primary: FakeOllama, fallback: FakeOllama) -> None:
     small, big = Endpoint(primary.url), Endpoint(fallback.url)
     pool = ModelPool(

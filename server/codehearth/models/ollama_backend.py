@@ -242,9 +242,12 @@ class OllamaBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer (``/api/chat``), with tool calls when ``tools`` are given.
-        Raises BackendError; cancelling the consumer closes the stream."""
+        ``think`` is sent when given (a model with the thinking capability thinks unless
+        told ``False``); ``message.thinking`` is left out of the answer. Raises
+        BackendError; cancelling the consumer closes the stream."""
         options = {"num_ctx": num_ctx, "num_predict": max_tokens, "temperature": temperature}
         stream = await self._call(
             model,
@@ -253,6 +256,7 @@ class OllamaBackend:
                 messages=list(messages),
                 tools=tools,
                 stream=True,
+                think=think,
                 keep_alive=self.keep_alive,
                 options=options,
             ),

@@ -478,6 +478,7 @@ class RoleBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN
 
@@ -495,6 +496,7 @@ class RoleBackend:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 tools=tools,
+                think=think,
             )
             async with contextlib.aclosing(chunks):
                 async for chunk in chunks:
