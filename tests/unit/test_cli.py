@@ -147,7 +147,7 @@ def test_doctor_passes_when_ollama_and_the_model_are_there(
     assert "this machine" in endpoint["detail"]
     assert "qwen2.5-coder:7b" in endpoint["detail"]  # the models it has
     assert rows["route completion #1"]["status"] == "OK"
-    assert "qwen2.5-coder:1.5b" in rows["route completion #1"]["detail"]
+    assert "qwen2.5-coder:1.5b-base" in rows["route completion #1"]["detail"]
     assert rows["route chat #1"]["status"] == "OK"
     assert rows["completion template"]["status"] == "OK"
     assert "qwen" in rows["completion template"]["detail"]
