@@ -175,7 +175,7 @@ class OllamaBackend:
         names: list[str] = []
         remote_hosts: dict[str, str] = {}
         for entry in models:
-            name = entry.get("model") or entry.get("name") if isinstance(entry, dict) else None
+            name = (entry.get("model") or entry.get("name")) if isinstance(entry, dict) else None
             if not isinstance(name, str) or not name:
                 continue
             names.append(name)
