@@ -564,12 +564,13 @@ async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, s
 
 async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
     """Each endpoint's reachability, each role's route (best first) and the embedded model."""
+    from codehearth.completion.engine import detect_model_family
     from codehearth.models.embedded_backend import embedded_available
     from codehearth.models.errors import BackendError
     from codehearth.models.factory import build_pool
     from codehearth.models.ollama_backend import OllamaBackend
     from codehearth.models.pool import describe_candidate
-    from codehearth.prompts.family import detect_family
+    from codehearth.settings import CompletionSettings
 
     built = build_pool(settings)
     pool = built.pool
@@ -588,6 +589,12 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 version = ""
                 if isinstance(backend, OllamaBackend):
                     version = f", Ollama {await backend.version()}"
+                    listed = [
+                        f"{model} (cloud: {host})"
+                        if (host := backend.remote_host(model))
+                        else model
+                        for model in listed
+                    ]
                 detail = f"{endpoint.url} ({where}{version}): {', '.join(listed) or 'no models'}"
                 rows.append((f"endpoint {endpoint.kind}", "OK", detail, ""))
             else:
@@ -628,6 +635,15 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
                 status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
                 if candidate.endpoint in found and candidate.endpoint not in answering:
                     rows.append((check, status, f"{label}: its endpoint does not answer", ""))
+                elif not pool.router.allow_cloud and pool.router.cloud_model(candidate):
+                    rows.append(
+                        (
+                            check,
+                            status,
+                            f"{label}: {skipped.get(candidate, '')}",
+                            "set models.allowCloud = true to send it prompts",
+                        )
+                    )
                 elif pool.router.is_missing(candidate) and candidate.endpoint.kind == "ollama":
                     rows.append(
                         (
@@ -656,15 +672,22 @@ async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
             family = choice.candidate.family or settings.completion.family
             try:
                 show = await choice.backend.show(choice.model)
-                detection = detect_family(show, override=family)
-                rows.append(
-                    (
-                        "completion template",
-                        "OK",
-                        f"{choice.model}: {detection.family} ({detection.reason})",
-                        "",
+                detection = await detect_model_family(choice.backend, choice.model, show, family)
+                detail = f"{choice.model}: {detection.family} ({detection.reason})"
+                if detection.family == "plain" and family is None:
+                    fim_model = CompletionSettings().model
+                    rows.append(
+                        (
+                            "completion template",
+                            "WARN",
+                            f"{detail}: completions see only the code before the cursor",
+                            f"use a fill-in-the-middle model such as {fim_model} (`ollama pull "
+                            f"{fim_model}`, then set completion.model), or set "
+                            "completion.family if this model was trained for FIM",
+                        )
                     )
-                )
+                else:
+                    rows.append(("completion template", "OK", detail, ""))
             except BackendError as error:
                 rows.append(("completion template", "WARN", error.message, ""))
     finally:

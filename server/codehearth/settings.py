@@ -62,7 +62,8 @@ class CompletionSettings:
 
     enabled: bool = setting(True, "Offer inline completions.")
     model: str = setting(
-        "qwen2.5-coder:1.5b", "Ollama model used for completions (a small FIM model is best)."
+        "qwen2.5-coder:1.5b-base",
+        "Ollama model used for completions (a small FIM model is best).",
     )
     family: str | None = setting(
         None,

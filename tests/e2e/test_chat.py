@@ -45,6 +45,7 @@ async def test_chat_streams_an_answer_that_knows_the_selection_and_memory(
     assert "".join(chunks) == result["text"]
     body = ollama.generations()[-1].body
     assert body is not None and body["model"] == "qwen2.5-coder:7b"
+    assert "think" not in body  # chat leaves a thinking model to its default
     prompt = "\n".join(message["content"] for message in body["messages"])
     assert "def add(a, b):" in prompt and "What does this do?" in prompt
     second = await command(client, "codehearth.chat", {"question": "And again?"})

@@ -74,6 +74,7 @@ async def test_a_weak_models_fix_is_verified_after_feedback(
     assert isinstance(edit, types.TextEdit)
     assert edit.range.start.line == 0 and edit.new_text == ""
     assert len(model.calls) == 2
+    assert [call["think"] for call in model.calls] == [False, False]  # no hidden reasoning
     critique = model.calls[1]["messages"][-1]["content"]
     assert "parses" in critique or "syntax" in critique.lower()
 

@@ -25,7 +25,7 @@ from tests.fakes.fake_ollama import FakeOllama
 ADD = "def add(a, b):\n    \n"
 
 FAULTS = [
-    pytest.param("not_found", "is not pulled: run `ollama pull qwen2.5-coder:1.5b`", id="404"),
+    pytest.param("not_found", "is not pulled: run `ollama pull qwen2.5-coder:1.5b-base`", id="404"),
     pytest.param("server_error", "failed (HTTP 500)", id="500"),
     pytest.param("overloaded", "is busy", id="503"),
     pytest.param("drop_mid_stream", "dropped the connection", id="drop-mid-stream"),
@@ -77,7 +77,7 @@ async def test_ollama_down_then_back(
 
 
 @pytest_lsp.fixture(
-    params=["qwen2.5-coder:1.5b", "not-pulled:1b"],
+    params=["qwen2.5-coder:1.5b-base", "not-pulled:1b"],
     config=ClientServerConfig(server_command=SERVER_COMMAND),
 )
 async def warming_client(

@@ -29,7 +29,7 @@ async def test_inline_completion_returns_model_text(
     body = ollama.generations()[0].body
     assert body is not None
     assert body["raw"] is True
-    assert body["model"] == "qwen2.5-coder:1.5b"
+    assert body["model"] == "qwen2.5-coder:1.5b-base"
     assert body["options"]["num_ctx"] == 4096
     assert body["keep_alive"] == "30m"
     assert "<|fim_prefix|>" in body["prompt"] and body["prompt"].endswith("<|fim_middle|>")
@@ -183,7 +183,7 @@ async def test_settings_reload_switches_model(
     await asyncio.sleep(0.2)
     await client.text_document_inline_completion_async(inline_params(uri, 1, 4, invoked=False))
     models = [request.body["model"] for request in ollama.generations() if request.body]
-    assert models == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]
+    assert models == ["qwen2.5-coder:1.5b-base", "qwen2.5-coder:7b"]
 
 
 async def test_codehearth_toml_overrides_client_settings(

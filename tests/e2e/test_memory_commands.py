@@ -96,6 +96,10 @@ async def test_notes_are_embedded_through_ollama_for_hybrid_search(
     assert found["archival"][0]["text"] == "Releases are signed with cosign"
     embeds = [r for r in ollama.requests if r.path == "/api/embed"]
     assert embeds and all(r.body and r.body["model"] == "nomic-embed-text" for r in embeds)
+    assert [r.body["input"] for r in embeds if r.body] == [  # nomic's task prefixes
+        ["search_document: Releases are signed with cosign"],
+        ["search_query: how are releases signed"],
+    ]
 
 
 async def test_accepted_and_rejected_suggestions_are_remembered(

@@ -43,7 +43,7 @@ local function main()
       cmd = { os.getenv("CODEHEARTH"), "serve", "--log-file", os.getenv("CODEHEARTH_LOG"),
               "--log-level", "DEBUG" },
       root_dir = vim.fn.getcwd(),
-      init_options = { completion = { model = "qwen2.5-coder:1.5b" } },
+      init_options = { completion = { model = "qwen2.5-coder:1.5b-base" } },
     })
     assert(client_id, "start_client failed")
     vim.lsp.buf_attach_client(bufnr, client_id)

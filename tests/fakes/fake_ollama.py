@@ -4,7 +4,11 @@
 Python client (and plain httpx) works against it unchanged: /api/generate and
 /api/chat stream NDJSON over `Transfer-Encoding: chunked`, non-streamed replies carry
 a `Content-Length`, connections are kept alive, and /api/show, /api/tags, /api/ps,
-/api/embed and /api/version return the real response shapes.
+/api/embed and /api/version return the real response shapes. What /api/show and
+/api/tags say about a model (capabilities, the GGUF metadata, the template, a cloud
+model's remote host) is derived the way Ollama derives it; comments name the Ollama source
+(ollama/ollama fb30760) each behaviour mirrors. Errors keep Ollama's texts, and an error
+before any content is an HTTP status, never an NDJSON line.
 
 It runs on `http_fake.FakeHttpServer` (stdlib asyncio streams in a daemon thread, so it
 serves sync and async tests alike, with every byte on the wire under the fake's
@@ -58,10 +62,12 @@ __all__ = [
 ]
 
 Responder = Callable[[JSON], str | Mapping[str, Any]]
-"""Maps a request body to the reply: text, or `{"content": ..., "tool_calls": [...]}`."""
+"""Maps a request body to the reply: text, or `{"content": ..., "tool_calls": [...],
+"thinking": ...}` (the thinking is sent only by models with the `thinking` capability)."""
 
 DEFAULT_TEXT = "return a + b\n"
-VERSION = "0.12.0"
+VERSION = "0.33.0"
+"""The Ollama release the fake follows (ollama/ollama fb30760, v0.33.0-rc2)."""
 EMBEDDING_DIMENSIONS = 64
 GENERATION_PATHS = frozenset({"/api/generate", "/api/chat"})
 
@@ -101,17 +107,34 @@ DEFAULT_FAULT_DELAYS = {Fault.TRICKLE: 0.05, Fault.SLOW_HEADERS: 1.0}
 
 @dataclass(frozen=True)
 class FakeModel:
-    """A model in the fake's registry; `name` always carries a tag."""
+    """A model in the fake's registry; `name` always carries a tag.
+
+    `/api/show` and `/api/tags` derive from these fields what real Ollama derives from the
+    manifest config, the Go template and the GGUF file: `config_capabilities` are the
+    config's own (`capabilities` adds the computed ones), `template` the Go template,
+    `chat_template` the GGUF's Jinja `tokenizer.chat_template` (when set, Ollama selects it
+    over the Go template), `vocabulary` the GGUF's `tokenizer.ggml.tokens`. A model with a
+    `remote_host` is a cloud stub: Ollama proxies it to that host and has no GGUF for it.
+    """
 
     name: str
     architecture: str
-    capabilities: tuple[str, ...]
+    config_capabilities: tuple[str, ...] = ()
     template: str = ""
+    chat_template: str = ""
     context_length: int = 4096
+    embedding_length: int = 2048
     parameter_size: str = "1B"
     quantization_level: str = "Q4_K_M"
     size: int = 1_000_000_000
     parameters: str = ""
+    basename: str = ""
+    finetune: str = ""
+    embedding: bool = False
+    tokenizer: str = "gpt2"
+    vocabulary: tuple[str, ...] = ()
+    remote_host: str = ""
+    remote_model: str = ""
 
     @property
     def digest(self) -> str:
@@ -121,32 +144,136 @@ class FakeModel:
     def qualified_name(self) -> str:
         return f"registry.ollama.ai/library/{self.name}"
 
+    @property
+    def selected_template(self) -> str:
+        """What `/api/show` reports as `template`: the GGUF's Jinja chat template when the
+        model runs in native chat mode, else the Go template (`selectedModelTemplate`,
+        server/routes.go:1623-1630)."""
+        return self.chat_template or self.template
+
+    @property
+    def capabilities(self) -> list[str]:
+        """Capabilities as `Model.Capabilities` computes them (server/images.go:112-261,
+        414-433): the config's own first; for a GGUF model `embedding` when it has a pooling
+        type, else `completion`; then from the selected template: a Jinja chat template
+        gives `tools`/`thinking` by substring, a Go template `tools` when it references
+        `.Tools` and `insert` when it references `.Suffix`. A remote stub has no GGUF and no
+        template of its own, so only the config's capabilities."""
+        found: list[str] = []
+
+        def add(capability: str) -> None:
+            if capability not in found:
+                found.append(capability)
+
+        for capability in self.config_capabilities:
+            add(capability)
+        if self.remote_host:
+            return found
+        add("embedding" if self.embedding else "completion")
+        if self.chat_template:
+            if "tools" in self.chat_template or "tool_call" in self.chat_template:
+                add("tools")
+            if "<think>" in self.chat_template and "</think>" in self.chat_template:
+                add("thinking")
+            return found
+        variables = go_template_variables(self.template)
+        if "tools" in variables:
+            add("tools")
+        if "suffix" in variables:
+            add("insert")
+        return found
+
     def details(self) -> JSON:
         return {
             "parent_model": "",
-            "format": "gguf",
+            "format": "" if self.remote_host else "gguf",
             "family": self.architecture,
-            "families": [self.architecture],
+            "families": [self.architecture] if self.architecture else None,
             "parameter_size": self.parameter_size,
             "quantization_level": self.quantization_level,
         }
 
-    def show(self) -> JSON:
-        return {
+    def gguf_metadata(self) -> JSON:
+        """The GGUF key-value set, as a llama.cpp conversion writes it (general.name and
+        tokenizer.chat_template included; `/api/show` drops those two)."""
+        arch = self.architecture
+        special = [token for token in self.vocabulary if is_special_token(token)]
+        metadata: JSON = {
+            "general.architecture": arch,
+            "general.name": " ".join(part for part in (self.basename, self.finetune) if part),
+            "general.type": "model",
+            "general.size_label": self.parameter_size,
+            "general.parameter_count": parameter_count(self.parameter_size),
+            "general.file_type": 15,
+            "general.quantization_version": 2,
+            f"{arch}.block_count": 28,
+            f"{arch}.context_length": self.context_length,
+            f"{arch}.embedding_length": self.embedding_length,
+            f"{arch}.attention.head_count": 12,
+            "tokenizer.ggml.model": self.tokenizer,
+            "tokenizer.ggml.tokens": list(self.vocabulary),
+            "tokenizer.ggml.token_type": [
+                3 if is_special_token(token) else 1 for token in self.vocabulary
+            ],
+        }
+        if self.basename:
+            metadata["general.basename"] = self.basename
+        if self.finetune:
+            metadata["general.finetune"] = self.finetune
+        if self.embedding:
+            metadata[f"{arch}.pooling_type"] = 1
+        if special:
+            metadata["tokenizer.ggml.eos_token_id"] = self.vocabulary.index(special[0])
+        if self.chat_template:
+            metadata["tokenizer.chat_template"] = self.chat_template
+        return metadata
+
+    def model_info(self, *, verbose: bool) -> JSON:
+        """`model_info` of `/api/show`. A GGUF model: its key-value set minus general.name
+        and tokenizer.chat_template (server/routes.go:1567-1581), every array longer than 5
+        items blanked to `[]` unless `verbose` (`getModelData`, server/routes.go:1600-1620).
+        A remote stub: only what its config names (server/routes.go:1475-1493)."""
+        if self.remote_host:
+            if not self.architecture:
+                return {}
+            return {
+                "general.architecture": self.architecture,
+                **({"general.basename": self.basename} if self.basename else {}),
+                f"{self.architecture}.context_length": self.context_length,
+                f"{self.architecture}.embedding_length": self.embedding_length,
+            }
+        info = {
+            key: [] if isinstance(value, list) and len(value) > 5 and not verbose else value
+            for key, value in self.gguf_metadata().items()
+        }
+        del info["general.name"]
+        info.pop("tokenizer.chat_template", None)
+        return info
+
+    def show(self, *, verbose: bool = False, omit_empty_model_info: bool = False) -> JSON:
+        """The `/api/show` body (`api.ShowResponse`, api/types.go:737-755: empty fields are
+        left out). Ollama before 0.14.3 also left out an empty `model_info` (`omitempty`,
+        changed by ollama/ollama e98b5e8b4)."""
+        shown: JSON = {
             "modelfile": self._modelfile(),
             "parameters": self.parameters,
-            "template": self.template,
+            "template": self.selected_template,
             "details": self.details(),
-            "model_info": {
-                "general.architecture": self.architecture,
-                f"{self.architecture}.context_length": self.context_length,
-            },
-            "capabilities": list(self.capabilities),
+            "model_info": self.model_info(verbose=verbose),
+            "capabilities": self.capabilities,
             "modified_at": MODIFIED_AT,
+            "remote_model": self.remote_model,
+            "remote_host": self.remote_host,
         }
+        if omit_empty_model_info and not shown["model_info"]:
+            del shown["model_info"]
+        return {key: value for key, value in shown.items() if value not in ("", [])}
 
-    def listing(self) -> JSON:
-        return {
+    def listing(self, *, with_capabilities: bool = True) -> JSON:
+        """An `/api/tags` entry (`api.ListModelResponse`, api/types.go:822-832): with
+        `remote_model`/`remote_host` for a cloud stub and, since Ollama 0.30.0, the
+        capabilities (server/model_list_cache.go `buildModelListSummary`)."""
+        listed: JSON = {
             "name": self.name,
             "model": self.name,
             "modified_at": MODIFIED_AT,
@@ -154,6 +281,12 @@ class FakeModel:
             "digest": self.digest,
             "details": self.details(),
         }
+        if self.remote_host:
+            listed["remote_model"] = self.remote_model
+            listed["remote_host"] = self.remote_host
+        if with_capabilities and (capabilities := self.capabilities):
+            listed["capabilities"] = capabilities
+        return listed
 
     def process(self, expires_at: str) -> JSON:
         return {
@@ -168,11 +301,43 @@ class FakeModel:
         }
 
     def _modelfile(self) -> str:
+        source = self.remote_model or f"/root/.ollama/models/blobs/sha256-{self.digest}"
         return (
             '# Modelfile generated by "ollama show"\n'
-            f"FROM /root/.ollama/models/blobs/sha256-{self.digest}\n"
+            f"FROM {source}\n"
             f'TEMPLATE """{self.template}"""\n'
         )
+
+
+def older_than(version: str, other: str) -> bool:
+    """Whether Ollama `version` (`0.12.0`, `0.30.0-rc2`) comes before release `other`."""
+
+    def numbers(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", text.split("-", 1)[0]))
+
+    return numbers(version) < numbers(other)
+
+
+def go_template_variables(template: str) -> set[str]:
+    """The field names a Go template references, lower case, as `template.Vars` reports
+    them (template/template.go): `{{ .Suffix }}` gives `suffix`."""
+    actions = re.findall(r"{{.*?}}", template, flags=re.DOTALL)
+    return {name.lower() for action in actions for name in re.findall(r"\.(\w+)", action)}
+
+
+def is_special_token(token: str) -> bool:
+    """A control token such as `<|im_end|>`, `<fim_prefix>`, `[PAD]` or `<｜fim▁begin｜>`."""
+    return bool(re.fullmatch(r"<[^<>\s]+>|\[[A-Z_]+\]|▁<[A-Z]+>", token))
+
+
+def parameter_count(size_label: str) -> int:
+    """`1.5B` -> 1_500_000_000, `137M` -> 137_000_000."""
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+    number, unit = size_label[:-1], size_label[-1:].upper()
+    try:
+        return round(float(number) * scale[unit])
+    except (KeyError, ValueError):
+        return 0
 
 
 QWEN_CODER_TEMPLATE = (
@@ -183,10 +348,39 @@ QWEN_CODER_TEMPLATE = (
     "{{- else }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n"
     "{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"
 )
+BARE_TEMPLATE = "{{ .Prompt }}"
+"""The template of a model published without one (`-base` tags)."""
 LLAMA_TEMPLATE = (
+    "{{- if .Tools }}<|start_header_id|>system<|end_header_id|>\n\n"
+    "You can call these functions: {{ range .Tools }}{{ . }}\n{{ end }}<|eot_id|>{{ end }}"
     "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
     "{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n"
 )
+# Small stand-ins for real vocabularies: a few ordinary BPE pieces and each family's
+# control tokens, which are what CodeHearth looks for.
+BPE_PIECES = ("!", '"', "#", "def", "Ġreturn", "Ġa", "Ġ+", "Ġb", "Ċ")
+QWEN_VOCABULARY = (
+    *BPE_PIECES,
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+)
+LLAMA3_VOCABULARY = (
+    *BPE_PIECES,
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|python_tag|>",
+)
+BERT_VOCABULARY = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "def", "##s")
 
 
 def default_models() -> list[FakeModel]:
@@ -194,33 +388,74 @@ def default_models() -> list[FakeModel]:
     coder = FakeModel(
         name="qwen2.5-coder:1.5b",
         architecture="qwen2",
-        capabilities=("completion", "insert"),
         template=QWEN_CODER_TEMPLATE,
         context_length=32768,
+        embedding_length=1536,
         parameter_size="1.5B",
         size=986_062_089,
         parameters='stop                           "<|endoftext|>"',
+        basename="Qwen2.5-Coder",
+        finetune="Instruct",
+        vocabulary=QWEN_VOCABULARY,
     )
     return [
         coder,
-        replace(coder, name="qwen2.5-coder:7b", parameter_size="7.6B", size=4_683_087_332),
+        # The base model: trained for FIM, its vocabulary has the FIM tokens, but it is
+        # published with a bare template, so Ollama reports no `insert`.
+        replace(
+            coder,
+            name="qwen2.5-coder:1.5b-base",
+            template=BARE_TEMPLATE,
+            finetune="",
+            parameters="",
+            size=986_048_768,
+        ),
+        replace(
+            coder,
+            name="qwen2.5-coder:7b",
+            parameter_size="7.6B",
+            embedding_length=3584,
+            size=4_683_087_332,
+        ),
         FakeModel(
             name="llama3.2:3b",
             architecture="llama",
-            capabilities=("completion", "tools"),
             template=LLAMA_TEMPLATE,
             context_length=131072,
+            embedding_length=3072,
             parameter_size="3.2B",
             size=2_019_393_189,
+            basename="Llama-3.2",
+            finetune="Instruct",
+            vocabulary=LLAMA3_VOCABULARY,
         ),
         FakeModel(
             name="nomic-embed-text:latest",
             architecture="nomic-bert",
-            capabilities=("embedding",),
+            embedding=True,
             context_length=2048,
+            embedding_length=768,
             parameter_size="137M",
             quantization_level="F16",
             size=274_302_450,
+            basename="nomic-embed-text",
+            tokenizer="bert",
+            vocabulary=BERT_VOCABULARY,
+        ),
+        # A cloud model: the local Ollama lists it, and proxies every request for it to
+        # ollama.com (server/routes.go:308-398).
+        FakeModel(
+            name="qwen3-coder:480b-cloud",
+            architecture="qwen3moe",
+            config_capabilities=("completion", "tools"),
+            context_length=262144,
+            embedding_length=6144,
+            parameter_size="480B",
+            quantization_level="",
+            size=382,
+            basename="Qwen3-Coder",
+            remote_host="https://ollama.com:443",
+            remote_model="qwen3-coder:480b",
         ),
     ]
 
@@ -254,9 +489,16 @@ def cut_at_stop(text: str, stops: object) -> str:
 
 
 def not_found_message(name: str, path: str) -> str:
+    """The 404 text for a model Ollama does not have. Generate and chat name the model as
+    asked (server/routes.go:285-289, 2481-2485); show names it with its tag
+    (`DisplayShortest`, server/routes.go:1355-1367); embed looks the model up through the
+    scheduler's error path, whose wording is the only one with "try pulling it first"
+    (server/routes.go:848-850, `handleScheduleError` 3115-3116)."""
     if path == "/api/show":
-        return f"model '{name}' not found"
-    return f'model "{name}" not found, try pulling it first'
+        return f"model '{tagged(name)}' not found"
+    if path == "/api/embed":
+        return f'model "{name}" not found, try pulling it first'
+    return f"model '{name}' not found"
 
 
 def timestamp(offset: timedelta = timedelta()) -> str:
@@ -277,12 +519,17 @@ class Reply:
 
     content: str
     tool_calls: list[Any]
+    thinking: str = ""
 
     @classmethod
     def of(cls, value: str | Mapping[str, Any]) -> Reply:
         if isinstance(value, str):
             return cls(value, [])
-        return cls(str(value.get("content") or ""), list(value.get("tool_calls") or []))
+        return cls(
+            str(value.get("content") or ""),
+            list(value.get("tool_calls") or []),
+            str(value.get("thinking") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -295,6 +542,7 @@ class Generation:
     done_reason: str
     prompt_tokens: int
     tool_calls: list[Any]
+    thinking: str = ""
 
     @property
     def text(self) -> str:
@@ -363,15 +611,29 @@ def apply_fault(injection: Injection, response: Response) -> Response:
     if fault is Fault.DROP_MID_STREAM:
         parts = response.parts[:keep] if response.stream else response.parts
         return replace(response, parts=parts, truncate=True)
-    if not response.stream:
-        if fault is Fault.ERROR_LINE:
-            return error_reply(500, STREAM_ERROR_MESSAGE)
-        return replace(response, parts=[(response.parts[0][0], BAD_JSON_LINE)])
     if fault is Fault.ERROR_LINE:
-        error_line = encode_json({"error": STREAM_ERROR_MESSAGE}) + b"\n"
-        return replace(response, parts=[*response.parts[:keep], (0.0, error_line)])
+        return model_error_reply(response)
+    if not response.stream:
+        return replace(response, parts=[(response.parts[0][0], BAD_JSON_LINE)])
     parts = [*response.parts[:keep], (0.0, BAD_JSON_LINE), *response.parts[keep:]]
     return replace(response, parts=parts)
+
+
+def model_error_reply(response: Response) -> Response:
+    """The model fails while answering, losing at least the answer's last token. Ollama
+    reports an error as an HTTP status with a JSON body while nothing is written yet, and
+    as an `{"error"}` NDJSON line only mid-stream (`streamResponse`,
+    server/routes.go:2097-2127): a reply of 0-1 tokens fails with the status, at the time
+    its first line was due."""
+    keep = max(0, min(FAULT_AFTER_LINES, len(response.parts) - 2))
+    if not response.stream:
+        return error_reply(500, STREAM_ERROR_MESSAGE)
+    if keep == 0:
+        return Response.json(
+            {"error": STREAM_ERROR_MESSAGE}, status=500, delay=response.parts[0][0]
+        )
+    error_line = encode_json({"error": STREAM_ERROR_MESSAGE}) + b"\n"
+    return replace(response, parts=[*response.parts[:keep], (0.0, error_line)])
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +645,8 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
 
     Tune behaviour through the attributes, from any thread:
 
-    - `responder(request_body) -> str | {"content", "tool_calls"}`: what the model says;
+    - `responder(request_body) -> str | {"content", "tool_calls", "thinking"}`: what the
+      model says;
     - `token_delay` / `first_token_delay`: seconds before each token / the first one;
     - `prompt_eval_count`: reported prompt size (default: prompt characters // 4);
     - `load_seconds`: how long a model that is not in memory takes to load (0: at once).
@@ -393,6 +656,9 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
       the least recently used, as `OLLAMA_MAX_LOADED_MODELS` (or memory) makes Ollama do
       (`server/sched.go` `processPending`: "max runners achieved, unloading one to make
       room").
+    - `version`: the Ollama version it reports, and behaves like where they differ (an
+      empty `model_info` left out before 0.14.3, no capabilities in `/api/tags` before
+      0.30.0).
     """
 
     thread_name = "fake-ollama"
@@ -407,7 +673,7 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
                 ("GET", "/"): lambda _request: Response(
                     content_type="text/plain; charset=utf-8", parts=[(0.0, b"Ollama is running")]
                 ),
-                ("GET", "/api/version"): lambda _request: Response.json({"version": VERSION}),
+                ("GET", "/api/version"): lambda _request: Response.json({"version": self.version}),
                 ("GET", "/api/tags"): self._tags,
                 ("GET", "/api/ps"): self._ps,
                 ("POST", "/api/show"): self._show,
@@ -424,6 +690,7 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         self.max_loaded = 0
         self.completed_loads = 0
         self.aborted_loads = 0
+        self.version = VERSION
         self._models = {model.name: model for model in default_models()}
         self._loaded: dict[str, FakeModel] = {}
         self._loading: dict[str, asyncio.Future[bool]] = {}  # on the fake's own loop
@@ -447,22 +714,18 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         name: str,
         *,
         architecture: str,
-        capabilities: list[str] | tuple[str, ...],
-        template: str = "",
-        context_length: int = 4096,
-        parameter_size: str = "1B",
-        quantization_level: str = "Q4_K_M",
-        size: int = 1_000_000_000,
+        capabilities: list[str] | tuple[str, ...] = (),
+        vocabulary: list[str] | tuple[str, ...] = (),
+        **fields: Any,
     ) -> FakeModel:
+        """Install a model; `fields` are `FakeModel`'s (`template`, `context_length`, ...),
+        `capabilities` the config's own (the shown ones are computed from all fields)."""
         model = FakeModel(
             name=tagged(name),
             architecture=architecture,
-            capabilities=tuple(capabilities),
-            template=template,
-            context_length=context_length,
-            parameter_size=parameter_size,
-            quantization_level=quantization_level,
-            size=size,
+            config_capabilities=tuple(capabilities),
+            vocabulary=tuple(vocabulary),
+            **fields,
         )
         with self._lock:
             self._models[model.name] = model
@@ -623,8 +886,12 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         return True
 
     def _tags(self, _request: Request) -> Response:
+        with_capabilities = not older_than(self.version, "0.30.0")
         with self._lock:
-            models = [model.listing() for model in self._models.values()]
+            models = [
+                model.listing(with_capabilities=with_capabilities)
+                for model in self._models.values()
+            ]
         return Response.json({"models": models})
 
     def _ps(self, _request: Request) -> Response:
@@ -637,8 +904,12 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
         return encode_json({"models": models})
 
     def _show(self, request: Request) -> Response:
-        _name, model = self._find_model(request.json_body(), request.path)
-        return Response.json(model.show())
+        body = request.json_body()
+        _name, model = self._find_model(body, request.path)
+        omit = older_than(self.version, "0.14.3")
+        return Response.json(
+            model.show(verbose=bool(body.get("verbose")), omit_empty_model_info=omit)
+        )
 
     def _embed(self, request: Request) -> Response:
         body = request.json_body()
@@ -697,19 +968,37 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             )
         prompt = "".join(str(message.get("content") or "") for message in messages)
         generation = self._generation(body, prompt, with_tools=bool(body.get("tools")))
+        thinking = self._thinking(model, body, generation)
         chunks = [
-            self._line(name, message=assistant(token), done=False) for token in generation.tokens
+            *(self._line(name, message=assistant("", **piece), done=False) for piece in thinking),
+            *(
+                self._line(name, message=assistant(token), done=False)
+                for token in generation.tokens
+            ),
         ]
         calls = {"tool_calls": generation.tool_calls} if generation.tool_calls else {}
         if calls:
             chunks.append(self._line(name, message=assistant("", **calls), done=False))
         final = self._line(name, message=assistant(""), done=True, **generation.stats())
+        thought = {"thinking": generation.thinking} if thinking else {}
         return self._loaded_first(
             model,
             self._completion(
-                body, generation, chunks, final, {"message": assistant(generation.text, **calls)}
+                body,
+                generation,
+                chunks,
+                final,
+                {"message": assistant(generation.text, **calls, **thought)},
             ),
         )
+
+    @staticmethod
+    def _thinking(model: FakeModel, body: JSON, generation: Generation) -> list[JSON]:
+        """The `thinking` pieces streamed before the answer: a model with the `thinking`
+        capability thinks unless the request says `think: false` (server/routes.go:2615-2620)."""
+        if "thinking" not in model.capabilities or body.get("think") is False:
+            return []
+        return [{"thinking": piece} for piece in tokenize(generation.thinking)]
 
     @staticmethod
     def _require(model: FakeModel, capability: str) -> None:
@@ -740,6 +1029,7 @@ class FakeOllama(FakeHttpServer[RecordedRequest]):
             done_reason=done_reason,
             prompt_tokens=max(1, len(prompt) // 4) if prompt_tokens is None else prompt_tokens,
             tool_calls=reply.tool_calls if with_tools else [],
+            thinking=reply.thinking,
         )
 
     @staticmethod

@@ -14,12 +14,12 @@ from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_openai import FakeLlamaServer
 
 from codehearth.chat.pipeline import SUMMARY_INSTRUCTIONS, SUMMARY_MARK, ChatSession
-from codehearth.chat.window import prompt_limit, prompt_tokens
+from codehearth.chat.window import prompt_tokens
 from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.models.openai_backend import OpenAIBackend
-from codehearth.prompts.budget import EstimatingCounter
+from codehearth.prompts.budget import EstimatingCounter, prompt_limit
 
 CODER = "qwen2.5-coder:7b"
 TOOLS_MODEL = "llama3.2:3b"

@@ -8,10 +8,9 @@ from codehearth.chat.window import (
     ContextOverflow,
     assemble,
     clip_to_tokens,
-    prompt_limit,
     prompt_tokens,
 )
-from codehearth.prompts.budget import EstimatingCounter
+from codehearth.prompts.budget import EstimatingCounter, prompt_limit
 
 COUNTER = EstimatingCounter(4.0)
 SYSTEM = [(100, "You are a helpful assistant."), (10, "Context: " + "x" * 400)]

@@ -148,7 +148,7 @@ def test_doctor_passes_when_ollama_and_the_model_are_there(
     assert "this machine" in endpoint["detail"]
     assert "qwen2.5-coder:7b" in endpoint["detail"]  # the models it has
     assert rows["route completion #1"]["status"] == "OK"
-    assert "qwen2.5-coder:1.5b" in rows["route completion #1"]["detail"]
+    assert "qwen2.5-coder:1.5b-base" in rows["route completion #1"]["detail"]
     assert rows["route chat #1"]["status"] == "OK"
     assert rows["completion template"]["status"] == "OK"
     assert "qwen" in rows["completion template"]["detail"]
@@ -221,6 +221,57 @@ def test_doctor_never_advises_ollama_pull_for_an_openai_endpoint(
     row = rows["route completion #2"]
     assert row["status"] == "WARN" and "missing-7b" in row["detail"]
     assert "does not serve" in row["detail"] and "ollama" not in row["fix"]
+
+
+@pytest.mark.parametrize(
+    ("model", "status", "detail"),
+    [
+        pytest.param(
+            "qwen2.5-coder:1.5b-base",
+            "OK",
+            "qwen2.5-coder (vocabulary has <|fim_prefix|>",
+            id="base-model-fim-from-its-vocabulary",
+        ),
+        pytest.param(
+            "llama3.2:3b",
+            "WARN",
+            "plain (no 'insert' capability and no FIM tokens in the template or the vocabulary)"
+            ": completions see only the code before the cursor",
+            id="chat-model-prefix-only",
+        ),
+    ],
+)
+def test_doctor_warns_when_the_completion_model_is_prefix_only(
+    isolated: Path,
+    fake: FakeOllama,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    status: str,
+    detail: str,
+) -> None:
+    code, rows = doctor_rows(capsys, "--host", fake.url, "--model", model)
+    row = rows["completion template"]
+    assert code == 0
+    assert (row["status"], detail in row["detail"]) == (status, True), row
+    if status == "WARN":
+        assert "completion.family" in row["fix"] and "ollama pull" in row["fix"]
+
+
+def test_doctor_shows_why_a_cloud_model_is_skipped(
+    isolated: Path, fake: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without_embedded(isolated)
+    code, rows = doctor_rows(capsys, "--host", fake.url, "--model", "qwen3-coder:480b-cloud")
+    assert code == 1
+    assert (
+        "qwen3-coder:480b-cloud (cloud: https://ollama.com:443)"
+        in rows["endpoint ollama"]["detail"]
+    )
+    route = rows["route completion #1"]
+    assert route["status"] == "FAIL"
+    assert "a cloud model: Ollama sends its prompts to https://ollama.com:443" in route["detail"]
+    assert "allowCloud is off" in route["detail"]
+    assert route["fix"] == "set models.allowCloud = true to send it prompts"
 
 
 def test_doctor_prints_a_table_with_each_fix(

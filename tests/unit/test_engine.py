@@ -27,6 +27,7 @@ from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.pool import EndpointConfig, ModelPool, RoleBackend, RoutePlan, default_timing
 from codehearth.models.router import Candidate, Endpoint
+from codehearth.prompts.budget import EstimatingCounter, prompt_limit
 from codehearth.settings import CompletionSettings
 
 pytestmark = pytest.mark.usefixtures("no_ca_bundle")
@@ -170,6 +171,50 @@ async def test_num_ctx_never_exceeds_the_models_trained_context(
     assert [body["options"]["num_ctx"] for body in bodies(fake)] == [sent]
 
 
+@pytest.mark.parametrize(
+    ("model", "fim"),
+    [
+        pytest.param("qwen2.5-coder:1.5b-base", True, id="base-model-fim-tokens-in-vocabulary"),
+        pytest.param("llama3.2:3b", False, id="chat-model-prefix-only"),
+    ],
+)
+async def test_a_model_whose_template_names_no_fim_tokens_is_judged_by_its_vocabulary(
+    fake: FakeOllama, make: Make, model: str, fim: bool
+) -> None:
+    harness = make(model=model)
+    await harness.engine.complete(query(BODY))
+    await harness.engine.complete(query(BODY.replace("b):", "c):")))
+    prompts = [body["prompt"] for body in bodies(fake)]
+    assert len(prompts) == 2
+    assert all(("<|fim_suffix|>" in prompt) is fim for prompt in prompts)
+    shows = [r.body for r in fake.requests if r.path == "/api/show"]
+    assert shows == [{"model": model}, {"model": model, "verbose": True}]
+
+
+async def test_the_prompt_keeps_a_safety_margin_under_num_ctx(fake: FakeOllama, make: Make) -> None:
+    harness = make(
+        num_ctx=512, max_tokens=128, prompt_tokens=4096, prefix_share=0.95, suffix_share=0.0
+    )
+    await harness.engine.complete(query("x = 1\n" * 1000 + "<|CURSOR|>\n", invoked=True))
+    [body] = bodies(fake)
+    prefix = body["prompt"].split("<|fim_prefix|>")[1].split("<|fim_suffix|>")[0]
+    budget = prompt_limit(512, 128)  # not all of the 512 - 128 left for the prompt
+    assert 0.9 * budget * 0.95 <= EstimatingCounter().count(prefix) <= budget * 0.95
+
+
+async def test_a_prompt_that_filled_the_context_window_is_logged_once_per_model(
+    fake: FakeOllama, make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.prompt_eval_count = 2048 - 2  # the FAST settings' num_ctx
+    harness = make()
+    with caplog.at_level("INFO", logger="codehearth.prompts.budget"):
+        await harness.engine.complete(query(BODY))
+        await harness.engine.complete(query(BODY.replace("b):", "c):")))
+    assert len(fake.generations()) == 2
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "filled its context window (2046 of 2048 tokens)" in said
+
+
 async def test_a_missing_model_is_looked_up_afresh_once_pulled(
     fake: FakeOllama, make: Make
 ) -> None:
@@ -179,7 +224,8 @@ async def test_a_missing_model_is_looked_up_afresh_once_pulled(
     assert await harness.engine.complete(query(BODY.replace("b):", "c):"))) == []
     shows_before = sum(1 for r in fake.requests if r.path == "/api/show")
     await harness.engine.complete(query(BODY.replace("b):", "d):")))
-    assert sum(1 for r in fake.requests if r.path == "/api/show") == shows_before + 1
+    # its template and its vocabulary (a verbose show), both forgotten with the model
+    assert sum(1 for r in fake.requests if r.path == "/api/show") == shows_before + 2
 
 
 async def test_a_multi_line_answer_is_kept_where_a_block_starts(
@@ -232,7 +278,11 @@ async def test_the_model_profile_is_looked_up_once(fake: FakeOllama, make: Make)
     await harness.engine.complete(query(BODY))
     await harness.engine.complete(query("x = <|CURSOR|>\n"))
     assert len(fake.generations()) == 2
-    assert [r.path for r in fake.requests].count("/api/show") == 1
+    # the default model's template names no FIM tokens: its vocabulary is asked once too
+    assert [r.body for r in fake.requests if r.path == "/api/show"] == [
+        {"model": "qwen2.5-coder:1.5b-base"},
+        {"model": "qwen2.5-coder:1.5b-base", "verbose": True},
+    ]
 
 
 async def test_a_forced_family_needs_no_model_lookup(fake: FakeOllama, make: Make) -> None:
@@ -364,7 +414,10 @@ async def test_a_new_model_invalidates_cached_answers(
         in_memory(ModelPool.direct(backend, completion=strong)),
     )
     await harness.engine.complete(query(BODY))
-    assert [body["model"] for body in bodies(fake)] == ["qwen2.5-coder:1.5b", "qwen2.5-coder:7b"]
+    assert [body["model"] for body in bodies(fake)] == [
+        "qwen2.5-coder:1.5b-base",
+        "qwen2.5-coder:7b",
+    ]
 
 
 async def test_unchanged_settings_keep_cached_answers(fake: FakeOllama, make: Make) -> None:

@@ -22,11 +22,14 @@ import pytest
 from tests.fakes.fake_ollama import (
     DEFAULT_TEXT,
     EMBEDDING_DIMENSIONS,
+    VERSION,
     FakeOllama,
     RecordedRequest,
 )
 
 CODER = "qwen2.5-coder:1.5b"
+BASE_CODER = "qwen2.5-coder:1.5b-base"
+CLOUD = "qwen3-coder:480b-cloud"
 CHATTER = "llama3.2:3b"
 EMBEDDER = "nomic-embed-text"
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +197,30 @@ def test_chat_emits_tool_calls_when_tools_are_offered(
     ]
 
 
+@pytest.mark.parametrize(
+    ("think", "thinking"),
+    [
+        pytest.param(None, "let me see", id="thinks-by-default"),
+        pytest.param(True, "let me see", id="think-true"),
+        pytest.param(False, "", id="think-false"),
+    ],
+)
+@pytest.mark.parametrize(
+    "stream", [pytest.param(True, id="stream"), pytest.param(False, id="whole")]
+)
+def test_a_thinking_model_thinks_unless_told_not_to(
+    fake: FakeOllama, client: ollama.Client, think: bool | None, thinking: str, stream: bool
+) -> None:
+    fake.add_model("qwen3:8b", architecture="qwen3", capabilities=["thinking"])
+    fake.responder = lambda _body: {"content": "42", "thinking": "let me see"}
+    messages = [{"role": "user", "content": "x"}]
+    reply = client.chat("qwen3:8b", messages=messages, think=think, stream=stream)
+
+    parts = list(reply) if stream else [reply]
+    assert "".join(part.message.thinking or "" for part in parts) == thinking
+    assert "".join(part.message.content or "" for part in parts) == "42"
+
+
 def test_tool_calls_need_tools_in_the_request(fake: FakeOllama, client: ollama.Client) -> None:
     fake.responder = lambda _body: {"content": "no tools here", "tool_calls": [WEATHER_CALL]}
     reply = client.chat(CHATTER, messages=[{"role": "user", "content": "hi"}])
@@ -204,10 +231,19 @@ def test_tool_calls_need_tools_in_the_request(fake: FakeOllama, client: ollama.C
 # -- model metadata ---------------------------------------------------------------
 
 
+def show_json(web: httpx.Client, model: str, **options: Any) -> dict[str, Any]:
+    """/api/show's body as raw JSON (ollama-python's ShowResponse hides absent fields)."""
+    response = web.post("/api/show", json={"model": model, **options})
+    assert response.status_code == 200, response.text
+    shown: dict[str, Any] = response.json()
+    return shown
+
+
 @pytest.mark.parametrize(
     ("model", "architecture", "capabilities", "context_length"),
     [
         pytest.param(CODER, "qwen2", ["completion", "insert"], 32768, id="coder-1.5b"),
+        pytest.param(BASE_CODER, "qwen2", ["completion"], 32768, id="coder-1.5b-base"),
         pytest.param("qwen2.5-coder:7b", "qwen2", ["completion", "insert"], 32768, id="coder-7b"),
         pytest.param(CHATTER, "llama", ["completion", "tools"], 131072, id="llama"),
         pytest.param(EMBEDDER, "nomic-bert", ["embedding"], 2048, id="embedder"),
@@ -223,14 +259,13 @@ def test_show_describes_the_model(
     shown = client.show(model)
 
     assert shown.capabilities == capabilities
-    assert shown.modelinfo == {
-        "general.architecture": architecture,
-        f"{architecture}.context_length": context_length,
-    }
+    assert shown.modelinfo is not None
+    assert shown.modelinfo["general.architecture"] == architecture
+    assert shown.modelinfo[f"{architecture}.context_length"] == context_length
     assert shown.details is not None
     assert (shown.details.family, shown.details.format) == (architecture, "gguf")
     assert shown.modified_at is not None
-    assert shown.modelfile and shown.parameters is not None
+    assert shown.modelfile
 
 
 def test_coder_template_has_fim_tokens(client: ollama.Client) -> None:
@@ -238,6 +273,133 @@ def test_coder_template_has_fim_tokens(client: ollama.Client) -> None:
 
     assert all(
         token in template for token in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+    )
+
+
+def test_model_info_is_the_gguf_metadata_without_the_name_and_chat_template(
+    web: httpx.Client,
+) -> None:
+    info = show_json(web, CODER)["model_info"]
+
+    assert {
+        "general.architecture": "qwen2",
+        "general.basename": "Qwen2.5-Coder",
+        "general.finetune": "Instruct",
+        "qwen2.context_length": 32768,
+        "qwen2.embedding_length": 1536,
+        "tokenizer.ggml.model": "gpt2",
+    }.items() <= info.items()
+    assert "general.name" not in info and "tokenizer.chat_template" not in info
+    assert "general.finetune" not in show_json(web, BASE_CODER)["model_info"]
+
+
+@pytest.mark.parametrize(
+    ("options", "has_tokens"),
+    [
+        pytest.param({}, False, id="arrays-blanked"),
+        pytest.param({"verbose": False}, False, id="not-verbose"),
+        pytest.param({"verbose": True}, True, id="verbose"),
+    ],
+)
+def test_vocabulary_arrays_are_blanked_unless_verbose(
+    web: httpx.Client, options: dict[str, Any], has_tokens: bool
+) -> None:
+    info = show_json(web, BASE_CODER, **options)["model_info"]
+
+    tokens, types = info["tokenizer.ggml.tokens"], info["tokenizer.ggml.token_type"]
+    assert ("<|fim_prefix|>" in tokens, len(types) == len(tokens)) == (has_tokens, True)
+    assert bool(tokens) is has_tokens
+
+
+@pytest.mark.parametrize(
+    ("fields", "capabilities", "template"),
+    [
+        pytest.param(
+            {"template": "{{ .Prompt }}"}, ["completion"], "{{ .Prompt }}", id="bare-go-template"
+        ),
+        pytest.param(
+            {"template": "{{ if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>{{ end }}"},
+            ["completion", "insert"],
+            "<PRE>",
+            id="suffix-means-insert",
+        ),
+        pytest.param(
+            {"template": "{{ if .Tools }}{{ .Tools }}{{ end }}{{ .Prompt }}"},
+            ["completion", "tools"],
+            ".Tools",
+            id="tools-from-the-go-template",
+        ),
+        pytest.param(
+            {
+                "template": "{{ if .Suffix }}{{ .Suffix }}{{ end }}",
+                "chat_template": "{%- if tools %}{{ tools }}{% endif %}<think></think>",
+            },
+            ["completion", "tools", "thinking"],
+            "{%- if tools %}",
+            id="jinja-selected-drops-insert",
+        ),
+        pytest.param({"embedding": True}, ["embedding"], "", id="pooling-type-means-embedding"),
+        pytest.param(
+            {"capabilities": ["vision"], "template": "{{ .Prompt }}"},
+            ["vision", "completion"],
+            "{{ .Prompt }}",
+            id="config-capabilities-first",
+        ),
+    ],
+)
+def test_capabilities_are_computed_like_ollama(
+    fake: FakeOllama,
+    web: httpx.Client,
+    fields: dict[str, Any],
+    capabilities: list[str],
+    template: str,
+) -> None:
+    fake.add_model("probe:1b", architecture="llama", **fields)
+
+    shown = show_json(web, "probe:1b")
+    assert shown.get("capabilities") == capabilities
+    assert template in shown.get("template", "")
+    [listed] = [m for m in web.get("/api/tags").json()["models"] if m["name"] == "probe:1b"]
+    assert listed["capabilities"] == capabilities
+
+
+def test_a_cloud_model_names_its_remote_host(web: httpx.Client) -> None:
+    shown = show_json(web, CLOUD)
+    [listed] = [m for m in web.get("/api/tags").json()["models"] if m["name"] == CLOUD]
+
+    for entry in (shown, listed):
+        assert (entry["remote_host"], entry["remote_model"]) == (
+            "https://ollama.com:443",
+            "qwen3-coder:480b",
+        )
+    assert shown["model_info"] == {
+        "general.architecture": "qwen3moe",
+        "general.basename": "Qwen3-Coder",
+        "qwen3moe.context_length": 262144,
+        "qwen3moe.embedding_length": 6144,
+    }
+    assert "remote_host" not in show_json(web, CODER)
+
+
+@pytest.mark.parametrize(
+    ("version", "model_info", "tag_capabilities"),
+    [
+        pytest.param("0.12.0", False, False, id="0.12-omits-both"),
+        pytest.param("0.14.3", True, False, id="0.14.3-sends-empty-model-info"),
+        pytest.param(VERSION, True, True, id="current"),
+    ],
+)
+def test_older_versions_leave_out_what_they_did_not_send(
+    fake: FakeOllama, web: httpx.Client, version: str, model_info: bool, tag_capabilities: bool
+) -> None:
+    fake.version = version
+    fake.add_model("remote:1b", architecture="", remote_host="https://ollama.com:443")
+
+    assert web.get("/api/version").json() == {"version": version}
+    assert ("model_info" in show_json(web, "remote:1b")) is model_info
+    listed = web.get("/api/tags").json()["models"]
+    assert all(
+        ("capabilities" in m) is tag_capabilities for m in listed if m["name"] != "remote:1b"
     )
 
 
@@ -249,9 +411,11 @@ def test_tags_lists_every_model(fake: FakeOllama, client: ollama.Client) -> None
     listed = client.list().models
     assert [model.model for model in listed] == [
         CODER,
+        BASE_CODER,
         "qwen2.5-coder:7b",
         CHATTER,
         "nomic-embed-text:latest",
+        CLOUD,
         "starcoder2:3b",
     ]
     assert all(model.digest and model.size and model.details for model in listed)
@@ -267,7 +431,8 @@ def test_added_and_removed_models(fake: FakeOllama, client: ollama.Client) -> No
         parameter_size="1B",
     )
     shown = client.show("deepseek-coder:latest")
-    assert shown.modelinfo == {"general.architecture": "llama", "llama.context_length": 16384}
+    assert shown.modelinfo is not None
+    assert shown.modelinfo["llama.context_length"] == 16384
 
     fake.remove_model("deepseek-coder")
     with pytest.raises(ollama.ResponseError) as caught:
@@ -285,7 +450,7 @@ def test_embed_is_deterministic_and_normalised(client: ollama.Client) -> None:
 
 
 def test_version_and_root(web: httpx.Client) -> None:
-    assert web.get("/api/version").json() == {"version": "0.12.0"}
+    assert web.get("/api/version").json() == {"version": VERSION}
     assert web.get("/").text == "Ollama is running"
     assert web.get("/api/nope").status_code == 404
 
@@ -296,17 +461,29 @@ def test_version_and_root(web: httpx.Client) -> None:
         pytest.param(
             lambda c: c.generate("nope:1b", "x"),
             404,
-            'model "nope:1b" not found, try pulling it first',
+            "model 'nope:1b' not found",
             id="generate-unknown-model",
         ),
         pytest.param(
             lambda c: list(c.generate("nope:1b", "x", stream=True)),
             404,
-            'model "nope:1b" not found, try pulling it first',
+            "model 'nope:1b' not found",
             id="stream-unknown-model",
         ),
         pytest.param(
-            lambda c: c.show("nope"), 404, "model 'nope' not found", id="show-unknown-model"
+            lambda c: c.chat("nope", messages=[{"role": "user", "content": "x"}]),
+            404,
+            "model 'nope' not found",
+            id="chat-unknown-model",
+        ),
+        pytest.param(
+            lambda c: c.embed("nope", input="x"),
+            404,
+            'model "nope" not found, try pulling it first',
+            id="embed-unknown-model-through-the-scheduler",
+        ),
+        pytest.param(
+            lambda c: c.show("nope"), 404, "model 'nope:latest' not found", id="show-unknown-model"
         ),
         pytest.param(
             lambda c: c.generate(EMBEDDER, "x"),
@@ -376,6 +553,33 @@ def test_faults_raise_what_the_real_client_raises(
     if status is not None:
         assert caught.value.status_code == status
     assert streamed_text(client) == DEFAULT_TEXT, "times=1 clears the fault"
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "received"),
+    [
+        pytest.param("", 500, [], id="no-token-http-status"),
+        pytest.param("one", 500, [], id="one-token-http-status"),
+        pytest.param("one two", -1, ["one"], id="mid-stream-ndjson-line"),
+        pytest.param(DEFAULT_TEXT, -1, ["return", " a"], id="after-two-tokens"),
+    ],
+)
+def test_a_model_error_before_any_content_is_an_http_status(
+    fake: FakeOllama, client: ollama.Client, text: str, status: int, received: list[str]
+) -> None:
+    fake.set_text(text)
+    fake.inject("error_line", times=1)
+    parts: list[str] = []
+
+    with pytest.raises(ollama.ResponseError) as caught:
+        for part in client.generate(CODER, "x", stream=True):
+            parts.append(part.response or "")
+
+    assert (caught.value.status_code, caught.value.error, parts) == (
+        status,
+        "an error was encountered while running the model: unexpected EOF",
+        received,
+    )
 
 
 def test_drop_delivers_a_couple_of_chunks_first(fake: FakeOllama, client: ollama.Client) -> None:

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from codehearth.memory.search import ArchivalIndex, cosine_ranking, unit_vector
+from codehearth.memory.search import (
+    ArchivalIndex,
+    EmbedTask,
+    cosine_ranking,
+    embedding_input,
+    unit_vector,
+)
 from codehearth.memory.store import DATABASE_NAME, MemoryStore, default_memory_root
 
 
-def fake_embed(texts: list[str]) -> list[list[float]]:
+def fake_embed(texts: list[str], _task: EmbedTask = "document") -> list[list[float]]:
     """Deterministic 'semantics': one dimension per topic word family."""
     families = (("cat", "kitten", "feline"), ("car", "vehicle", "engine"), ("rain", "weather"))
     return [
@@ -160,12 +166,39 @@ def test_archival_hybrid_finds_semantic_matches(tmp_path: Path) -> None:
 
 
 def test_failing_embed_falls_back_to_text(tmp_path: Path) -> None:
-    def broken(texts: list[str]) -> list[list[float]]:
+    def broken(texts: list[str], task: EmbedTask) -> list[list[float]]:
         raise RuntimeError("ollama is down")
 
     store = MemoryStore(tmp_path / "m", "ws", embed=broken)
     note = store.archival_insert("the engine needs oil").record_id
     assert [h.note.id for h in store.archival_search("engine")] == [note]
+
+
+def test_notes_are_embedded_as_documents_and_searches_as_queries(tmp_path: Path) -> None:
+    asked: list[tuple[list[str], EmbedTask]] = []
+
+    def embed(texts: list[str], task: EmbedTask) -> list[list[float]]:
+        asked.append((texts, task))
+        return fake_embed(texts)
+
+    store = MemoryStore(tmp_path / "m", "ws", embed=embed)
+    store.archival_insert("my kitten sleeps all day")
+    store.archival_search("feline")
+    assert asked == [(["my kitten sleeps all day"], "document"), (["feline"], "query")]
+
+
+@pytest.mark.parametrize(
+    ("model", "task", "sent"),
+    [
+        pytest.param("nomic-embed-text", "document", "search_document: tabs", id="nomic-note"),
+        pytest.param("nomic-embed-text:v1.5", "query", "search_query: tabs", id="nomic-query"),
+        pytest.param("nomic-embed-text-v2-moe:latest", "query", "search_query: tabs", id="v2"),
+        pytest.param("mxbai-embed-large", "query", "tabs", id="other-model-raw"),
+        pytest.param("all-minilm:nomic-embed-text", "document", "tabs", id="only-the-name-start"),
+    ],
+)
+def test_embedding_input_adds_nomic_task_prefixes(model: str, task: EmbedTask, sent: str) -> None:
+    assert embedding_input(model, "tabs", task) == sent
 
 
 def test_search_helpers() -> None:

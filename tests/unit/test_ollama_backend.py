@@ -22,6 +22,7 @@ from codehearth.models.ollama_backend import (
     is_loopback,
     resolve_host,
 )
+from codehearth.prompts.family import detect_family
 
 CODER = "qwen2.5-coder:1.5b"
 STALL_SECONDS = 0.3
@@ -313,7 +314,14 @@ async def test_version(backend: OllamaBackend) -> None:
 
 async def test_list_models_names_every_installed_model(backend: OllamaBackend) -> None:
     models = await backend.list_models()
-    assert {CODER, "qwen2.5-coder:7b", "llama3.2:3b", "nomic-embed-text:latest"} == set(models)
+    assert {
+        CODER,
+        "qwen2.5-coder:1.5b-base",
+        "qwen2.5-coder:7b",
+        "llama3.2:3b",
+        "nomic-embed-text:latest",
+        "qwen3-coder:480b-cloud",
+    } == set(models)
 
 
 async def test_show_returns_the_model_metadata(backend: OllamaBackend) -> None:
@@ -321,6 +329,78 @@ async def test_show_returns_the_model_metadata(backend: OllamaBackend) -> None:
     assert "<|fim_prefix|>" in shown["template"]
     assert "insert" in shown["capabilities"]
     assert shown["details"]["family"] == "qwen2"
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "expected"),
+    [
+        pytest.param(
+            "0.12.0",
+            {"architecture": "", "remote_host": "https://ollama.com:443"},
+            {"remote_host": "https://ollama.com:443"},
+            id="no-model-info-no-capabilities-from-ollama-0.12",
+        ),
+        pytest.param(
+            VERSION,
+            {"architecture": "", "remote_host": "https://ollama.com:443"},
+            {"model_info": {}},
+            id="empty-model-info",
+        ),
+        pytest.param(
+            VERSION,
+            {"architecture": "qwen2", "chat_template": "{%- for m in messages %}{% endfor %}"},
+            {"template": "{%- for m in messages %}{% endfor %}", "capabilities": ["completion"]},
+            id="jinja-template",
+        ),
+    ],
+)
+async def test_show_takes_what_ollama_sends_as_it_comes(
+    fake: FakeOllama,
+    backend: OllamaBackend,
+    version: str,
+    fields: dict[str, object],
+    expected: dict[str, object],
+) -> None:
+    fake.version = version
+    fake.add_model("odd:1b", **fields)
+    shown = await backend.show("odd:1b")
+    assert expected.items() <= shown.items()
+    assert detect_family(shown).family == "plain"  # the vocabulary is asked next
+
+
+@pytest.mark.parametrize(
+    ("model", "tokens"),
+    [
+        pytest.param("qwen2.5-coder:1.5b-base", {"<|fim_prefix|>"}, id="base-model"),
+        pytest.param("llama3.2:3b", set(), id="chat-model"),
+    ],
+)
+async def test_the_fim_vocabulary_comes_from_one_verbose_show(
+    fake: FakeOllama, backend: OllamaBackend, model: str, tokens: set[str]
+) -> None:
+    def verbose_shows() -> list[object]:
+        return [r.body for r in fake.requests if r.path == "/api/show"]
+
+    assert await backend.fim_vocabulary(model) == tokens
+    assert await backend.fim_vocabulary(model) == tokens
+    assert verbose_shows() == [{"model": model, "verbose": True}]
+    backend.forget_model(model)
+    await backend.fim_vocabulary(model)
+    assert len(verbose_shows()) == 2
+
+
+async def test_listing_the_models_learns_which_are_cloud_models(
+    fake: FakeOllama, backend: OllamaBackend
+) -> None:
+    fake.add_model("proxied", architecture="", remote_host="https://ollama.com:443")
+    assert backend.remote_host("qwen3-coder:480b-cloud") is None  # not listed yet
+    await backend.list_models()
+    assert backend.remote_host("qwen3-coder:480b-cloud") == "https://ollama.com:443"
+    assert backend.remote_host("proxied") == "https://ollama.com:443"  # as proxied:latest
+    assert backend.remote_host(CODER) is None
+    fake.remove_model("proxied")
+    await backend.list_models()
+    assert backend.remote_host("proxied") is None
 
 
 async def test_show_is_cached_until_the_model_is_forgotten(

@@ -1,4 +1,5 @@
-"""OllamaBackend.chat against the fake Ollama: streaming, tool calls, failures, cancel."""
+"""OllamaBackend.chat against the fake Ollama: streaming, tool calls, ``think``, failures,
+cancel."""
 
 from __future__ import annotations
 
@@ -58,6 +59,41 @@ async def test_chat_returns_tool_calls(fake: FakeOllama, backend: OllamaBackend)
     assert calls == [{"name": "archival_memory_insert", "arguments": {"text": "likes tabs"}}]
     body = fake.generations()[0].body
     assert body is not None and body["tools"][0]["function"]["name"] == "archival_memory_insert"
+
+
+@pytest.mark.parametrize(
+    ("think", "sent"),
+    [
+        pytest.param(None, {}, id="default-not-sent"),
+        pytest.param(False, {"think": False}, id="think-false"),
+        pytest.param(True, {"think": True}, id="think-true"),
+    ],
+)
+async def test_think_is_sent_only_when_given(
+    fake: FakeOllama, backend: OllamaBackend, think: bool | None, sent: dict[str, Any]
+) -> None:
+    await collect(backend, think=think)
+    body = fake.generations()[0].body
+    assert body is not None
+    assert {key: body[key] for key in body if key == "think"} == sent
+
+
+@pytest.mark.parametrize(
+    ("think", "thought"),
+    [
+        pytest.param(None, True, id="thinks-by-default"),
+        pytest.param(False, False, id="told-not-to"),
+    ],
+)
+async def test_a_thinking_models_reasoning_is_never_part_of_the_answer(
+    fake: FakeOllama, backend: OllamaBackend, think: bool | None, thought: bool
+) -> None:
+    fake.add_model("qwen3:8b", architecture="qwen3", capabilities=["thinking"])
+    fake.responder = lambda _body: {"content": "Use a set.", "thinking": "The user wants speed."}
+    chunks = await collect(backend, "qwen3:8b", think=think)
+    assert "".join(chunk.content for chunk in chunks) == "Use a set."
+    thinking_pieces = [chunk for chunk in chunks if not chunk.content and not chunk.done]
+    assert bool(thinking_pieces) is thought  # they came, and carried no answer text
 
 
 async def test_tools_on_a_model_without_tool_support_is_a_clear_refusal(

@@ -308,6 +308,17 @@ async def test_chat_fails_over_too(pool: ModelPool, primary: FakeOllama) -> None
     assert "".join(chunks) == "from the fallback\n"
 
 
+@pytest.mark.parametrize("think", [pytest.param(None, id="default"), pytest.param(False, id="off")])
+async def test_a_role_passes_think_to_the_model_that_answers(
+    pool: ModelPool, primary: FakeOllama, fallback: FakeOllama, think: bool | None
+) -> None:
+    primary.stop()  # the fallback gets the same request
+    hello = [{"role": "user", "content": "hi"}]
+    assert [c async for c in pool.role("completion").chat("x", hello, num_ctx=2048, think=think)]
+    [sent] = [r.body for r in fallback.generations()]
+    assert sent is not None and sent.get("think") == think
+
+
 async def test_routing_by_prompt_size(primary: FakeOllama, fallback: FakeOllama) -> None:
     small, big = Endpoint(primary.url), Endpoint(fallback.url)
     pool = ModelPool(
@@ -530,6 +541,53 @@ async def discovered_missing(url: str, model: str) -> bool:
         await pool.aclose()
 
 
+# -- cloud models a local Ollama proxies ------------------------------------------------------
+
+CLOUD_TAGGED = "qwen3-coder:480b-cloud"  # in the fake's registry, with a remote_host
+RENAMED_CLOUD = "team-coder"  # a cloud model under a name without a cloud tag
+
+
+def cloud_model_pool(fake: FakeOllama, *, allow_cloud: bool, said: list[str]) -> ModelPool:
+    fake.add_model(RENAMED_CLOUD, architecture="", remote_host="https://ollama.com:443")
+    endpoint = Endpoint(fake.url)
+    roles = {"completion": tuple(Candidate(endpoint, m) for m in (CLOUD_TAGGED, RENAMED_CLOUD))}
+    roles["chat"] = (Candidate(endpoint, RENAMED_CLOUD), Candidate(endpoint, STRONG))
+    return ModelPool(
+        RoutePlan((EndpointConfig("ollama", endpoint),), roles),
+        {endpoint: OllamaBackend(fake.url)},
+        allow_cloud=allow_cloud,
+        notify=said.append,
+    )
+
+
+async def test_a_cloud_model_on_the_local_ollama_is_skipped_and_said_once(
+    primary: FakeOllama,
+) -> None:
+    said: list[str] = []
+    pool = cloud_model_pool(primary, allow_cloud=False, said=said)
+    try:
+        await pool.discover()
+        await pool.discover()
+        with pytest.raises(BackendError, match="allowCloud is off"):
+            await generate(pool)
+        answer = [c.content async for c in pool.role("chat").chat("x", SECRET_PROMPT, num_ctx=2048)]
+        assert "".join(answer) == "from the primary\n"
+        assert [r.body["model"] for r in primary.generations() if r.body] == [STRONG]
+        shown = {r.body["model"] for r in primary.requests if r.path == "/api/show" and r.body}
+        assert shown == {STRONG}  # not even a cloud model's metadata is asked for
+        assert said == [
+            f"completion: {CLOUD_TAGGED} ({primary.url}) is skipped: a cloud model: Ollama "
+            "sends its prompts to https://ollama.com:443; set models.allowCloud = true to use it",
+            f"completion: {RENAMED_CLOUD} ({primary.url}) is skipped: a cloud model: Ollama "
+            "sends its prompts to https://ollama.com:443; set models.allowCloud = true to use it",
+            f"chat: {RENAMED_CLOUD} ({primary.url}) is skipped: a cloud model: Ollama "
+            "sends its prompts to https://ollama.com:443; set models.allowCloud = true to use it",
+            f"chat: {STRONG} ({primary.url}) is answering (fallback)",
+        ]
+    finally:
+        await pool.aclose()
+
+
 async def test_a_llama_cpp_server_with_one_model_has_whatever_model_is_named() -> None:
     with FakeLlamaServer() as server:
         assert await discovered_missing(server.url, "qwen2.5-coder:1.5b") is False
@@ -569,3 +627,23 @@ async def test_a_prompt_too_long_for_one_server_moves_to_the_next() -> None:
             assert "".join([c.text async for c in chunks]) == "from the small one\n"
         finally:
             await pool.aclose()
+
+
+async def test_with_allow_cloud_a_cloud_model_answers(primary: FakeOllama) -> None:
+    said: list[str] = []
+    pool = cloud_model_pool(primary, allow_cloud=True, said=said)
+    try:
+        await pool.discover()
+        assert await generate(pool) == "from the primary\n"
+        assert [r.body["model"] for r in primary.generations() if r.body] == [CLOUD_TAGGED]
+        assert said == []
+    finally:
+        await pool.aclose()
+
+
+def test_a_settings_reload_keeps_what_discovery_learned_about_cloud_models() -> None:
+    first = build_pool(Settings())
+    cloud = first.pool.router.roles["chat"][0]
+    first.pool.router.learn_remote_host(cloud, "https://ollama.com:443")
+    second = build_pool(Settings(), first.pool)
+    assert second.pool.router.cloud_model(cloud)

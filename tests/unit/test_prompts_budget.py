@@ -1,4 +1,5 @@
-"""Token counting, estimator calibration and the prefix/suffix budget split."""
+"""Token counting, estimator calibration, the prefix/suffix budget split, the room a prompt
+has under num_ctx and noticing a prompt that filled it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from codehearth.prompts.budget import (
     MIN_CHARS_PER_TOKEN,
     BudgetSplit,
     CallableCounter,
+    ContextWatch,
     EstimatingCounter,
+    prompt_limit,
     split_budget,
 )
 
@@ -321,3 +324,38 @@ def test_split_properties(
     if split.suffix != suffix and len(split.suffix) > len(cursor_suffix):
         assert split.suffix.endswith("\n")
     assert not (split.suffix.endswith("\r") and suffix[len(split.suffix) :].startswith("\n"))
+
+
+@pytest.mark.parametrize(
+    ("num_ctx", "reply_tokens", "limit"),
+    [
+        pytest.param(4096, 128, 3571, id="ten-percent-under-the-room"),
+        pytest.param(512, 128, 345, id="small-window"),
+        pytest.param(512, 600, 0, id="no-room"),
+    ],
+)
+def test_prompt_limit_keeps_a_safety_margin(num_ctx: int, reply_tokens: int, limit: int) -> None:
+    assert prompt_limit(num_ctx, reply_tokens) == limit
+
+
+@pytest.mark.parametrize(
+    ("prompt_tokens", "full"),
+    [
+        pytest.param(4096, True, id="all-of-it"),
+        pytest.param(4090, True, id="within-a-few-tokens"),
+        pytest.param(4087, False, id="room-left"),
+        pytest.param(900, False, id="small-prompt"),
+    ],
+)
+def test_context_watch_notices_a_prompt_that_filled_the_window(
+    caplog: pytest.LogCaptureFixture, prompt_tokens: int, full: bool
+) -> None:
+    watch = ContextWatch()
+    with caplog.at_level("INFO", logger="codehearth.prompts.budget"):
+        assert watch.check("coder:1b", 4096, prompt_tokens) is full
+        assert watch.check("coder:1b", 4096, prompt_tokens) is full
+        watch.check("other:7b", 4096, prompt_tokens)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == (2 if full else 0)  # once per model
+    if full:
+        assert f"coder:1b filled its context window ({prompt_tokens} of 4096" in said[0]

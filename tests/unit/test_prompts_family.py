@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import ollama
 import pytest
 
-from codehearth.prompts.family import FamilyDetection, context_length, detect_family
+from codehearth.prompts.family import (
+    FamilyDetection,
+    context_length,
+    detect_family,
+    fim_tokens_in,
+)
 from codehearth.prompts.fim import FAMILIES
 
 
@@ -239,12 +243,120 @@ def test_sparse_payloads_are_plain(payload: dict[str, Any]) -> None:
     assert detect_family(payload).family == "plain"
 
 
-def test_ollama_python_show_response_dump_is_understood() -> None:
-    # ShowResponse.model_dump() names the field "modelinfo" rather than "model_info".
-    dumped = ollama.ShowResponse.model_validate(QWEN_CODER).model_dump()
-    assert "modelinfo" in dumped
-    assert detect_family(dumped).family == "qwen2.5-coder"
-    assert context_length(dumped) == 32768
+# -- the vocabulary, when the template and capabilities do not tell ----------------------------
+
+QWEN_CODER_BASE = show("qwen2", "{{ .Prompt }}", ["completion"], context=32768)
+"""qwen2.5-coder:1.5b-base: trained for FIM, published with a bare template."""
+JINJA_SELECTED = show(  # Ollama showing the GGUF chat template: no `insert`
+    "qwen2",
+    "{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}"
+    "<|im_end|>\n{% endfor %}{%- if tools %}{{ tools }}{% endif %}",
+    ["completion", "tools"],
+    context=32768,
+)
+QWEN_VOCABULARY = ["Ġreturn", "<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|im_end|>"]
+CODELLAMA_VOCABULARY = ["▁def", "▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"]
+LLAMA3_VOCABULARY = ["Ġreturn", "<|begin_of_text|>", "<|eot_id|>"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "vocabulary", "family", "reason"),
+    [
+        pytest.param(
+            QWEN_CODER_BASE,
+            QWEN_VOCABULARY,
+            "qwen2.5-coder",
+            "vocabulary has <|fim_prefix|> on architecture qwen2",
+            id="base-tag-bare-template",
+        ),
+        pytest.param(
+            JINJA_SELECTED,
+            QWEN_VOCABULARY,
+            "qwen2.5-coder",
+            "vocabulary has <|fim_prefix|>",
+            id="jinja-template-without-insert",
+        ),
+        pytest.param(
+            show("gemma2", "{{ .Prompt }}", ["completion"]),
+            ["<|fim_prefix|>", "<|fim_suffix|>"],
+            "codegemma",
+            "on architecture gemma2",
+            id="pipes-on-gemma",
+        ),
+        pytest.param(
+            show("llama", "{{ .Prompt }}", ["completion"]),
+            CODELLAMA_VOCABULARY,
+            "codellama",
+            "vocabulary has <PRE>/<SUF>/<MID>",
+            id="sentencepiece-codellama",
+        ),
+        pytest.param(
+            show("llama", "{{ .Prompt }}", ["completion"]),
+            ["[PREFIX]", "[SUFFIX]", "[MIDDLE]"],
+            "codestral",
+            "vocabulary has [SUFFIX]/[PREFIX]",
+            id="codestral",
+        ),
+        pytest.param(
+            show("phi3", "{{ .Prompt }}{{ .Suffix }}", ["insert"]),
+            ["<fim_prefix>", "<fim_suffix>"],
+            "starcoder",
+            "vocabulary has <fim_prefix>",
+            id="insert-on-unknown-architecture",
+        ),
+        pytest.param(
+            {"template": "{{ .Prompt }}"},
+            ["<｜fim▁begin｜>", "<｜fim▁hole｜>"],
+            "deepseek-coder",
+            "vocabulary has <｜fim▁begin｜>",
+            id="no-model-info-no-capabilities",
+        ),
+    ],
+)
+def test_fim_tokens_in_the_vocabulary_make_a_fim_model(
+    payload: dict[str, Any], vocabulary: list[str], family: str, reason: str
+) -> None:
+    assert detect_family(payload).family == "plain"
+    detection = detect_family(payload, vocabulary=fim_tokens_in(vocabulary))
+    assert (detection.family, detection.supports_fim) == (family, True)
+    assert reason in detection.reason
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "reason"),
+    [
+        pytest.param(None, "no FIM tokens in the template", id="not-looked-up"),
+        pytest.param(
+            fim_tokens_in(LLAMA3_VOCABULARY),
+            "no FIM tokens in the template or the vocabulary",
+            id="looked-up-none-there",
+        ),
+    ],
+)
+def test_a_plain_model_says_where_fim_tokens_were_looked_for(
+    vocabulary: frozenset[str] | None, reason: str
+) -> None:
+    detection = detect_family(LLAMA32, vocabulary=vocabulary)
+    assert (detection.family, detection.supports_fim) == ("plain", False)
+    assert reason in detection.reason
+
+
+def test_the_template_wins_over_the_vocabulary() -> None:
+    detection = detect_family(CODELLAMA_CODE, vocabulary=fim_tokens_in(QWEN_VOCABULARY))
+    assert detection.family == "codellama"
+
+
+@pytest.mark.parametrize(
+    ("tokens", "found"),
+    [
+        pytest.param(QWEN_VOCABULARY, {"<|fim_prefix|>"}, id="qwen"),
+        pytest.param(CODELLAMA_VOCABULARY, {"▁<PRE>", "▁<SUF>"}, id="codellama"),
+        pytest.param(LLAMA3_VOCABULARY, set(), id="none"),
+        pytest.param([None, 7, "<fim_prefix>", ["nested"]], {"<fim_prefix>"}, id="junk"),
+    ],
+)
+def test_fim_tokens_in(tokens: list[object], found: set[str]) -> None:
+    assert fim_tokens_in(tokens) == found
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codehearth.models.health import BreakerState, EndpointHealth
-from codehearth.models.router import Candidate, Endpoint, Router
+from codehearth.models.router import Candidate, Endpoint, Router, cloud_tag
 
 
 class Clock:
@@ -112,3 +112,66 @@ def test_table_lists_every_role_and_candidate_with_health() -> None:
 def test_unknown_roles_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown model roles: autocomplete"):
         Router({"autocomplete": [FAST]})
+
+
+# -- cloud models a local Ollama proxies ------------------------------------------------------
+
+CLOUD_TAGGED = Candidate(LOCAL, "qwen3-coder:480b-cloud", 262144)
+RENAMED_CLOUD = Candidate(LOCAL, "team-coder:latest")  # created FROM a cloud model
+REMOTE_HOST = "https://ollama.com:443"
+
+
+@pytest.mark.parametrize(
+    ("model", "tag"),
+    [
+        pytest.param("qwen3-coder:480b-cloud", "480b-cloud", id="size-cloud"),
+        pytest.param("gpt-oss:120b-cloud", "120b-cloud", id="gpt-oss"),
+        pytest.param("kimi-k2:cloud", "cloud", id="cloud"),
+        pytest.param("deepseek-v3.1:671B-Cloud", "671B-Cloud", id="any-case"),
+        pytest.param("qwen2.5-coder:1.5b", None, id="local-tag"),
+        pytest.param("my-cloud-coder", None, id="cloud-in-the-name-not-the-tag"),
+        pytest.param("qwen3-coder:480b-cloud-q8", None, id="cloud-not-at-the-end"),
+        pytest.param("registry.example.com:5000/team-cloud", None, id="registry-port"),
+    ],
+)
+def test_cloud_tag(model: str, tag: str | None) -> None:
+    assert cloud_tag(model) == tag
+
+
+@pytest.mark.parametrize(
+    ("allow_cloud", "expected"),
+    [
+        pytest.param(False, [FAST], id="skipped-on-a-loopback-ollama"),
+        pytest.param(True, [CLOUD_TAGGED, RENAMED_CLOUD, FAST], id="used-with-allow-cloud"),
+    ],
+)
+def test_a_cloud_model_is_cloud_even_on_a_loopback_ollama(
+    allow_cloud: bool, expected: list[Candidate]
+) -> None:
+    routes = Router({"completion": [CLOUD_TAGGED, RENAMED_CLOUD, FAST]}, allow_cloud=allow_cloud)
+    routes.learn_remote_host(RENAMED_CLOUD, REMOTE_HOST)
+    route = routes.route("completion", 100)
+    assert list(route.candidates) == expected
+    assert [row["cloud"] for row in routes.table()] == [True, True, False]
+
+
+def test_a_skipped_cloud_model_says_why() -> None:
+    routes = Router({"completion": [CLOUD_TAGGED, RENAMED_CLOUD, FAST]})
+    routes.learn_remote_host(RENAMED_CLOUD, REMOTE_HOST)
+    skipped = dict(routes.route("completion", 100).skipped)
+    assert skipped == {
+        CLOUD_TAGGED: "a cloud model: its tag '480b-cloud' makes Ollama send its prompts to "
+        "ollama.com, and allowCloud is off",
+        RENAMED_CLOUD: f"a cloud model: Ollama sends its prompts to {REMOTE_HOST}, "
+        "and allowCloud is off",
+    }
+    routes.learn_remote_host(RENAMED_CLOUD, None)  # no longer listed as a cloud model
+    assert list(routes.route("completion", 100).candidates) == [RENAMED_CLOUD, FAST]
+
+
+def test_what_discovery_learned_about_cloud_models_survives_a_reload() -> None:
+    first = Router({"completion": [RENAMED_CLOUD, FAST]})
+    first.learn_remote_host(RENAMED_CLOUD, REMOTE_HOST)
+    second = Router({"completion": [RENAMED_CLOUD, FAST]})
+    second.adopt_remote_hosts(first)
+    assert list(second.route("completion", 100).candidates) == [FAST]

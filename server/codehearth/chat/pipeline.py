@@ -47,14 +47,13 @@ from codehearth.chat.window import (
     Section,
     assemble,
     clip_to_tokens,
-    prompt_limit,
     prompt_tokens,
 )
 from codehearth.memory.store import MemoryStore, RecallRecord
 from codehearth.memory.tools import TOOL_SCHEMAS, ToolResult, execute_tool, parse_tool_call
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import ChatChunk
-from codehearth.prompts.budget import TokenCounter
+from codehearth.prompts.budget import TokenCounter, prompt_limit
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,11 @@ from typing import Any
 
 import attrs
 
-from codehearth.prompts.budget import TokenCounter
+from codehearth.prompts.budget import SAFETY_MARGIN, TokenCounter, prompt_limit
 
 Message = Mapping[str, Any]
 Section = tuple[int, str]
 
-# Share of the budget kept free for estimation error (the counter is an estimate).
-SAFETY_MARGIN = 0.10
 # Tokens of chat-template framing (role header, end marker) per message.
 MESSAGE_OVERHEAD = 4
 
@@ -47,11 +45,6 @@ class Assembly:
     dropped: list[Message]
     tokens: int
     cut: int = 0
-
-
-def prompt_limit(num_ctx: int, reply_tokens: int, margin: float = SAFETY_MARGIN) -> int:
-    """The most prompt tokens (by estimate) a request may carry."""
-    return max(0, math.floor((num_ctx - reply_tokens) * (1.0 - margin)))
 
 
 def message_tokens(message: Message, counter: TokenCounter) -> int:

@@ -26,7 +26,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -35,10 +36,17 @@ from codehearth.completion.debounce import AdaptiveDebounce
 from codehearth.completion.filters import FilterContext, apply_filters
 from codehearth.completion.generations import Anchor, Generation, GenerationStore
 from codehearth.languages import LanguageRegistry
+from codehearth.models.backend import ModelBackend
 from codehearth.models.errors import BackendError, ProblemKind
-from codehearth.models.ollama_backend import GenerateRequest
+from codehearth.models.ollama_backend import GenerateRequest, OllamaBackend
 from codehearth.models.pool import Choice, RoleBackend
-from codehearth.prompts.budget import BudgetSplit, EstimatingCounter, split_budget
+from codehearth.prompts.budget import (
+    BudgetSplit,
+    ContextWatch,
+    EstimatingCounter,
+    prompt_limit,
+    split_budget,
+)
 from codehearth.prompts.family import FamilyDetection, context_length, detect_family
 from codehearth.prompts.fim import ContextSnippet, FimRequest, FimTemplate, get_template
 from codehearth.settings import CompletionSettings
@@ -96,6 +104,18 @@ PostProcessor = Callable[[str, str], str]
 """(suggestion, language id) -> suggestion in the user's style (see style.profile)."""
 
 
+async def detect_model_family(
+    backend: ModelBackend, model: str, show: Mapping[str, Any], override: str | None = None
+) -> FamilyDetection:
+    """The FIM family of ``model`` from its ``/api/show``; when that leaves it prefix-only,
+    an Ollama model's vocabulary is asked too (a verbose ``/api/show``, cached by the
+    backend). Raises BackendError."""
+    detection = detect_family(show, override=override)
+    if override is None and not detection.supports_fim and isinstance(backend, OllamaBackend):
+        detection = detect_family(show, vocabulary=await backend.fim_vocabulary(model))
+    return detection
+
+
 class CompletionEngine:
     """Owns generations, debounce and model profiles; one per server."""
 
@@ -115,6 +135,7 @@ class CompletionEngine:
         self.context_provider = context_provider
         self.postprocess = postprocess
         self.counter = EstimatingCounter()
+        self.context_watch = ContextWatch()
         self.debounce = AdaptiveDebounce(settings.debounce_min_ms, settings.debounce_max_ms)
         self.generations = GenerationStore(settings.cache_size)
         self.stats = EngineStats()
@@ -158,7 +179,7 @@ class CompletionEngine:
         if cached is not None:
             return cached
         show = {} if family else await choice.backend.show(choice.model)
-        detection = detect_family(show, override=family)
+        detection = await detect_model_family(choice.backend, choice.model, show, family)
         profile = ModelProfile(
             model=choice.model,
             detection=detection,
@@ -285,7 +306,7 @@ class CompletionEngine:
         budget = min(
             s.prompt_tokens,
             profile.prompt_tokens or s.prompt_tokens,
-            max(64, num_ctx - s.max_tokens),
+            max(64, prompt_limit(num_ctx, s.max_tokens)),
         )
         split = split_budget(
             query.text[: query.offset],
@@ -349,6 +370,9 @@ class CompletionEngine:
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
                         self.counter.calibrate(len(sent[-1].prompt), chunk.prompt_eval_count)
+                        self.context_watch.check(
+                            sent[-1].model, sent[-1].num_ctx, chunk.prompt_eval_count
+                        )
                     if not generation.multiline and _has_complete_line(generation.text):
                         break  # single-line: the rest would be thrown away
         except BackendError as failure:

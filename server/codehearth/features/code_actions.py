@@ -380,14 +380,15 @@ def edit_answer_tokens(job: ActionJob) -> int:
 
 def _model(ls: CodeHearthServer, max_tokens: int, role: str = "edit") -> Model:
     """The chat model an action asks for ``role`` (the prompt's token count when it
-    reports one)."""
+    reports one). It is told not to think first: a reasoning model's hidden thinking costs
+    the action's time budget and never reaches the edit."""
     settings = ls.settings.actions
 
     async def model(messages: list[Message]) -> ModelAnswer:
         parts: list[str] = []
         prompt_tokens: int | None = None
         async for chunk in ls.role_backend(role).chat(
-            settings.model, messages, num_ctx=settings.num_ctx, max_tokens=max_tokens
+            settings.model, messages, num_ctx=settings.num_ctx, max_tokens=max_tokens, think=False
         ):
             parts.append(chunk.content)
             prompt_tokens = chunk.prompt_eval_count or prompt_tokens

@@ -18,6 +18,7 @@ import ollama
 
 from codehearth.memory import commands
 from codehearth.memory.commands import AddArgs, ForgetArgs, ImportArgs, SearchArgs
+from codehearth.memory.search import EmbedTask, embedding_input
 from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError
 from codehearth.models.pool import model_is_listed
@@ -84,9 +85,11 @@ async def open_memory(ls: CodeHearthServer) -> None:
     store.on_switch_off = switched_off
 
 
-async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[float]]] | None:
+async def _embedder(
+    ls: CodeHearthServer,
+) -> Callable[[list[str], EmbedTask], list[list[float]]] | None:
     """Embeddings through the ``embed`` role's Ollama endpoint (``/api/embed``) when its
-    model is pulled there."""
+    model is pulled there, each text as the model expects it for its task."""
     choices = ls.role_backend("embed").choices() if ls.settings.memory.embed_model else []
     if not choices:
         return None
@@ -103,8 +106,10 @@ async def _embedder(ls: CodeHearthServer) -> Callable[[list[str]], list[list[flo
     client._client.headers.pop("authorization", None)  # never send OLLAMA_API_KEY
     keep_alive = choice.backend.keep_alive
 
-    def embed(texts: list[str]) -> list[list[float]]:
-        sent = [redact_secrets(text)[0] for text in texts]  # a vector never comes back
+    def embed(texts: list[str], task: EmbedTask) -> list[list[float]]:
+        sent = [  # a vector never comes back
+            redact_secrets(embedding_input(choice.model, text, task))[0] for text in texts
+        ]
         response = client.embed(model=choice.model, input=sent, keep_alive=keep_alive)
         return [list(vector) for vector in response.embeddings]
 

@@ -11,6 +11,8 @@ scanning rows. Text and vector rankings are fused with reciprocal-rank fusion
 Vector search is an exact linear scan in pure Python (no numpy in the dependencies): it costs
 O(notes x dimensions) and is meant for the hybrid mode with a local embedding model, whose
 own latency dominates at the sizes personal memory reaches. Text search is the fast path.
+What is embedded depends on the model and the task (:func:`embedding_input`): nomic's
+embedding models expect a task prefix.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import heapq
 import math
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from codehearth.index.bm25 import BM25Index, tokenize_code
 from codehearth.index.retrieval import RRF_K, fuse_rankings
@@ -28,6 +31,22 @@ HYBRID_WEIGHTS = {"text": 1.0, "vector": 1.0}
 # Postings a text search walks before common terms only re-score the best candidates (see
 # codehearth.index.bm25): lower than for code, as notes share many common words.
 ARCHIVAL_MAX_POSTINGS = 4000
+
+EmbedTask = Literal["document", "query"]
+"""What a text is embedded for: to be stored (a note) or to look notes up (a query)."""
+NOMIC_TASK_PREFIXES: dict[EmbedTask, str] = {
+    "document": "search_document: ",
+    "query": "search_query: ",
+}
+
+
+def embedding_input(model: str, text: str, task: EmbedTask) -> str:
+    """The text to embed with ``model`` for ``task``. nomic-embed-text models were trained
+    with a task prefix and their model card asks for it (``search_document:`` for what is
+    stored, ``search_query:`` for what is looked up); other models take the text as is."""
+    if model.lower().startswith("nomic-embed-text"):
+        return NOMIC_TASK_PREFIXES[task] + text
+    return text
 
 
 def text_tokens(text: str) -> list[str]:

@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 import attrs
 
 from codehearth.index.store import workspace_key
-from codehearth.memory.search import ArchivalIndex, rank_texts
+from codehearth.memory.search import ArchivalIndex, EmbedTask, rank_texts
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ WRITE_RETRY_S = 15.0
 KINDS = ("core", "message", "suggestion", "archival", "audit")
 FORGETTABLE_KINDS = ("message", "suggestion", "archival")
 
-Embed = Callable[[list[str]], list[list[float]]]
+Embed = Callable[[list[str], EmbedTask], list[list[float]]]
+"""Vectors of texts embedded for a task: notes as ``document``, searches as ``query``."""
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -553,7 +554,7 @@ class MemoryStore:
         problem = self._archival_problem(text, tag_list)
         if problem:
             return EditResult(False, problem)
-        vector = self._embed_one(text)
+        vector = self._embed_one(text, "document")
         record_id = _new_id("arc")
         body: dict[str, Any] = {"v": SCHEMA_VERSION, "text": text, "tags": tag_list}
         if vector is not None:
@@ -590,7 +591,7 @@ class MemoryStore:
         if limit <= 0 or self._conn is None:
             return []
         index = self._sync_archival()
-        query_vector = self._embed_one(query) if self.embed is not None else None
+        query_vector = self._embed_one(query, "query") if self.embed is not None else None
         found = index.search(query, limit + STALE_SLACK, query_vector)
         if not found:
             return []
@@ -649,11 +650,11 @@ class MemoryStore:
                 index.add(record_id, text, vector if _is_vector(vector) else None)
             return index
 
-    def _embed_one(self, text: str) -> list[float] | None:
+    def _embed_one(self, text: str, task: EmbedTask) -> list[float] | None:
         if self.embed is None:
             return None
         try:
-            vector = self.embed([text])[0]
+            vector = self.embed([text], task)[0]
         except Exception as error:  # an external model: any failure means "no vector"
             log.debug("memory embedding failed: %s", error)
             return None

@@ -51,7 +51,10 @@ class ModelBackend(Protocol):
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer; backends without tool calling raise
-        ``BackendError(ProblemKind.UNSUPPORTED)`` when ``tools`` are given."""
+        ``BackendError(ProblemKind.UNSUPPORTED)`` when ``tools`` are given. ``think=False``
+        asks a model that reasons before it answers not to (None: its default); where the
+        API has no such switch it is ignored. Reasoning text is never part of the answer."""
         ...

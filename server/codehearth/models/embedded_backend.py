@@ -418,9 +418,11 @@ class EmbeddedBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer in the model's chat template. Tools are not supported
-        (raises BackendError UNSUPPORTED); ``num_ctx`` is fixed at n_ctx."""
+        (raises BackendError UNSUPPORTED); ``num_ctx`` is fixed at n_ctx; ``think`` is
+        ignored (the built-in model does not reason first)."""
         if tools:
             raise BackendError(
                 ProblemKind.UNSUPPORTED,

@@ -186,10 +186,12 @@ def _transport(config: EndpointConfig, warnings: list[str]) -> httpx.AsyncHTTPTr
 
 
 def _carry_health(previous: ModelPool, pool: ModelPool) -> None:
-    """Health and answers survive a settings reload for endpoints that stayed."""
+    """Health and answers survive a settings reload for endpoints that stayed, and so does
+    which models discovery found to be cloud models."""
     for endpoint in pool.backends:
         if endpoint in previous.backends:
             pool.router.adopt_health(endpoint, previous.router.health(endpoint))
+    pool.router.adopt_remote_hosts(previous.router)
     pool.answered.update(
         {role: c for role, c in previous.answered.items() if c.endpoint in pool.backends}
     )

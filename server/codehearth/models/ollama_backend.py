@@ -2,9 +2,13 @@
 
 Wraps the official ``ollama.AsyncClient``. Every request carries an explicit
 ``options.num_ctx`` (one fixed value per model so Ollama never reloads it) and
-``keep_alive``; raw prompts use our own FIM templates. Every failure is re-raised as a
-classified :class:`~codehearth.models.errors.BackendError`. Cancelling the task that
-consumes a stream closes its HTTP connection, which makes Ollama stop generating.
+``keep_alive``; raw prompts use our own FIM templates. The non-streamed calls
+(``/api/version``, ``/api/tags``, ``/api/show``) are read as raw JSON through the client's
+httpx client: ollama-python's response models drop fields CodeHearth needs (a cloud model's
+``remote_host``) and require ones older Ollama versions leave out (``model_info``). Every
+failure is re-raised as a classified :class:`~codehearth.models.errors.BackendError`.
+Cancelling the task that consumes a stream closes its HTTP connection, which makes Ollama
+stop generating.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import ollama
 
 from codehearth.models.errors import BackendError, ProblemKind, classify, header_secrets, scrub
 from codehearth.models.timing import Limit, timeout_error
+from codehearth.prompts.family import fim_tokens_in
 from codehearth.prompts.fim import FimRequest
 
 log = logging.getLogger(__name__)
@@ -141,6 +146,8 @@ class OllamaBackend:
             self._client._client.headers.pop("authorization", None)
         self._secrets = header_secrets(headers or {})
         self._show_cache: dict[str, Mapping[str, Any]] = {}
+        self._fim_cache: dict[str, frozenset[str]] = {}
+        self._remote_hosts: dict[str, str] = {}
 
     async def aclose(self) -> None:
         await self._client._client.aclose()
@@ -156,47 +163,103 @@ class OllamaBackend:
         except Exception as error:
             raise self._classify(error, model) from error
 
-    async def _short_call(self, model: str, call: Any) -> Any:
-        """A request that needs no model loaded: bounded by ``request_timeout``."""
+    async def _json(
+        self, method: str, path: str, model: str, body: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
+        """A non-streamed call's answer, a JSON object read as it came. Bounded by
+        ``request_timeout``: these calls load no model."""
         try:
             async with asyncio.timeout(self._request_limit.seconds):
-                return await self._call(model, call)
+                response = await self._client._client.request(method, path, json=body)
+            if response.is_error:  # the text is {"error": ...}, as ollama-python reads it
+                raise ollama.ResponseError(response.text, response.status_code)
+            answer = response.json()
+            if not isinstance(answer, dict):
+                raise ValueError(f"{path} answered {type(answer).__name__}, not an object")
+            return answer
+        except asyncio.CancelledError:
+            raise
         except TimeoutError:
             label = f"Ollama at {self.host}"
-            raise timeout_error(label, self._request_limit, "did not answer") from None
+            raise timeout_error(label, self._request_limit, f"did not answer {path}") from None
+        except Exception as error:
+            raise self._classify(error, model) from error
 
     async def version(self) -> str:
-        response = await self._short_call("", self._client._client.get("/api/version"))
-        try:
-            response.raise_for_status()
-            return str(response.json()["version"])
-        except Exception as error:
-            raise self._classify(error, "") from error
+        version = (await self._json("GET", "/api/version", "")).get("version")
+        if not isinstance(version, str):
+            raise self._classify(ValueError("/api/version names no version"), "")
+        return version
 
     async def list_models(self) -> list[str]:
-        """Model names from ``/api/tags``."""
-        response = await self._short_call("", self._client.list())
-        return [model.model for model in response.models if model.model]
+        """Model names from ``/api/tags``; which of them are cloud models is remembered
+        (see :meth:`remote_host`)."""
+        models = (await self._json("GET", "/api/tags", "")).get("models") or []
+        if not isinstance(models, list):
+            raise self._classify(ValueError("/api/tags lists no models"), "")
+        names: list[str] = []
+        remote_hosts: dict[str, str] = {}
+        for entry in models:
+            name = (entry.get("model") or entry.get("name")) if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not name:
+                continue
+            names.append(name)
+            remote = entry.get("remote_host")
+            if isinstance(remote, str) and remote:
+                remote_hosts[name] = remote
+        self._remote_hosts = remote_hosts
+        return names
 
     async def loaded_models(self) -> list[str]:
         """Names of the models in memory now (``/api/ps``). Ollama answers only once no
         model is loading (``server/sched.go`` ``loadedModels``), so callers bound the wait."""
-        response = await self._call("", self._client.ps())
-        return [model.model for model in response.models if model.model]
+        models = (await self._json("GET", "/api/ps", "")).get("models") or []
+        if not isinstance(models, list):
+            raise self._classify(ValueError("/api/ps lists no models"), "")
+        return [
+            str(entry.get("model") or entry.get("name"))
+            for entry in models
+            if isinstance(entry, dict) and (entry.get("model") or entry.get("name"))
+        ]
+
+    def remote_host(self, model: str) -> str | None:
+        """Where Ollama sends requests for ``model`` when it is a cloud model it proxies
+        (``remote_host`` in the last ``/api/tags``), else None."""
+        found = self._remote_hosts.get(model)
+        if found is None and ":" not in model:
+            found = self._remote_hosts.get(f"{model}:latest")
+        return found
 
     async def show(self, model: str) -> Mapping[str, Any]:
-        """``/api/show`` for a model as a plain dict (cached per backend)."""
+        """``/api/show`` for a model as a plain dict (cached per backend). Any of its
+        fields may be missing: ``model_info`` (before Ollama 0.14.3, when empty),
+        ``capabilities``, ``template`` (which may also be the GGUF's Jinja template)."""
         cached = self._show_cache.get(model)
         if cached is not None:
             return cached
-        response = await self._short_call(model, self._client.show(model))
-        shown = response.model_dump(by_alias=True, exclude_none=True)
+        shown = await self._json("POST", "/api/show", model, {"model": model})
         self._show_cache[model] = shown
         return shown
+
+    async def fim_vocabulary(self, model: str) -> frozenset[str]:
+        """The FIM tokens in the model's vocabulary (cached per backend). Plain
+        ``/api/show`` blanks every array longer than 5 items; the verbose one lists the
+        whole vocabulary (``tokenizer.ggml.tokens``, megabytes), so it is asked once and
+        only the answer is kept."""
+        cached = self._fim_cache.get(model)
+        if cached is not None:
+            return cached
+        shown = await self._json("POST", "/api/show", model, {"model": model, "verbose": True})
+        info = shown.get("model_info")
+        tokens = info.get("tokenizer.ggml.tokens") if isinstance(info, dict) else None
+        found = fim_tokens_in(tokens if isinstance(tokens, list) else ())
+        self._fim_cache[model] = found
+        return found
 
     def forget_model(self, model: str) -> None:
         """Drop cached model metadata (after a pull, or a settings change)."""
         self._show_cache.pop(model, None)
+        self._fim_cache.pop(model, None)
 
     async def warm_up(self, model: str, num_ctx: int) -> None:
         """Load the model with the num_ctx we will always use (an empty prompt loads it).
@@ -217,9 +280,12 @@ class OllamaBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer (``/api/chat``), with tool calls when ``tools`` are given.
-        Raises BackendError; cancelling the consumer closes the stream."""
+        ``think`` is sent when given (a model with the thinking capability thinks unless
+        told ``False``); ``message.thinking`` is left out of the answer. Raises
+        BackendError; cancelling the consumer closes the stream."""
         options = {"num_ctx": num_ctx, "num_predict": max_tokens, "temperature": temperature}
         stream = await self._call(
             model,
@@ -228,6 +294,7 @@ class OllamaBackend:
                 messages=list(messages),
                 tools=tools,
                 stream=True,
+                think=think,
                 keep_alive=self.keep_alive,
                 options=options,
             ),

@@ -238,10 +238,12 @@ class OpenAIBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream a chat answer from ``/chat/completions``; tool calls arrive whole with the
-        final chunk. ``num_ctx`` is not sent. Raises BackendError; cancelling the consumer
-        closes the stream."""
+        final chunk. ``num_ctx`` and ``think`` are not sent (the API has no thinking switch
+        every server accepts). Raises BackendError; cancelling the consumer closes the
+        stream."""
         body: dict[str, Any] = {
             "model": model,
             "messages": openai_messages(messages),

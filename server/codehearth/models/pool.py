@@ -4,7 +4,8 @@ backend per role that the features talk to.
 :func:`plan_routes` turns settings into the router's table: each role's own model on the
 default Ollama endpoint first, then the user's fallbacks (``model@endpoint``), then the
 embedded llama.cpp model (or first, with ``models.embedded = "prefer"``). Endpoints off
-this machine are marked cloud, so the router skips them unless ``allowCloud`` is set.
+this machine are marked cloud, so the router skips them unless ``allowCloud`` is set; so
+are cloud models a local Ollama would proxy (learned at discovery, and said once).
 
 :class:`RoleBackend` is what the completion engine, chat and code actions hold. Each call
 goes to the best candidate the router offers; when that endpoint fails *before the first
@@ -44,7 +45,12 @@ from codehearth.models.backend import ModelBackend
 from codehearth.models.connection import HEADER_NAME
 from codehearth.models.embedded_backend import EmbeddedBackend
 from codehearth.models.errors import BackendError, ProblemKind
-from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateRequest
+from codehearth.models.ollama_backend import (
+    ChatChunk,
+    GenerateChunk,
+    GenerateRequest,
+    OllamaBackend,
+)
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.redact import RevealingStream, SecretMask
 from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
@@ -516,7 +522,8 @@ class ModelPool:
         """Ask each endpoint the router may use which models it has (cloud endpoints only
         with allowCloud); a model that is not there (names compared as Ollama compares
         them; a one-model llama.cpp server has them all) is skipped by the router for a
-        while (one failing endpoint does not stop the rest)."""
+        while (one failing endpoint does not stop the rest), and so is a cloud model an
+        Ollama endpoint lists (without allowCloud), which is said once."""
         endpoints = [e for e in self.backends if self.router.allow_cloud or not e.cloud]
 
         async def listing(endpoint: Endpoint) -> list[str] | BackendError:
@@ -539,10 +546,30 @@ class ModelPool:
                         serves_any_model(self.backends[candidate.endpoint])
                     )
                     self.router.set_missing(candidate, missing)
+                    self._learn_remote_host(candidate)
                     if not missing and candidate.endpoint.kind != "embedded":
                         present.append(candidate)  # (the embedded one would load to tell)
+        self._say_cloud_models_skipped()
+        if not self.router.allow_cloud:  # not even their metadata is asked for
+            present = [c for c in present if not self.router.cloud_model(c)]
         await asyncio.gather(*(self._learn_context(c) for c in dict.fromkeys(present)))
         return found
+
+    def _learn_remote_host(self, candidate: Candidate) -> None:
+        backend = self.backends[candidate.endpoint]
+        if isinstance(backend, OllamaBackend):
+            self.router.learn_remote_host(candidate, backend.remote_host(candidate.model))
+
+    def _say_cloud_models_skipped(self) -> None:
+        if self.router.allow_cloud:
+            return
+        for role, candidates in self.router.roles.items():
+            for candidate in candidates:
+                if cloud := self.router.cloud_model(candidate):
+                    self.say_once(
+                        f"{role}: {describe_candidate(candidate)} is skipped: {cloud}; "
+                        "set models.allowCloud = true to use it"
+                    )
 
     async def _learn_context(self, candidate: Candidate) -> None:
         """Route by prompt size: the model's context length from its endpoint."""
@@ -734,6 +761,7 @@ class RoleBackend:
         max_tokens: int = 1024,
         temperature: float = 0.2,
         tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN
 
@@ -751,6 +779,7 @@ class RoleBackend:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 tools=tools,
+                think=think,
             )
             async with contextlib.aclosing(chunks):
                 async for chunk in chunks:
@@ -864,7 +893,7 @@ class RoleBackend:
     def _note_masked(self, mask: SecretMask, choice: Choice) -> None:
         if mask.count:
             log.log(
-                logging.INFO if choice.candidate.endpoint.cloud else logging.DEBUG,
+                logging.INFO if self.pool.router.is_cloud(choice.candidate) else logging.DEBUG,
                 "%s: %d secret-shaped strings masked in the prompt to %s",
                 self.role,
                 mask.count,

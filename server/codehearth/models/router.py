@@ -5,7 +5,9 @@ each an ordered list of candidates: a model on an endpoint (several Ollama hosts
 OpenAI-compatible server such as llama.cpp or vLLM). :meth:`Router.route` returns the
 candidates to try for one job, best first: those whose context length holds the prompt,
 whose endpoint's circuit breaker lets a request through, and - unless the user set
-``allowCloud`` - no cloud endpoint; a model its endpoint said it lacks goes last. Callers
+``allowCloud`` - no cloud endpoint and no cloud model (one a local Ollama proxies to
+ollama.com: a cloud tag in its name, or a ``remote_host`` Ollama lists it with, learned at
+discovery); a model its endpoint said it lacks goes last. Callers
 report each outcome with :meth:`Router.record`, which feeds the breaker and the latency
 average; :meth:`table` is what ``codehearth doctor`` and the status command show. Pure
 Python, no I/O.
@@ -24,6 +26,19 @@ from codehearth.models.ollama_backend import is_loopback
 ROLES = ("completion", "edit", "chat", "embed", "critic")
 MISSING_RECHECK_SECONDS = 30.0
 """A model found missing goes after the other candidates this long (the user may pull it)."""
+
+
+def cloud_tag(model: str) -> str | None:
+    """The tag of a model name that makes Ollama run it on ollama.com, pulled or not:
+    ``cloud``, or one ending in ``-cloud`` such as ``480b-cloud``
+    (internal/modelref/modelref.go ``parseSourceSuffix`` in ollama/ollama)."""
+    _name, colon, tag = model.rpartition(":")
+    if not colon:
+        return None
+    lowered = tag.strip().lower()
+    if lowered == "cloud" or ("/" not in tag and lowered.endswith("-cloud")):
+        return tag
+    return None
 
 
 @attrs.frozen
@@ -86,6 +101,7 @@ class Router:
         self._health: dict[Endpoint, EndpointHealth] = {}
         self._missing: dict[Candidate, float] = {}
         self._context_lengths: dict[Candidate, int] = {}
+        self._remote_hosts: dict[Candidate, str] = {}
 
     def health(self, endpoint: Endpoint) -> EndpointHealth:
         found = self._health.get(endpoint)
@@ -120,9 +136,40 @@ class Router:
         """What the endpoint reports (Ollama's ``/api/show``) about the model's context."""
         self._context_lengths[candidate] = tokens
 
+    def learn_remote_host(self, candidate: Candidate, host: str | None) -> None:
+        """What the endpoint lists (Ollama's ``/api/tags``): the candidate's model is a
+        cloud model Ollama proxies to ``host``, or (None) it is not."""
+        if host:
+            self._remote_hosts[candidate] = host
+        else:
+            self._remote_hosts.pop(candidate, None)
+
+    def adopt_remote_hosts(self, other: Router) -> None:
+        """Keep what ``other`` learned about cloud models across a settings reload."""
+        self._remote_hosts.update(other._remote_hosts)
+
+    def cloud_model(self, candidate: Candidate) -> str:
+        """Why the candidate's prompts leave this machine though its endpoint is on it (a
+        cloud model a local Ollama proxies); empty when they do not."""
+        if candidate.endpoint.kind == "embedded":
+            return ""
+        host = self._remote_hosts.get(candidate)
+        if host:
+            return f"a cloud model: Ollama sends its prompts to {host}"
+        tag = cloud_tag(candidate.model)
+        if tag:
+            return f"a cloud model: its tag '{tag}' makes Ollama send its prompts to ollama.com"
+        return ""
+
+    def is_cloud(self, candidate: Candidate) -> bool:
+        """Whether the candidate's prompts leave this machine."""
+        return candidate.endpoint.cloud or bool(self.cloud_model(candidate))
+
     def _unusable(self, candidate: Candidate, tokens: int) -> str:
         if candidate.endpoint.cloud and not self.allow_cloud:
             return "a cloud endpoint and allowCloud is off"
+        if not self.allow_cloud and (cloud := self.cloud_model(candidate)):
+            return f"{cloud}, and allowCloud is off"
         context = self.context_length(candidate)
         if context is not None and tokens > context:
             return f"prompt of {tokens} tokens exceeds its {context} context"
@@ -177,7 +224,7 @@ class Router:
                         "endpoint": candidate.endpoint.url,
                         "kind": candidate.endpoint.kind,
                         "local": candidate.endpoint.local,
-                        "cloud": candidate.endpoint.cloud,
+                        "cloud": self.is_cloud(candidate),
                         "contextLength": self.context_length(candidate),
                         "modelMissing": self.is_missing(candidate),
                         **self.health(candidate.endpoint).describe(),

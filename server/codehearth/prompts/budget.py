@@ -1,22 +1,27 @@
-"""Token counting and the prefix/suffix token budget of a completion prompt.
+"""Token counting, the room a prompt has, and the prefix/suffix budget of a completion.
 
-A completion prompt has a fixed token budget. :func:`split_budget` keeps the text nearest
-the cursor: the prefix is trimmed from its start and the suffix from its end, at line
-boundaries, so each fits its share of the budget; whatever the two do not use is left for
-cross-file context. Counting goes through a :class:`TokenCounter`: the model's real
-tokenizer when one is at hand (:class:`CallableCounter`), otherwise a characters-per-token
-estimate (:class:`EstimatingCounter`) that calibrates itself from the prompt token counts
-Ollama reports.
+A completion prompt has a fixed token budget, never more than :func:`prompt_limit` leaves
+of the context window (a safety margin under ``num_ctx``: Ollama cuts an overlong prompt
+without an error). :func:`split_budget` keeps the text nearest the cursor: the prefix is
+trimmed from its start and the suffix from its end, at line boundaries, so each fits its
+share of the budget; whatever the two do not use is left for cross-file context. Counting
+goes through a :class:`TokenCounter`: the model's real tokenizer when one is at hand
+(:class:`CallableCounter`), otherwise a characters-per-token estimate
+(:class:`EstimatingCounter`) that calibrates itself from the prompt token counts Ollama
+reports. :class:`ContextWatch` says when a reported count shows a prompt filled the window.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
+
+log = logging.getLogger(__name__)
 
 # Source code averages roughly 3-4 characters per token with the BPE vocabularies of current
 # code models (Qwen2.5-Coder, StarCoder2, DeepSeek-Coder) and nearer 3 with Code Llama's
@@ -27,6 +32,45 @@ DEFAULT_CHARS_PER_TOKEN = 3.3
 # (for example a count that excluded a cached part of the prompt), not a real tokenizer.
 MIN_CHARS_PER_TOKEN = 1.0
 MAX_CHARS_PER_TOKEN = 8.0
+# Share of a prompt's room kept free for estimation error (the counter is an estimate).
+SAFETY_MARGIN = 0.10
+# A prompt whose reported size comes this close to num_ctx filled the context window.
+CONTEXT_FULL_TOKENS = 8
+
+
+def prompt_limit(num_ctx: int, reply_tokens: int, margin: float = SAFETY_MARGIN) -> int:
+    """The most prompt tokens (by estimate) a request may carry: the window less the
+    reply, less the safety margin."""
+    return max(0, math.floor((num_ctx - reply_tokens) * (1.0 - margin)))
+
+
+class ContextWatch:
+    """Notices prompts that filled the context window, once per model.
+
+    Ollama does not fail on a prompt longer than ``num_ctx``: it keeps the first
+    ``num_keep`` tokens and drops from the middle, logging only on its side
+    (llm/llama_server.go in ollama/ollama). A reported ``prompt_eval_count`` within
+    :data:`CONTEXT_FULL_TOKENS` of ``num_ctx`` means the estimate fell short.
+    """
+
+    def __init__(self) -> None:
+        self._noticed: set[str] = set()
+
+    def check(self, model: str, num_ctx: int, prompt_tokens: int) -> bool:
+        """Log (INFO, the first time for ``model``) when ``prompt_tokens`` filled the window;
+        True when it did."""
+        if prompt_tokens < num_ctx - CONTEXT_FULL_TOKENS:
+            return False
+        if model not in self._noticed:
+            self._noticed.add(model)
+            log.info(
+                "a prompt to %s filled its context window (%d of %d tokens): Ollama may have "
+                "cut it silently; raise its num_ctx or lower the prompt budget",
+                model,
+                prompt_tokens,
+                num_ctx,
+            )
+        return True
 
 
 class TokenCounter(Protocol):
