@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-editors lint bench vscode clean
+.PHONY: install demo test test-fast test-editors lint bench vscode clean llama-server
 
 # llama.cpp (the embedded model's runtime) compiles from source once, for any x86-64 CPU
 # with AVX2 rather than this one only; pip keeps the built wheel in its cache.
@@ -31,9 +31,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/codehearth demo
 
+## llama-server: llama.cpp's server, built once from the llama.cpp source in the pinned
+## llama-cpp-python sdist (about 6 minutes on 2 cores) and cached in
+## ${XDG_CACHE_HOME:-~/.cache}/codehearth; tests/real_servers run against it
+llama-server: $(STAMP)
+	$(PY) tests/real_servers/build_llama_server.py
+
 ## test: the whole test suite: the VS Code extension's build and tests (when npm is
-## installed), then unit, golden, end-to-end over stdio, and real editors where installed
-test: $(STAMP)
+## installed), then unit, golden, end-to-end over stdio, real model servers, and real
+## editors where installed
+test: $(STAMP) llama-server
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) vscode; \
 	else echo "npm not found: skipping the VS Code extension"; fi
 	$(PY) -m pytest -q
@@ -49,7 +56,8 @@ vscode: $(STAMP)
 
 ## test-fast: skip the slow end-to-end suites for quick local loops
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not model and not editors" --ignore=tests/e2e --ignore=tests/editors
+	$(PY) -m pytest -q -m "not model and not editors and not real_servers" --ignore=tests/e2e \
+		--ignore=tests/editors --ignore=tests/real_servers
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server tests bench examples
