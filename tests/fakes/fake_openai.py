@@ -773,3 +773,35 @@ class FakeVLLM(FakeOpenAI):
         return Response.json(
             {"count": len(ids), "max_model_len": limit, "tokens": ids, "token_strs": None}
         )
+
+
+class FakeLlamaCppPython(FakeOpenAI):
+    """`python -m llama_cpp.server --model M --n_ctx N`, llama-cpp-python's own server: the
+    prompt and `max_tokens` together must fit `n_ctx`. A request that does not is refused
+    with HTTP 400 `context_length_exceeded` when unstreamed; streamed, it gets HTTP 200 and
+    an empty body, since the error is raised inside the stream's iterator after the headers
+    went out (`llama_cpp/server/app.py`; seen on the real server, tests/real_servers/
+    OBSERVED.md): the chunked body is cut before its first chunk."""
+
+    thread_name = "fake-llama-cpp-python"
+    stream_head_waits_for_first_part = False
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)
+        self.n_ctx = 2048
+
+    def _check_context(self, model: str, tokens: int, max_tokens: object) -> Response | None:
+        wanted = max_tokens if isinstance(max_tokens, int) else 16
+        if tokens + wanted <= self.n_ctx:
+            return None
+        message = (
+            f"This model's maximum context length is {self.n_ctx} tokens, however you "
+            f"requested {tokens + wanted} tokens ({tokens} in your prompt; {wanted} for the "
+            "completion). Please reduce your prompt; or completion length."
+        )
+        return error_reply(400, "invalid_request_error", "context_length_exceeded", message)
+
+    def _refuse(self, body: JSON, refused: Response) -> Response:
+        if not body.get("stream"):
+            return refused
+        return Response(content_type=SSE_TYPE, parts=[], stream=True, truncate=True)

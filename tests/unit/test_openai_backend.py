@@ -24,6 +24,7 @@ from tests.fakes.fake_openai import (
     PROPS_PATH,
     QWEN_SPECIAL_TOKENS,
     TOKENIZE_PATH,
+    FakeLlamaCppPython,
     FakeLlamaServer,
     FakeOpenAI,
     FakeVLLM,
@@ -34,6 +35,7 @@ from codehearth.models.ollama_backend import ChatChunk, GenerateChunk, GenerateR
 from codehearth.models.openai_backend import (
     OpenAIBackend,
     api_base,
+    as_stream_payload,
     classify_openai,
     openai_messages,
 )
@@ -1089,3 +1091,68 @@ def test_error_statuses_are_classified_by_what_the_server_says(
         path=CHAT_PATH,
     )
     assert classified.kind is kind
+
+
+# -- a stream that ends before it begins ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        pytest.param(lambda backend, text: collect(backend, request(prompt=text)), id="generate"),
+        pytest.param(
+            lambda backend, text: chat(backend, messages=[{"role": "user", "content": text}]),
+            id="chat",
+        ),
+    ],
+)
+async def test_an_empty_stream_is_asked_again_unstreamed_to_learn_why(
+    ask: Callable[[OpenAIBackend, str], Any],
+) -> None:
+    """llama-cpp-python's server answers a prompt longer than its context with HTTP 200
+    and nothing else when streaming; asked again without streaming, it says why, and the
+    failure is a context overflow (which fails over), not a dropped stream."""
+    with FakeLlamaCppPython() as server:
+        server.n_ctx = 64
+        backend = OpenAIBackend(server.api_url)
+        try:
+            with pytest.raises(BackendError) as raised:
+                await ask(backend, "x = 1\n" * 200)
+            assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
+            assert "maximum context length is 64 tokens" in raised.value.message
+            assert [r.body["stream"] for r in server.generations() if r.body] == [True, False]
+            server.n_ctx = 4096
+            assert await ask(backend, "x = 1\n")  # a prompt that fits streams as usual
+            assert [r.body["stream"] for r in server.generations() if r.body][-1] is True
+        finally:
+            await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    ("whole", "streamed"),
+    [
+        pytest.param(
+            {"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]},
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "hi"},
+                        "delta": {"role": "assistant", "content": "hi"},
+                    }
+                ]
+            },
+            id="chat-message-becomes-delta",
+        ),
+        pytest.param(
+            {"choices": [{"index": 0, "text": "hi"}], "usage": {"prompt_tokens": 3}},
+            {"choices": [{"index": 0, "text": "hi"}], "usage": {"prompt_tokens": 3}},
+            id="completion-text-and-usage-stay",
+        ),
+        pytest.param({"object": "list"}, {"object": "list"}, id="no-choices"),
+    ],
+)
+def test_a_whole_answer_reads_as_one_stream_event(
+    whole: dict[str, Any], streamed: dict[str, Any]
+) -> None:
+    assert as_stream_payload(whole) == streamed

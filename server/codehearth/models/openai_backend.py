@@ -391,7 +391,10 @@ class OpenAIBackend:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    raise self._classify(error, model=model, path=path) from error
+                    classified = self._classify(error, model=model, path=path)
+                    if not (done_marker and first and not data):
+                        raise classified from error
+                    break  # cut before its first event: asked again below
                 if line.startswith("data:"):
                     data.append(line[5:].removeprefix(" "))
                 elif line.startswith("event:"):
@@ -408,6 +411,15 @@ class OpenAIBackend:
                 elif line and not line.startswith(_OTHER_SSE_LINES):
                     raise self._bad_response(model, f"not a server-sent event: {line[:80]!r}")
             if not done_marker or (data and "\n".join(data) == DONE_MARKER):
+                return
+            if first and not data:
+                # Nothing, or a cut, under HTTP 200 before any event: llama-cpp-python's
+                # server answers so when its model fails after the headers went out (a
+                # prompt longer than the context: llama_cpp/server/app.py streams from a
+                # generator that raises). The same request unstreamed gets the server's own
+                # error, or the answer.
+                whole = await self._request_json("POST", path, model, unstreamed(body))
+                yield as_stream_payload(whole)
                 return
             raise self._scrubbed(
                 BackendError(
@@ -669,6 +681,28 @@ def _error_text(error: object) -> str:
     if isinstance(error, dict):
         error = error.get("message") or error
     return str(error).strip()[:SERVER_TEXT_LIMIT]
+
+
+def unstreamed(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A streamed request's body asking for the whole answer at once."""
+    sent = {key: value for key, value in body.items() if key != "stream_options"}
+    sent["stream"] = False
+    return sent
+
+
+def as_stream_payload(whole: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole (unstreamed) answer as the one event of a stream: each chat choice's
+    ``message`` becomes its ``delta``; completions' ``text`` and the usage stay."""
+    choices = whole.get("choices")
+    if not isinstance(choices, list):
+        return dict(whole)
+    streamed = [
+        {**choice, "delta": choice["message"]}
+        if isinstance(choice, dict) and isinstance(choice.get("message"), dict)
+        else choice
+        for choice in choices
+    ]
+    return {**whole, "choices": streamed}
 
 
 def _usage(payload: Mapping[str, Any]) -> Mapping[str, Any]:
