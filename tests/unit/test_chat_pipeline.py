@@ -168,6 +168,26 @@ async def test_a_prompt_longer_than_the_context_keeps_native_tool_calling(
     assert requests[0].body is not None and requests[0].body["tools"]
 
 
+async def test_a_question_that_got_no_answer_is_kept_out_of_the_next_turns(
+    fake: FakeOllama, backend: OllamaBackend, store: MemoryStore
+) -> None:
+    """A question the model failed on (too long for its context) stays in recall memory,
+    but the next turns do not carry it: they would fail the same way."""
+    chat = session(store, backend, supports_tools=False)
+    fake.inject("server_error", times=1)
+    with pytest.raises(BackendError):
+        await chat.ask("a question far too long " * 10)
+    await chat.ask("a short one")
+    await chat.ask("and another")
+    assert ("user", "a question far too long " * 10) in stored(store)
+    failed, *later = bodies(fake)
+    assert "far too long" in json.dumps(failed["messages"])
+    assert len(later) == 2
+    for body in later:
+        assert "far too long" not in json.dumps(body["messages"])
+    assert "a short one" in json.dumps(bodies(fake)[-1]["messages"])
+
+
 def summarising(body: Mapping[str, Any]) -> str:
     if body["messages"][0]["content"] == SUMMARY_INSTRUCTIONS:
         return "SUMMARY: the user talked about topics 0 to many."

@@ -266,7 +266,9 @@ class ChatSession:
 
     def _load(self) -> list[RecallRecord]:
         """This conversation's user and assistant messages after the latest summary, which
-        becomes the session's summary (blocking: run in a thread)."""
+        becomes the session's summary (blocking: run in a thread). A question that got no
+        answer (the model failed: too long for its context, unreachable) stays in recall
+        memory but not in the conversation, or every later turn would carry it."""
         mine = [
             record
             for record in self.store.recent(HISTORY_FETCH)
@@ -279,10 +281,16 @@ class ChatSession:
             through = float(found.group(1))
             if through >= self._through:
                 self._summary, self._through = record.text[found.end() :], through
-        return [
+        turns = [
             record
             for record in mine
             if record.role in ("user", "assistant") and record.time > self._through
+        ]
+        return [
+            record
+            for index, record in enumerate(turns)
+            if record.role != "user"
+            or (index + 1 < len(turns) and turns[index + 1].role == "assistant")
         ]
 
     async def _summarise(self, dropped: Sequence[Message], through: float) -> None:
