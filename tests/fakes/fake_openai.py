@@ -781,7 +781,8 @@ class FakeLlamaCppPython(FakeOpenAI):
     with HTTP 400 `context_length_exceeded` when unstreamed; streamed, it gets HTTP 200 and
     an empty body, since the error is raised inside the stream's iterator after the headers
     went out (`llama_cpp/server/app.py`; seen on the real server, tests/real_servers/
-    OBSERVED.md): the chunked body is cut before its first chunk."""
+    OBSERVED.md): the chunked body ends with no event, and the server then closes the
+    connection, which it had announced as kept alive."""
 
     thread_name = "fake-llama-cpp-python"
     stream_head_waits_for_first_part = False
@@ -804,4 +805,4 @@ class FakeLlamaCppPython(FakeOpenAI):
     def _refuse(self, body: JSON, refused: Response) -> Response:
         if not body.get("stream"):
             return refused
-        return Response(content_type=SSE_TYPE, parts=[], stream=True, truncate=True)
+        return Response(content_type=SSE_TYPE, parts=[], stream=True, close_after=True)

@@ -82,6 +82,7 @@ class Response:
     # Work before anything is written (a model load): False when the client left meanwhile.
     prepare: Callable[[Connection], Awaitable[bool]] | None = None
     late_body: Callable[[], bytes] | None = None  # the body, made once `prepare` is done
+    close_after: bool = False  # close the connection after the answer, unannounced
 
     @classmethod
     def json(cls, payload: JSON, *, status: int = 200, delay: float = 0.0) -> Response:
@@ -471,7 +472,7 @@ class FakeHttpServer(abc.ABC, Generic[Record]):
             self._finish(record, completed, connection.gone.is_set())
             watch.cancel()
             await asyncio.wait([watch])
-        return completed
+        return completed and not response.close_after
 
     async def _send(
         self, connection: Connection, response: Response, record: Record, keep_alive: bool

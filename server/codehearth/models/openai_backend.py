@@ -417,8 +417,16 @@ class OpenAIBackend:
                 # server answers so when its model fails after the headers went out (a
                 # prompt longer than the context: llama_cpp/server/app.py streams from a
                 # generator that raises). The same request unstreamed gets the server's own
-                # error, or the answer.
-                whole = await self._request_json("POST", path, model, unstreamed(body))
+                # error, or the answer. That server also closes the connection the empty
+                # answer came on, which httpx may have pooled again: a request that finds
+                # it closed before any response is sent once more, on a new one.
+                await response.aclose()
+                try:
+                    whole = await self._request_json("POST", path, model, unstreamed(body))
+                except BackendError as error:
+                    if error.kind is not ProblemKind.STREAM_DROPPED:
+                        raise
+                    whole = await self._request_json("POST", path, model, unstreamed(body))
                 yield as_stream_payload(whole)
                 return
             raise self._scrubbed(
