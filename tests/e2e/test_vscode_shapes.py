@@ -93,15 +93,22 @@ def test_suggest_widget_open_range_as_json_array_is_answered(
 ) -> None:
     """Typing with the suggest widget open: `selectedCompletionInfo.range` is the JSON
     array of a vscode.Range. It was answered -32602 with a traceback in the log (the
-    toast "Request textDocument/inlineCompletion failed")."""
+    toast "Request textDocument/inlineCompletion failed"). The item extends the widget's
+    `print` over the same range, so VS Code can show it with the widget open."""
+    ollama.responder = lambda body: (
+        "(a + b)\n" if "    print<|fim_suffix|>" in body["prompt"] else "oops\n"
+    )
     response = vscode.inline(
         {
             "triggerKind": 1,  # VS Code's Automatic, unconverted
             "selectedCompletionInfo": {"range": [WORD_START, CURSOR], "text": "print"},
         }
     )
-    assert texts(response)
-    assert ollama.generations()
+    assert texts(response) == ["print(a + b)"]
+    assert response["result"]["items"][0]["range"] == {"start": WORD_START, "end": CURSOR}
+    # VS Code's Automatic = 1 reads as the LSP's Invoked = 1: the server cannot tell them
+    # apart, so it samples the alternatives too (the extension now converts the kind)
+    assert len(ollama.generations()) == 3
     assert_no_traceback(vscode)
 
 
