@@ -74,6 +74,12 @@ def register(server: CodeHearthServer) -> None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         uri = params.text_document.uri
         selected = params.context.selected_completion_info
+        log.debug(
+            "inline completion, %s, at %s%s",
+            "invoked" if invoked else "automatic",
+            params.position,
+            ", suggest widget open" if selected else "",
+        )
         placed = await _complete(ls, uri, params.position, invoked, selected)
         if not placed:
             return None
@@ -163,7 +169,7 @@ async def _complete(
         else _accepting(document, lines, at_cursor, line_text, selected)
     )
     if planned is None:
-        log.debug("selected completion item not applicable at %s: %s", position, selected)
+        log.debug("the suggest widget's item does not apply at %s", position)
         return None
     query = planned.query
     suggestions = await engine.complete(query, lambda: document.version == query.version)
