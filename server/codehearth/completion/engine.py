@@ -25,6 +25,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,6 +60,8 @@ ORPHAN_GRACE_SECONDS = 0.25
 ALTERNATIVE_TEMPERATURE = 0.8
 """Sampling temperature for the extra alternatives of an invoked completion."""
 
+_LINE_BREAK = re.compile("[\r\n]")
+
 
 @attrs.frozen
 class CompletionQuery:
@@ -74,6 +77,26 @@ class CompletionQuery:
     invoked: bool = False
     file_path: str | None = None
     repo_name: str | None = None
+
+    def accepting(self, start: int, end: int, item: str) -> CompletionQuery | None:
+        """This query as if the completion item selected in the editor's suggest widget
+        were accepted: ``item`` replaces columns ``start`` to ``end`` of the cursor line
+        (a range holding the cursor) and the cursor follows it. None when the range misses
+        the cursor or runs past the end of the line, or ``item`` spans lines."""
+        line_start = self.offset - self.column
+        line_break = _LINE_BREAK.search(self.text, self.offset)
+        line_end = line_break.start() if line_break else len(self.text)
+        if not 0 <= start <= self.column <= end or line_start + end > line_end:
+            return None
+        if _LINE_BREAK.search(item):
+            return None
+        column = start + len(item)
+        return attrs.evolve(
+            self,
+            text=self.text[: line_start + start] + item + self.text[line_start + end :],
+            offset=line_start + column,
+            column=column,
+        )
 
 
 @attrs.frozen

@@ -7,6 +7,13 @@ characters at the end of the line, so accepting never duplicates a ``)``. The do
 version is checked again before replying: an answer for text the user has already changed
 is dropped. Cancellation (``$/cancelRequest``) cancels the handler's task, which stops the
 wait; the engine closes any stream nobody waits for.
+
+While the editor's suggest widget is open, the context names the item selected there
+(``selectedCompletionInfo``); an editor shows ghost text then only if it extends that
+item from the same start. So the model completes the text as if the item were accepted,
+and each item replaces the item's range with the item's text followed by the suggestion.
+A selection that cannot be applied gets no answer (no model call): its range is not on
+the cursor line around the cursor, or its text spans lines.
 """
 
 from __future__ import annotations
@@ -38,6 +45,27 @@ class Placed:
     line_prefix: str
 
 
+@attrs.frozen
+class Target:
+    """Where items go: the client range they replace (before any auto-closed tail), the
+    text they start with, and the server column of the range's start."""
+
+    start: types.Position
+    end: types.Position
+    lead: str
+    column: int
+
+
+@attrs.frozen
+class Planned:
+    """A query for the engine, where its suggestions go, and the cursor line as the query
+    sees it (with the selected item in place)."""
+
+    query: CompletionQuery
+    target: Target
+    line_text: str
+
+
 def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
@@ -45,7 +73,14 @@ def register(server: CodeHearthServer) -> None:
     ) -> types.InlineCompletionList | None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         uri = params.text_document.uri
-        placed = await _complete(ls, uri, params.position, invoked)
+        selected = params.context.selected_completion_info
+        log.debug(
+            "inline completion, %s, at %s%s",
+            "invoked" if invoked else "automatic",
+            params.position,
+            ", suggest widget open" if selected else "",
+        )
+        placed = await _complete(ls, uri, params.position, invoked, selected)
         if not placed:
             return None
         first = placed[0]
@@ -109,7 +144,11 @@ def register_completion_fallback(server: CodeHearthServer) -> None:
 
 
 async def _complete(
-    ls: CodeHearthServer, uri: str, position: types.Position, invoked: bool
+    ls: CodeHearthServer,
+    uri: str,
+    position: types.Position,
+    invoked: bool,
+    selected: types.SelectedCompletionInfo | None = None,
 ) -> list[Placed] | None:
     if not await ls.wait_ready():
         return None
@@ -120,14 +159,48 @@ async def _complete(
     if document.path is not None and is_denied(document.path, ls.workspace_root):
         return None  # secrets never go into a prompt
     lines = document.lines  # pygls re-splits the text on every access: do it once
-    query = _query(ls, document, lines, position, invoked)
-    if query is None:
+    at_cursor = _query(ls, document, lines, position, invoked)
+    if at_cursor is None:
         return None
+    line_text = lines[at_cursor.line] if at_cursor.line < len(lines) else ""
+    planned = (
+        Planned(at_cursor, Target(position, position, "", at_cursor.column), line_text)
+        if selected is None
+        else _accepting(document, lines, at_cursor, line_text, selected)
+    )
+    if planned is None:
+        log.debug("the suggest widget's item does not apply at %s", position)
+        return None
+    query = planned.query
     suggestions = await engine.complete(query, lambda: document.version == query.version)
     if not suggestions or document.version != query.version:
         return None
-    line_text = lines[query.line] if query.line < len(lines) else ""
-    return [_place(suggestion, line_text, query, position) for suggestion in suggestions]
+    return [_place(suggestion, planned) for suggestion in suggestions]
+
+
+def _accepting(
+    document: TextDocument,
+    lines: Sequence[str],
+    query: CompletionQuery,
+    line_text: str,
+    selected: types.SelectedCompletionInfo,
+) -> Planned | None:
+    """The query as if the suggest widget's selected item were accepted, and where items
+    go then; None when the item's range is not on the cursor line."""
+    span = selected.range
+    if not span.start.line == span.end.line == query.line:
+        return None
+    codec = document.position_codec
+    start = codec.position_from_client_units(lines, span.start).character
+    end = codec.position_from_client_units(lines, span.end).character
+    accepted = query.accepting(start, end, selected.text)
+    if accepted is None:
+        return None
+    return Planned(
+        query=accepted,
+        target=Target(start=span.start, end=span.end, lead=selected.text, column=start),
+        line_text=line_text[:start] + selected.text + line_text[end:],
+    )
 
 
 def _query(
@@ -161,14 +234,13 @@ def _language_from_path(ls: CodeHearthServer, path: str | None) -> str:
     return spec.language_id if spec is not None else ""
 
 
-def _place(
-    suggestion: Suggestion, line_text: str, query: CompletionQuery, position: types.Position
-) -> Placed:
+def _place(suggestion: Suggestion, planned: Planned) -> Placed:
+    query, target, line_text = planned.query, planned.target, planned.line_text
     insertion = plan_insertion(line_text[query.column :], suggestion.text)
     # Closing characters are ASCII: one unit in every position encoding.
-    end = types.Position(line=position.line, character=position.character + insertion.replaced)
+    end = types.Position(line=target.end.line, character=target.end.character + insertion.replaced)
     return Placed(
-        text=insertion.text,
-        range=types.Range(start=position, end=end),
-        line_prefix=line_text[: query.column],
+        text=target.lead + insertion.text,
+        range=types.Range(start=target.start, end=end),
+        line_prefix=line_text[: target.column],
     )
