@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codehearth.settings import CompletionSettings
 from tests.e2e.cold_start import MODEL_SAYS, type_until_first_suggestion
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -24,5 +25,6 @@ async def test_a_slow_first_load_is_never_cut_and_the_suggestion_follows_it(
     assert seen.seconds_to_first_suggestion >= LOAD_SECONDS
     assert (seen.completed_loads, seen.aborted_loads) == (1, 0), seen
     assert seen.load_requests == 1
-    assert seen.progress_titles == (f"CodeHearth: loading qwen2.5-coder:1.5b ({fake.url})…",), seen
+    model = CompletionSettings().model  # the default completion model
+    assert seen.progress_titles == (f"CodeHearth: loading {model} ({fake.url})…",), seen
     assert seen.messages == (), seen  # no timeout popups while it loads
