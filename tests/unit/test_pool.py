@@ -619,12 +619,40 @@ async def test_a_prompt_too_long_for_one_server_moves_to_the_next() -> None:
             for _ in range(3):
                 chunks = pool.role("edit").generate(request(long_prompt))
                 assert "".join([c.text async for c in chunks]) == "from the big one\n"
-            assert [r.status for r in small.generations()] == [400] * 3
+            # Once too small for prompts this size, it is not asked again for them.
+            assert [r.status for r in small.generations()] == [400]
             # A prompt too long for one model says nothing of its endpoint's health.
             assert pool.router.health(first).state is BreakerState.CLOSED
             small.set_text("from the small one\n")
             chunks = pool.role("edit").generate(request())
             assert "".join([c.text async for c in chunks]) == "from the small one\n"
+        finally:
+            await pool.aclose()
+
+
+async def test_after_a_context_overflow_a_model_known_to_be_roomier_goes_first() -> None:
+    """Route order: a small server, one whose context is unknown, a large one. The prompt
+    overflows the small one; the large one, known to hold it, answers before the unknown
+    one is tried."""
+    with FakeLlamaServer() as small, FakeLlamaServer() as unknown, FakeLlamaServer() as big:
+        small.n_ctx, unknown.n_ctx, big.n_ctx = 256, 256, 32768
+        big.set_text("from the big one\n")
+        servers = (small, unknown, big)
+        endpoints = [Endpoint(server.url, kind="openai") for server in servers]
+        candidates = tuple(Candidate(endpoint, "coder") for endpoint in endpoints)
+        pool = ModelPool(
+            RoutePlan(
+                tuple(EndpointConfig(f"s{n}", e) for n, e in enumerate(endpoints)),
+                {"edit": candidates},
+            ),
+            {e: OpenAIBackend(server.url) for e, server in zip(endpoints, servers, strict=True)},
+        )
+        pool.router.learn_context_length(candidates[2], 32768)  # only the big one is known
+        try:
+            chunks = pool.role("edit").generate(request("x = 1\n" * 300))
+            assert "".join([c.text async for c in chunks]) == "from the big one\n"
+            assert [r.status for r in small.generations()] == [400]
+            assert unknown.generations() == []
         finally:
             await pool.aclose()
 

@@ -810,7 +810,9 @@ class RoleBackend:
         kind worth retrying) moves on; after that, the failure is the answer."""
         last_error: BackendError | None = None
         limits = self.pool.timing[self.role].stream
-        for choice in self._in_memory_first(self._route_or_raise(prompt_tokens, reply_tokens)):
+        choices = self._in_memory_first(self._route_or_raise(prompt_tokens, reply_tokens))
+        while choices:
+            choice = choices.pop(0)
             self.pool.router.begin(choice.candidate)  # before any wait: one half-open probe
             try:
                 await self.pool.ensure_loaded(choice.candidate, self.role)
@@ -853,9 +855,30 @@ class RoleBackend:
                     continue
                 if not self._failed(choice, error):
                     raise
+                if error.kind is ProblemKind.CONTEXT_EXCEEDED:
+                    choices = self._roomier_first(choice, choices, prompt_tokens + reply_tokens)
                 last_error = error
         assert last_error is not None
         raise last_error
+
+    def _roomier_first(self, failed: Choice, rest: list[Choice], tokens: int) -> list[Choice]:
+        """After a prompt did not fit ``failed``'s context: that model is taken as too small
+        for prompts of this size from now on, and the rest are tried those known to have a
+        larger context first (largest first), then those whose context is unknown, then
+        the others, each group in route order."""
+        router = self.pool.router
+        bound = max(1, tokens - 1)
+        known = router.context_length(failed.candidate)
+        router.learn_context_length(failed.candidate, min(known, bound) if known else bound)
+        limit = router.context_length(failed.candidate) or bound
+
+        def order(choice: Choice) -> tuple[int, int]:
+            room = router.context_length(choice.candidate)
+            if room is None:
+                return (1, 0)
+            return (0, -room) if room > limit else (2, 0)
+
+        return sorted(rest, key=order)
 
     def _in_memory_first(self, choices: list[Choice]) -> list[Choice]:
         """For completions, which cannot wait: when the best candidate is not in memory
