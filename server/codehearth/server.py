@@ -232,6 +232,11 @@ class CodeHearthServer(LanguageServer):
             self.engine.configure(settings.completion, built.pool.role("completion"))
         return built.pool
 
+    def answered_model(self, role: str) -> str:
+        """The name of the model that answered the role's last request ("" before any)."""
+        candidate = self.models.answered.get(role) if self.models is not None else None
+        return candidate.model if candidate is not None else ""
+
     def answered_by(self, role: str) -> str:
         """Which model answered the role's last request (for replies and the status)."""
         candidate = self.models.answered.get(role) if self.models is not None else None

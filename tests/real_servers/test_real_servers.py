@@ -169,6 +169,7 @@ async def test_chat_streams_an_answer_from_smollm2_instruct(
     assert result["text"].strip()
     assert len(chunks) > 1 and "".join(chunks) == result["text"]
     assert result["answeredBy"] == describe(server)
+    assert result["model"] == server.model  # the answer is signed by the model that wrote it
     assert generated > 0
 
 

@@ -120,7 +120,7 @@ async def _answer(
         {
             "ok": True,
             "text": answer.text,
-            "model": session.model,
+            "model": ls.answered_model("chat") or session.model,
             "answeredBy": ls.answered_by("chat"),
             "toolResults": [
                 {"name": t.name, "ok": t.result.ok, "content": t.result.content}
