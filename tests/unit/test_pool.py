@@ -675,3 +675,25 @@ def test_a_settings_reload_keeps_what_discovery_learned_about_cloud_models() -> 
     first.pool.router.learn_remote_host(cloud, "https://ollama.com:443")
     second = build_pool(Settings(), first.pool)
     assert second.pool.router.cloud_model(cloud)
+
+
+async def test_a_half_open_probe_that_ends_in_a_refusal_lets_the_next_request_probe() -> None:
+    """A prompt too long for the model says nothing of its endpoint's health, so it neither
+    closes nor reopens the breaker; it must not keep the one probe slot either."""
+    with FakeLlamaServer() as small:
+        small.n_ctx = 256
+        endpoint = Endpoint(small.url, kind="openai")
+        pool = ModelPool(
+            RoutePlan((EndpointConfig("small", endpoint),), {"edit": (Candidate(endpoint, "m"),)}),
+            {endpoint: OpenAIBackend(small.url)},
+        )
+        health = pool.router.health(endpoint)
+        health.state = BreakerState.HALF_OPEN
+        try:
+            with pytest.raises(BackendError) as raised:
+                chunks = pool.role("edit").generate(request("x = 1\n" * 300))
+                "".join([c.text async for c in chunks])
+            assert raised.value.kind is ProblemKind.CONTEXT_EXCEEDED
+            assert health.state is BreakerState.HALF_OPEN and health.available()
+        finally:
+            await pool.aclose()

@@ -837,20 +837,21 @@ class RoleBackend:
                 if not answered:
                     self._answered(choice, time.monotonic() - started)
                 return
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):
                 if not answered:
                     self.pool.router.release(choice.candidate)
                 raise
             except BackendError as error:
                 if answered:
                     raise
+                # A half-open endpoint's probe ended; a failure worth it is recorded below.
+                self.pool.router.release(choice.candidate)
                 if error.kind is ProblemKind.TIMEOUT and await self.pool.unloaded_meanwhile(
                     choice.candidate
                 ):
                     # The server was loading the model again (it had unloaded it): a load,
                     # not a failure; the next request loads it first.
                     self.pool.mark_unloaded(choice.candidate)
-                    self.pool.router.release(choice.candidate)
                     last_error = error
                     continue
                 if not self._failed(choice, error):
