@@ -108,6 +108,8 @@ async def test_a_completion_is_generated_by_the_embedded_model_when_ollama_is_do
     assert items and text_of(items[0]).strip()  # text the model wrote
     report = await status(client)
     assert "gemma3-270m" in report["models"]["answered"]["completion"]
+    # what the VS Code status item shows: the model that answered, not completion.model
+    assert report["completion"]["answeredBy"].startswith("gemma3-270m (")
     assert "completion" in report["models"]["fallbackAnswering"]
     # the second request reuses the loaded model
     client.text_document_did_change(

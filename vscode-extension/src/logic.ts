@@ -344,6 +344,10 @@ export interface StatusReport {
     familyReason?: string;
     problem?: string;
     numCtx?: number;
+    /** The model that answered the last completion: "model (where)". */
+    answeredBy?: string;
+    /** The model that would answer a completion now: "model (where)". */
+    answeringModel?: string;
   };
   models?: {
     /** Models a model server is loading into memory now ("qwen2.5-coder:7b (http://…)"). */
@@ -375,10 +379,12 @@ export function formatStatus(report: unknown): StatusView {
     };
   }
   const completion = r.completion ?? {};
-  const model = completion.model ?? "no model";
+  // The model that really answers (a fallback, the built-in one), not only the configured one.
+  const [answering, where] = splitLabel(completion.answeredBy ?? completion.answeringModel);
+  const model = answering ?? completion.model ?? "no model";
   const lines = [
     server,
-    `Endpoint: ${r.ollama ?? "unknown"}`,
+    `Endpoint: ${where ?? r.ollama ?? "unknown"}`,
     `Model: ${model}${completion.family ? ` (${completion.family})` : ""}`,
   ];
   const loading = r.models?.loading ?? [];
@@ -398,6 +404,14 @@ export function formatStatus(report: unknown): StatusView {
   }
   lines.push(CLICK);
   return { state: "ready", text: `$(flame) ${NAME}: ${model}`, tooltip: lines.join("\n") };
+}
+
+/** "qwen2.5-coder:7b (http://127.0.0.1:11434)" → the model and where it runs. */
+function splitLabel(label: string | undefined): [string | undefined, string | undefined] {
+  if (!label) return [undefined, undefined];
+  const open = label.indexOf(" (");
+  if (open < 0 || !label.endsWith(")")) return [label, undefined];
+  return [label.slice(0, open), label.slice(open + 2, -1)];
 }
 
 /** The status bar when the server did not answer (not running, crashed, timed out). */

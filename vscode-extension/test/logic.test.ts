@@ -146,6 +146,25 @@ describe("status bar text", () => {
     assert.equal(nextPollMs(view), 2_000);
   });
 
+  it("names the model that answers and where it runs, not only the configured one", () => {
+    const builtIn = formatStatus({
+      ...ready,
+      completion: { ...ready.completion, answeringModel: "gemma3-270m (the embedded llama.cpp runtime)" },
+    });
+    assert.equal(builtIn.text, "$(flame) CodeHearth: gemma3-270m");
+    assert.match(builtIn.tooltip, /Endpoint: the embedded llama\.cpp runtime/);
+    const answered = formatStatus({
+      ...ready,
+      completion: {
+        ...ready.completion,
+        answeringModel: "qwen2.5-coder:1.5b (http://127.0.0.1:11434)",
+        answeredBy: "qwen2.5-coder:0.5b (http://10.0.0.2:11434)",
+      },
+    });
+    assert.equal(answered.text, "$(flame) CodeHearth: qwen2.5-coder:0.5b");
+    assert.match(answered.tooltip, /Endpoint: http:\/\/10\.0\.0\.2:11434/);
+  });
+
   it("a model loading: spinner and its name, not a timeout, polled again soon", () => {
     const view = formatStatus({
       ...ready,

@@ -44,6 +44,8 @@ def register(server: CodeHearthServer) -> None:
             "model": engine.settings.model,
             "numCtx": engine.settings.num_ctx,
         }
+        if answered := ls.answered_by("completion"):
+            report["completion"]["answeredBy"] = answered
         choices = engine.backend.choices()
         if not choices:
             report["completion"]["problem"] = "no completion model can answer now"
