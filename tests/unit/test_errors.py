@@ -60,7 +60,7 @@ REQUEST = httpx.Request("POST", f"{HOST}/api/generate")
         pytest.param(
             httpx.ConnectTimeout("timed out", request=REQUEST),
             ProblemKind.UNREACHABLE,
-            (HOST, "ollama serve"),
+            (HOST, "ollama.connectTimeout"),
             id="connect-timeout",
         ),
         pytest.param(

@@ -1156,3 +1156,28 @@ def test_a_whole_answer_reads_as_one_stream_event(
     whole: dict[str, Any], streamed: dict[str, Any]
 ) -> None:
     assert as_stream_payload(whole) == streamed
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        pytest.param(
+            httpx.ConnectTimeout("timed out"),
+            "raise ollama.connectTimeout",
+            id="connect-timeout-names-its-setting",
+        ),
+        pytest.param(
+            httpx.ConnectError("All connection attempts failed"),
+            "start it (llama-server",
+            id="refused-says-start-it",
+        ),
+    ],
+)
+def test_a_connection_that_fails_is_unreachable_and_says_what_controls_it(
+    error: Exception, says: str
+) -> None:
+    classified = classify_openai(
+        error, endpoint="http://127.0.0.1:8080/v1", model=CODER, path=CHAT_PATH
+    )
+    assert classified.kind is ProblemKind.UNREACHABLE
+    assert says in classified.message

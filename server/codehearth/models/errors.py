@@ -184,7 +184,14 @@ def classify(error: BaseException, *, host: str, model: str) -> BackendError:
             "check `ollama ps` and the Ollama server log",
             detail,
         )
-    if isinstance(error, httpx.ConnectError | ConnectionError | httpx.ConnectTimeout):
+    if isinstance(error, httpx.ConnectTimeout):
+        return BackendError(
+            ProblemKind.UNREACHABLE,
+            f"Ollama at {host} did not accept a connection in time: check that it runs and "
+            "that the host is right (or raise ollama.connectTimeout for a slow network)",
+            detail,
+        )
+    if isinstance(error, httpx.ConnectError | ConnectionError):
         return BackendError(
             ProblemKind.UNREACHABLE,
             f"Ollama is not reachable at {host}: start it with `ollama serve` (or set ollama.host)",

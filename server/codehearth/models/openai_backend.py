@@ -584,7 +584,14 @@ def classify_openai(
             key_sent=key_sent,
         )
     detail = f"{type(error).__name__}: {error}"
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
+    if isinstance(error, httpx.ConnectTimeout):
+        return BackendError(
+            ProblemKind.UNREACHABLE,
+            f"{endpoint} did not accept a connection in time: check that the server runs and "
+            "the endpoint's url (or raise ollama.connectTimeout for a slow network)",
+            detail,
+        )
+    if isinstance(error, httpx.ConnectError | ConnectionError):
         return BackendError(
             ProblemKind.UNREACHABLE,
             f"no OpenAI-compatible server is reachable at {endpoint}: start it (llama-server, "
