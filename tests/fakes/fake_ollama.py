@@ -359,8 +359,7 @@ LLAMA_TEMPLATE = (
 # Small stand-ins for real vocabularies: a few ordinary BPE pieces and each family's
 # control tokens, which are what CodeHearth looks for.
 BPE_PIECES = ("!", '"', "#", "def", "Ġreturn", "Ġa", "Ġ+", "Ġb", "Ċ")
-QWEN_VOCABULARY = (
-    *BPE_PIECES,
+QWEN_CONTROL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
     "<|im_end|>",
@@ -371,6 +370,7 @@ QWEN_VOCABULARY = (
     "<|repo_name|>",
     "<|file_sep|>",
 )
+QWEN_VOCABULARY = (*BPE_PIECES, *QWEN_CONTROL_TOKENS)
 LLAMA3_VOCABULARY = (
     *BPE_PIECES,
     "<|begin_of_text|>",

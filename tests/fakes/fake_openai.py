@@ -46,7 +46,14 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from tests.fakes import http_fake
-from tests.fakes.fake_ollama import DEFAULT_TEXT, Reply, Responder, cut_at_stop, tokenize
+from tests.fakes.fake_ollama import (
+    DEFAULT_TEXT,
+    QWEN_CONTROL_TOKENS,
+    Reply,
+    Responder,
+    cut_at_stop,
+    tokenize,
+)
 from tests.fakes.http_fake import (
     JSON,
     LOOP_TIMEOUT,
@@ -101,19 +108,7 @@ DEFAULT_MODELS: dict[str, JSON] = {
 }
 
 # Qwen2.5-Coder's special tokens (tokenizer_config.json added_tokens): each is one token.
-QWEN_SPECIAL_TOKENS = frozenset(
-    {
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<|fim_prefix|>",
-        "<|fim_middle|>",
-        "<|fim_suffix|>",
-        "<|fim_pad|>",
-        "<|repo_name|>",
-        "<|file_sep|>",
-    }
-)
+QWEN_SPECIAL_TOKENS = frozenset(QWEN_CONTROL_TOKENS)
 
 
 class Fault(enum.StrEnum):
