@@ -89,10 +89,13 @@ def most_at_once(requests: list[RecordedRequest]) -> int:
 async def test_typing_fast_keeps_one_stream_open_per_document(
     root: Path, ollama: FakeOllama
 ) -> None:
-    """Each keystroke asks again; the stream its text contradicts is closed first."""
+    """Each keystroke asks again; the stream its text contradicts is closed first.
+
+    The debounce is pinned short of the typing gap: an adaptive one learns the cadence
+    and lets a burst cost no stream at all, which would leave nothing to overlap."""
     ollama.token_delay = 0.05
     ollama.set_text("result = a + b\nreturn result\n")
-    async with session(root, ollama) as client:
+    async with session(root, ollama, debounceMinMs=20, debounceMaxMs=20) as client:
         uri = client.open(root / "add.py", SOURCE, "python")
         pending = []
         typed = ""

@@ -109,6 +109,8 @@ async def test_pings_and_the_missing_done_marker_are_how_infill_streams(
     fake.pings = True
     chunks = await collect(backend, request())
     assert "".join(chunk.text for chunk in chunks) == "urn a + b\n"
+    # The client can see the end of the response before the fake has logged it.
+    assert await fake.wait_for_async(lambda: fake.requests[0].finished_at is not None, 2)
     assert fake.requests[0].completed
 
 
