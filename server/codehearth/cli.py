@@ -28,7 +28,7 @@ from codehearth import __version__
 from codehearth.logs import configure_logging
 
 if TYPE_CHECKING:
-    from codehearth.settings import Settings
+    pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -513,211 +513,30 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    from codehearth import doctor
+
     rows = asyncio.run(_doctor_rows(_overrides(args)))
     if args.json:
-        print(
-            json.dumps(
-                [{"check": c, "status": s, "detail": d, "fix": f} for c, s, d, f in rows], indent=2
-            )
-        )
+        print(json.dumps(doctor.as_dicts(rows), indent=2))
     else:
-        _print_table(rows)
-    return 1 if any(status == "FAIL" for _, status, _, _ in rows) else 0
+        print(doctor.render_table(rows), end="")
+    return 1 if doctor.failed(rows) else 0
 
 
 async def _doctor_rows(overrides: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    from codehearth.languages import LanguageRegistry
+    """The checks on the settings from codehearth.toml here and the command line."""
+    from codehearth import doctor
+    from codehearth.models.factory import build_pool
     from codehearth.settings import build_settings, read_toml_settings
 
-    rows: list[tuple[str, str, str, str]] = []
     toml_values, toml_warnings = read_toml_settings(Path.cwd())
     loaded = build_settings(toml_values, overrides)
-    for warning in (*toml_warnings, *loaded.warnings):
-        rows.append(("settings", "WARN", warning, "fix codehearth.toml"))
-    rows.extend(await _model_rows(loaded.settings))
-    registry = LanguageRegistry.load()
-    for spec in registry.specs:
-        parser = registry.parser(spec.language_id)
-        if parser is not None:
-            rows.append((f"grammar {spec.language_id}", "OK", spec.grammar, ""))
-        elif spec.optional:
-            rows.append(
-                (
-                    f"grammar {spec.language_id}",
-                    "INFO",
-                    f"{spec.grammar} not installed",
-                    f"pip install {spec.grammar.replace('_', '-')}",
-                )
-            )
-        else:
-            rows.append(
-                (
-                    f"grammar {spec.language_id}",
-                    "FAIL",
-                    f"{spec.grammar} not installed",
-                    f"pip install {spec.grammar.replace('_', '-')}",
-                )
-            )
-    rows.append(_cache_row())
-    return rows
-
-
-async def _model_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
-    """Each endpoint's reachability, each role's route (best first) and the embedded model."""
-    from codehearth.completion.engine import detect_model_family
-    from codehearth.models.embedded_backend import embedded_available
-    from codehearth.models.errors import BackendError
-    from codehearth.models.factory import build_pool
-    from codehearth.models.ollama_backend import OllamaBackend
-    from codehearth.models.pool import describe_candidate
-    from codehearth.settings import CompletionSettings
-
-    built = build_pool(settings)
-    pool = built.pool
-    rows = [
-        ("models", "WARN", warning, "fix models.* in your settings") for warning in built.warnings
-    ]
+    built = build_pool(loaded.settings)
     try:
-        found = await pool.discover()
-        embedded_answers = any(e.kind == "embedded" for e in pool.backends)
-        for endpoint, listed in found.items():
-            if endpoint.kind == "embedded":
-                continue
-            where = "this machine" if endpoint.local else "ANOTHER machine"
-            if isinstance(listed, list):
-                backend = pool.backend(endpoint)
-                version = ""
-                if isinstance(backend, OllamaBackend):
-                    version = f", Ollama {await backend.version()}"
-                    listed = [
-                        f"{model} (cloud: {host})"
-                        if (host := backend.remote_host(model))
-                        else model
-                        for model in listed
-                    ]
-                detail = f"{endpoint.url} ({where}{version}): {', '.join(listed) or 'no models'}"
-                rows.append((f"endpoint {endpoint.kind}", "OK", detail, ""))
-            else:
-                status = "WARN" if embedded_answers else "FAIL"
-                fix = "start Ollama: `ollama serve`" if endpoint.kind == "ollama" else ""
-                rows.append((f"endpoint {endpoint.kind}", status, listed.message, fix))
-        if embedded_available():
-            rows.append(
-                (
-                    "embedded model",
-                    "OK" if embedded_answers else "INFO",
-                    "llama-cpp-python installed"
-                    + ("" if embedded_answers else "; models.embedded is off"),
-                    "",
-                )
-            )
-        else:
-            rows.append(
-                (
-                    "embedded model",
-                    "INFO",
-                    "not installed (used when no Ollama answers)",
-                    "pip install 'codehearth[embedded]' (builds llama.cpp: a few minutes)",
-                )
-            )
-        answering = {e for e, listed in found.items() if isinstance(listed, list)}
-        for role, candidates in pool.router.roles.items():
-            route = pool.router.route(role)
-            usable = {c for c in route.candidates if c.endpoint in answering}
-            skipped = dict(route.skipped)
-            for rank, candidate in enumerate(candidates, start=1):
-                check, label = f"route {role} #{rank}", describe_candidate(candidate)
-                if candidate in usable and not pool.router.is_missing(candidate):
-                    rows.append((check, "OK", label, ""))
-                    continue
-                # A failure only when nothing else can answer; memory search works without
-                # embeddings (BM25 alone), so the embed role only ever warns.
-                status = "WARN" if usable - {candidate} or role == "embed" else "FAIL"
-                if candidate.endpoint in found and candidate.endpoint not in answering:
-                    rows.append((check, status, f"{label}: its endpoint does not answer", ""))
-                elif not pool.router.allow_cloud and pool.router.cloud_model(candidate):
-                    rows.append(
-                        (
-                            check,
-                            status,
-                            f"{label}: {skipped.get(candidate, '')}",
-                            "set models.allowCloud = true to send it prompts",
-                        )
-                    )
-                elif pool.router.is_missing(candidate) and candidate.endpoint.kind == "ollama":
-                    rows.append(
-                        (
-                            check,
-                            status,
-                            f"{label}: model not pulled",
-                            f"ollama pull {candidate.model}",
-                        )
-                    )
-                elif pool.router.is_missing(candidate):
-                    rows.append(
-                        (
-                            check,
-                            status,
-                            f"{label}: the server does not serve this model",
-                            "use a model id it lists (see its endpoint row above)",
-                        )
-                    )
-                else:
-                    rows.append((check, status, f"{label}: {skipped.get(candidate, '')}", ""))
-        completion = [
-            c for c in pool.role("completion").choices() if c.candidate.endpoint in answering
-        ]
-        if completion:
-            choice = completion[0]
-            family = choice.candidate.family or settings.completion.family
-            try:
-                show = await choice.backend.show(choice.model)
-                detection = await detect_model_family(choice.backend, choice.model, show, family)
-                detail = f"{choice.model}: {detection.family} ({detection.reason})"
-                if detection.family == "plain" and family is None:
-                    fim_model = CompletionSettings().model
-                    rows.append(
-                        (
-                            "completion template",
-                            "WARN",
-                            f"{detail}: completions see only the code before the cursor",
-                            f"use a fill-in-the-middle model such as {fim_model} (`ollama pull "
-                            f"{fim_model}`, then set completion.model), or set "
-                            "completion.family if this model was trained for FIM",
-                        )
-                    )
-                else:
-                    rows.append(("completion template", "OK", detail, ""))
-            except BackendError as error:
-                rows.append(("completion template", "WARN", error.message, ""))
+        problems = [*toml_warnings, *loaded.warnings, *built.warnings]
+        return await doctor.run_checks(loaded.settings, problems, built.pool)
     finally:
-        await pool.aclose()
-    return rows
-
-
-def _cache_row() -> tuple[str, str, str, str]:
-    from codehearth.index.store import default_cache_root
-
-    folder = default_cache_root()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".doctor-probe"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as error:
-        return ("cache dir", "FAIL", f"{folder}: {error}", "make it writable or set XDG_CACHE_HOME")
-    return ("cache dir", "OK", str(folder), "")
-
-
-def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    widths = [
-        max(len(row[i]) for row in [("CHECK", "STATUS", "DETAIL", "FIX"), *rows]) for i in range(2)
-    ]
-    print(f"{'CHECK':<{widths[0]}}  {'STATUS':<{widths[1]}}  DETAIL")
-    for check, status, detail, fix in rows:
-        print(f"{check:<{widths[0]}}  {status:<{widths[1]}}  {detail}")
-        if fix:
-            print(f"{'':<{widths[0]}}  {'':<{widths[1]}}  fix: {fix}")
+        await built.pool.aclose()
 
 
 # -- refine-trace ---------------------------------------------------------------------

@@ -70,6 +70,8 @@ class CodeHearthServer(LanguageServer):
         self.settings = Settings()
         self.initialization_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
+        self.settings_problems: list[str] = []
+        """What reading the settings and building the model pool warned of (for doctor)."""
         self.workspace_root: Path | None = None
         self.models: ModelPool | None = None
         self.engine: CompletionEngine | None = None
@@ -209,7 +211,8 @@ class CodeHearthServer(LanguageServer):
         """Merge the sources into a new Settings tree and apply it to the services."""
         toml_values, toml_warnings = read_toml_settings(self.workspace_root)
         loaded = build_settings(self.initialization_options, self.client_settings, toml_values)
-        for warning in (*toml_warnings, *loaded.warnings):
+        self.settings_problems = [*toml_warnings, *loaded.warnings]
+        for warning in self.settings_problems:
             self.warn_once(warning)
         self.settings = loaded.settings
         configure_logging(self.settings.logging.level, self.settings.logging.file)
@@ -225,6 +228,7 @@ class CodeHearthServer(LanguageServer):
         )
         for warning in built.warnings:
             self.warn_once(warning)
+        self.settings_problems.extend(built.warnings)
         for backend in built.unused:
             self.spawn(backend.aclose(), "close unused backend")
         self.models = built.pool

@@ -74,6 +74,21 @@ async def test_cancelling_the_progress_stops_the_answer(
     )
 
 
+async def test_the_progress_item_says_writing_once_instead_of_each_token(
+    client: LanguageClient, ollama: FakeOllama
+) -> None:
+    if client.editor != "visual-studio-code":  # type: ignore[attr-defined]
+        return  # the bundled Neovim capabilities announce no work-done progress
+    chunks = collect_chunks(client)
+    await command(client, "codehearth.memory.show")
+    ollama.set_text("It adds two numbers and returns the sum.")
+    result = await command(client, "codehearth.chat", {"question": "What does add do?"})
+    assert result["ok"] is True and len(chunks) > 3
+    [token] = [t for t in client.progress_reports if str(t).startswith("codehearth-chat-")]
+    reports = [r for r in client.progress_reports[token] if r.kind == "report"]
+    assert [r.message for r in reports] == ["writing…"]
+
+
 async def test_chat_prompt_carries_workspace_code_related_to_the_question(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:

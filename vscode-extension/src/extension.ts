@@ -27,6 +27,8 @@ import {
   StatusView,
   chatChunkText,
   discoverServer,
+  doctorText,
+  errorText,
   formatMissing,
   formatStatus,
   formatUnreachable,
@@ -40,6 +42,8 @@ import {
 
 const MENU_COMMAND = "codehearth.showMenu";
 const STATUS_TIMEOUT_MS = 10_000;
+/** Doctor asks every endpoint for its models (each bounded by its connect timeout). */
+const DOCTOR_TIMEOUT_MS = 30_000;
 const MEMORY_TIMEOUT_MS = 30_000;
 /** One conversation per VS Code window: follow-up questions see the earlier turns. */
 const CONVERSATION_ID = "vscode";
@@ -68,6 +72,7 @@ export function activate(ctx: vscode.ExtensionContext): Promise<void> {
     statusItem,
     vscode.commands.registerCommand(COMMANDS.restart, () => restart()),
     vscode.commands.registerCommand(COMMANDS.showStatus, showStatus),
+    vscode.commands.registerCommand(COMMANDS.doctor, showDoctor),
     vscode.commands.registerCommand(COMMANDS.toggleCompletions, toggleCompletions),
     vscode.commands.registerCommand(COMMANDS.openLog, () => output.show()),
     vscode.commands.registerCommand(COMMANDS.installServer, installServer),
@@ -247,6 +252,18 @@ async function showStatus(): Promise<void> {
   output.show(true);
 }
 
+/** `codehearth doctor`'s table, run by the server on its own settings and models. */
+async function showDoctor(): Promise<void> {
+  try {
+    runningClient();
+    const report = await withTimeout(serverCommand(SERVER_COMMANDS.doctor), DOCTOR_TIMEOUT_MS, SERVER_COMMANDS.doctor);
+    output.appendLine(doctorText(report));
+  } catch (error) {
+    output.appendLine(`CodeHearth doctor failed: ${errorText(error)}`);
+  }
+  output.show(true);
+}
+
 /** The style profile the server inferred (and the pins applied), as JSON in the log. */
 async function showStyle(): Promise<void> {
   try {
@@ -274,7 +291,8 @@ async function showMenu(): Promise<void> {
   const enabled = vscode.workspace.getConfiguration(CONFIG_SECTION).get<boolean>("completion.enabled", true);
   const items: (vscode.QuickPickItem & { command: string })[] = [
     { label: "$(debug-restart) Restart server", command: COMMANDS.restart },
-    { label: "$(pulse) Doctor: endpoint, models, index and memory", description: "codehearth.status, as JSON in the CodeHearth output", command: COMMANDS.showStatus },
+    { label: "$(pulse) Doctor: models, routes and grammars", description: "the table `codehearth doctor` prints, in the CodeHearth output", command: COMMANDS.doctor },
+    { label: "$(json) Status", description: "codehearth.status, as JSON in the CodeHearth output", command: COMMANDS.showStatus },
     {
       label: enabled ? "$(circle-slash) Turn completions off" : "$(check) Turn completions on",
       description: "codehearth.completion.enabled (user settings)",

@@ -31,6 +31,7 @@ export const STARTING_POLL_MS = 2_000;
 export const COMMANDS = {
   restart: "codehearth.restart",
   showStatus: "codehearth.showStatus",
+  doctor: "codehearth.showDoctor",
   toggleCompletions: "codehearth.toggleCompletions",
   openLog: "codehearth.openLog",
   installServer: "codehearth.installServer",
@@ -47,6 +48,7 @@ export const COMMANDS = {
 /** Server-side `workspace/executeCommand` commands the extension calls. */
 export const SERVER_COMMANDS = {
   status: "codehearth.status",
+  doctor: "codehearth.doctor",
   chat: "codehearth.chat",
   explain: "codehearth.explain",
   memoryShow: "codehearth.memory.show",
@@ -358,7 +360,7 @@ export interface StatusReport {
 const NAME = "CodeHearth";
 const CLICK = "Click for CodeHearth actions.";
 
-function errorText(error: unknown): string {
+export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   if (error && typeof error === "object" && "message" in error) return String((error as { message: unknown }).message);
   return String(error);
@@ -692,4 +694,16 @@ export function parseMemoryImport(text: string): { data: Record<string, unknown>
     throw new Error("expected a JSON object (a file written by CodeHearth: Export Memory)");
   }
   return { data: parsed as Record<string, unknown> };
+}
+
+/** What the *Doctor* command prints: the server's doctor table (as `codehearth doctor`
+ * prints it), or why there is none. */
+export function doctorText(report: unknown): string {
+  const value = (report ?? {}) as { ok?: unknown; table?: unknown; error?: unknown };
+  if (typeof value.table === "string") {
+    const verdict = value.ok === true ? "no failures" : "a check FAILED: see its fix below it";
+    return `CodeHearth doctor (${verdict}):\n${value.table}`;
+  }
+  const why = typeof value.error === "string" ? value.error : `unexpected answer ${JSON.stringify(report)}`;
+  return `CodeHearth doctor: ${why}`;
 }

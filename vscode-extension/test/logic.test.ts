@@ -12,6 +12,7 @@ import {
   chatArguments,
   chatChunkText,
   discoverServer,
+  doctorText,
   explainArguments,
   formatChatResult,
   formatQuestion,
@@ -320,5 +321,18 @@ describe("memory", () => {
     assert.deepEqual(parseMemoryImport('{"version": 1, "records": []}'), { data: { version: 1, records: [] } });
     assert.throws(() => parseMemoryImport("[1]"), /JSON object/);
     assert.throws(() => parseMemoryImport("{oops"), /not JSON/);
+  });
+});
+
+describe("doctor text", () => {
+  it("prints the server's table with a verdict", () => {
+    const table = "CHECK  STATUS  DETAIL\nendpoint ollama  OK  http://127.0.0.1:11434\n";
+    assert.equal(doctorText({ ok: true, table }), `CodeHearth doctor (no failures):\n${table}`);
+    assert.match(doctorText({ ok: false, table }), /a check FAILED/);
+  });
+
+  it("says why there is no table", () => {
+    assert.equal(doctorText({ ok: false, error: "CodeHearth is still starting" }), "CodeHearth doctor: CodeHearth is still starting");
+    assert.match(doctorText(null), /unexpected answer null/);
   });
 });

@@ -93,10 +93,16 @@ async def _answer(
     context = _context(ls, question, uri, selection, await ls.user_rules())
     token = await ls.begin_progress("chat", "CodeHearth: answering", cancellable=True)
 
+    writing = False
+
     def on_chunk(text: str) -> None:
+        nonlocal writing
         ls.protocol.notify(CHUNK_NOTIFICATION, {"conversationId": conversation_id, "text": text})
-        if token is not None:
-            ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=text))
+        if token is not None and not writing:
+            # Once: the answer itself streams as chunks; the progress item would flicker
+            # through its tokens (VS Code shows the message in the status bar).
+            writing = True
+            ls.work_done_progress.report(token, types.WorkDoneProgressReport(message="writing…"))
 
     lock = state.locks.setdefault(conversation_id, asyncio.Lock())
     async with lock:

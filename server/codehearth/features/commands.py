@@ -3,7 +3,9 @@ editor when a suggestion is accepted; recorded in recall memory) and ``codeheart
 the routing table (each role's models in order, endpoint health, which model answered and
 whether a fallback is answering), the completion model and its template family, the
 completion engine's counters and recent backend latencies, and the state of the index,
-memory and style profile (used by the status UI and doctor view, ``bench/latency.py`` and tests).
+memory and style profile (used by the status UI, ``bench/latency.py`` and tests), and
+``codehearth.doctor``: ``codehearth doctor``'s checks of the server's own settings and
+models, as rows and as the CLI's table.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import Any
 
 import attrs
 
-from codehearth import __version__
+from codehearth import __version__, doctor
 from codehearth.features.inline_completion import ACCEPTED_COMMAND
 from codehearth.models.errors import BackendError
 from codehearth.server import CodeHearthServer
 
 STATUS_COMMAND = "codehearth.status"
+DOCTOR_COMMAND = "codehearth.doctor"
 
 
 @attrs.define
@@ -30,6 +33,17 @@ def register(server: CodeHearthServer) -> None:
     @server.command(ACCEPTED_COMMAND)
     async def suggestion_accepted(ls: CodeHearthServer, args: AcceptedArgs) -> None:
         ls.outcomes.accepted(args.uri, args.text)
+
+    @server.command(DOCTOR_COMMAND)
+    async def run_doctor(ls: CodeHearthServer) -> dict[str, Any]:
+        if not await ls.wait_ready() or ls.models is None:
+            return {"ok": False, "error": "CodeHearth is still starting"}
+        rows = await doctor.run_checks(ls.settings, list(ls.settings_problems), ls.models)
+        return {
+            "ok": not doctor.failed(rows),
+            "checks": doctor.as_dicts(rows),
+            "table": doctor.render_table(rows),
+        }
 
     @server.command(STATUS_COMMAND)
     async def status(ls: CodeHearthServer) -> dict[str, Any]:
