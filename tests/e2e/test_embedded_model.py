@@ -152,3 +152,17 @@ async def test_typing_on_stops_the_generation_within_100_ms(
     state = await embedded(client)
     print(f"stopped {state['lastStopMs']} ms after the cancel; idle {idle_after * 1000:.0f} ms")
     assert state["lastStopMs"] is not None and state["lastStopMs"] < STOP_BUDGET_MS
+
+
+async def test_a_chat_answered_by_the_embedded_model_is_signed_with_its_name(
+    client: LanguageClient,
+) -> None:
+    """Chat is configured for qwen2.5-coder:7b, which does not answer: the signature (what
+    the editors print under the answer) names the built-in model that wrote it."""
+    await command(client, "codehearth.memory.show")  # memory is open
+    result = await command(client, "codehearth.chat", {"question": "What is 2 + 2?"})
+    assert result["ok"] is True, result
+    assert result["model"].startswith("gemma3-270m"), result
+    assert result["answeredBy"].startswith("gemma3-270m ("), result
+    report = await status(client)
+    assert "gemma3-270m" in report["models"]["answered"]["chat"]
