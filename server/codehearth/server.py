@@ -59,7 +59,7 @@ READY_TIMEOUT_SECONDS = 10.0
 class CodeHearthServer(LanguageServer):
     """The language server and the services its features share."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_level: str | None = None, log_file: str | None = None) -> None:
         super().__init__(
             "codehearth",
             __version__,
@@ -67,6 +67,7 @@ class CodeHearthServer(LanguageServer):
             converter_factory=converter,
         )
         self.registry = LanguageRegistry.load()
+        self.log_flags = (log_level, log_file)  # --log-level, --log-file: under the settings
         self.settings = Settings()
         self.initialization_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
@@ -212,7 +213,9 @@ class CodeHearthServer(LanguageServer):
         for warning in (*toml_warnings, *loaded.warnings):
             self.warn_once(warning)
         self.settings = loaded.settings
-        configure_logging(self.settings.logging.level, self.settings.logging.file)
+        flag_level, flag_file = self.log_flags
+        logging_settings = self.settings.logging
+        configure_logging(logging_settings.level or flag_level, logging_settings.file or flag_file)
         if self.models is not None:
             self._rebuild_models(self.settings)
         return self.settings
@@ -507,8 +510,9 @@ def client_range(
     )
 
 
-def create_server() -> CodeHearthServer:
-    """Build a server with every feature module registered."""
+def create_server(log_level: str | None = None, log_file: str | None = None) -> CodeHearthServer:
+    """Build a server with every feature module registered; ``log_level`` and ``log_file``
+    (the command line's) apply where the ``logging`` settings leave them unset."""
     from codehearth.features import (
         chat,
         code_actions,
@@ -521,7 +525,7 @@ def create_server() -> CodeHearthServer:
         style,
     )
 
-    server = CodeHearthServer()
+    server = CodeHearthServer(log_level, log_file)
     lifecycle.register(server)
     memory.register(server)
     chat.register(server)

@@ -288,9 +288,14 @@ class StyleSettings:
 class LoggingSettings:
     """Where the server log goes (never stdout: that is the LSP channel)."""
 
-    level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    level: str | None = setting(
+        None,
+        "DEBUG, INFO, WARNING or ERROR. Default: serve's --log-level, else INFO into a log "
+        "file and WARNING on stderr (editors show a server's stderr as errors; messages "
+        "meant for you reach the editor's log as window/logMessage at any level).",
+    )
     file: str | None = setting(
-        None, "Log file path; default: stderr (shown in the editor's output panel)."
+        None, "Log file path. Default: serve's --log-file, else the log goes to stderr."
     )
 
 

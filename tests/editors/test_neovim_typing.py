@@ -4,7 +4,9 @@ Ollama, reading results back from the buffers:
 
 * ``<C-x><C-o>`` (the README's keys; Neovim's own ``vim.lsp.omnifunc``) inserts the whole
   suggestion: several lines in an empty function body, and after typed text the typed text
-  stays and the suggestion follows it.
+  stays and the suggestion follows it;
+* Neovim's ``lsp.log`` holds no ``[ERROR]`` line from the server's ordinary logging (Neovim
+  logs every line a server writes to stderr as an error).
 
 Evidence (the buffer text, the script's output, lsp.log) goes to ``artifacts/``.
 """
@@ -59,7 +61,8 @@ def run_neovim(
     tmp_path: Path, workspace: Path, mode: str, name: str, **driver: str
 ) -> dict[str, Any]:
     """Run nvim_typing.lua in ``mode`` with the README's Lua as init.lua, keeping the evidence
-    as ``artifacts/neovim-typing-<name>.*``; returns the buffer it printed and the evidence."""
+    as ``artifacts/neovim-typing-<name>.*``; returns the buffer it printed, the evidence and
+    lsp.log's [ERROR] lines."""
     init = tmp_path / "init.lua"
     init.write_text("\n".join(readme_neovim_lua()))
     env = editor_env(tmp_path, MODE=mode, **driver)
@@ -90,7 +93,13 @@ def run_neovim(
     return {
         "buffer": printed.get("BUFFER"),
         "evidence": evidence,
+        "errors": [line for line in lsp_text.splitlines() if "[ERROR]" in line],
     }
+
+
+def assert_no_errors_logged(run: dict[str, Any]) -> None:
+    """Neovim logs a server's stderr at ERROR: ordinary logging must not go there."""
+    assert not run["errors"], "lsp.log has [ERROR] lines:\n" + "\n".join(run["errors"])
 
 
 def test_neovim_011_omnifunc_inserts_a_multiline_suggestion_whole(
@@ -104,6 +113,7 @@ def test_neovim_011_omnifunc_inserts_a_multiline_suggestion_whole(
     buffer, evidence = run["buffer"], run["evidence"]
     assert buffer is not None and buffer[4:8] == expected, f"{buffer}\n{evidence}"
     assert (workspace / "calc.py").read_text().splitlines()[4:8] == expected, evidence
+    assert_no_errors_logged(run)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +137,4 @@ def test_neovim_011_omnifunc_keeps_the_typed_text(
     buffer, evidence = run["buffer"], run["evidence"]
     assert buffer is not None and buffer[5] == line, f"{buffer}\n{evidence}"
     assert f"\n{line}\n" in (workspace / "calc.py").read_text(), evidence
+    assert_no_errors_logged(run)
