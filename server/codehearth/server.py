@@ -48,6 +48,7 @@ from codehearth.style.rules import load_rules
 if TYPE_CHECKING:
     from codehearth.features.diagnostics import SyntaxDiagnostics
     from codehearth.features.indexing import IndexUpdates
+    from codehearth.features.settings_file import SettingsFile
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class CodeHearthServer(LanguageServer):
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
+        self.settings_file: SettingsFile  # set by features.settings_file.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
@@ -260,13 +262,13 @@ class CodeHearthServer(LanguageServer):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def watch_files(self, registration_id: str, glob: str) -> None:
+    async def watch_files(self, registration_id: str, glob: str) -> bool:
         """Ask the client to send ``workspace/didChangeWatchedFiles`` for ``glob``, when it
-        supports dynamic registration. A convenience: a refusal is only logged."""
+        supports dynamic registration; whether it agreed (a refusal is only logged)."""
         workspace = self.client_capabilities.workspace
         watched = workspace.did_change_watched_files if workspace else None
         if watched is None or not watched.dynamic_registration:
-            return
+            return False
         registration = types.Registration(
             id=registration_id,
             method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
@@ -280,6 +282,8 @@ class CodeHearthServer(LanguageServer):
             )
         except Exception as error:  # e.g. a client bug; saves still reach us
             log.info("client refused the %s watcher: %s", glob, error)
+            return False
+        return True
 
     def _ready_event(self) -> asyncio.Event:
         if self._ready is None:
@@ -522,11 +526,13 @@ def create_server(log_level: str | None = None, log_file: str | None = None) -> 
         inline_completion,
         lifecycle,
         memory,
+        settings_file,
         style,
     )
 
     server = CodeHearthServer(log_level, log_file)
     lifecycle.register(server)
+    settings_file.register(server)
     memory.register(server)
     chat.register(server)
     code_actions.register(server)

@@ -511,6 +511,18 @@ variables are sent to a server (its key, ``${VAR}`` in a header) and whose certi
 are trusted."""
 
 
+def toml_signature(workspace_root: Path | None) -> tuple[int, ...] | None:
+    """The workspace's ``codehearth.toml`` as the file system describes it (inode, size,
+    modification time), to notice an edit without reading the file; None when absent."""
+    if workspace_root is None:
+        return None
+    try:
+        stat = (workspace_root / TOML_FILE_NAME).stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], list[str]]:
     """Read ``codehearth.toml`` from the workspace root; (values, warnings). The file comes
     with the repository, so the user-only settings in it are dropped with a warning."""
