@@ -4,8 +4,13 @@
 -- MODE=body:  on the blank line in add()'s body, `A` then <C-x><C-o> (the README's keys):
 --             the omnifunc inserts CodeHearth's suggestion.
 -- MODE=typed: on that line, `A`, type $TYPE (e.g. `return max(`) key by key, <C-x><C-o>.
--- Then <Esc> and `:w`. Prints "STEP ..." lines and "BUFFER <json>" (calc.py's lines);
--- exits 0 when every step worked.
+-- MODE=chat:  `V` on add()'s two lines, then vim.lsp.buf.code_action() picking
+--             "CodeHearth: Explain" (a filter, applied: what choosing it from `gra`'s menu
+--             does); then the two lines selected again and `:CodeHearthAsk $QUESTION` typed
+--             on the command line (`:'<,'>CodeHearthAsk ...`). Both answers ($ANSWER) must
+--             stream into the README's chat buffer.
+-- Then <Esc> and `:w`. Prints "STEP ..." lines, "BUFFER <json>" (calc.py's lines) and, for
+-- chat, "CHAT <json>" (the chat buffer's lines); exits 0 when every step worked.
 local function out(s) io.stdout:write(s .. "\n") io.stdout:flush() end
 
 local main_co
@@ -72,6 +77,40 @@ local function main()
     out("BUFFER " .. vim.json.encode(lines(buf)))
     assert(inserted, "nothing was inserted within 20 s of <C-x><C-o>")
     assert(table.concat(lines(buf), "\n") ~= before, "the buffer did not change")
+  elseif mode == "chat" then
+    press("5G")
+    press("V")
+    press("j")
+    press("<Cmd>lua vim.lsp.buf.code_action({ apply = true, filter = function(a)"
+      .. " return a.title == 'CodeHearth: Explain' end })<CR>")
+    local chat
+    local function chat_text()
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        if vim.api.nvim_buf_get_name(b):match("CodeHearth Chat$") then chat = b end
+      end
+      return chat and table.concat(lines(chat), "\n") or ""
+    end
+    local answer = os.getenv("ANSWER")
+    assert(wait_for(function() return chat_text():find(answer, 1, true) ~= nil end, 30000),
+      "no Explain answer in a 'CodeHearth Chat' buffer within 30 s; buffers: "
+        .. vim.inspect(vim.tbl_map(vim.api.nvim_buf_get_name, vim.api.nvim_list_bufs())))
+    out("STEP Explain answered in the chat buffer, shown in window "
+      .. vim.fn.bufwinid(chat))
+    press("<Esc>")
+    local _, count = chat_text():gsub(vim.pesc(answer), "")
+    press("5G")
+    press("V")
+    press("j")
+    press(":")
+    type_text("CodeHearthAsk " .. os.getenv("QUESTION"))
+    press("<CR>")
+    assert(wait_for(function()
+      local _, now = chat_text():gsub(vim.pesc(answer), "")
+      return now > count
+    end, 30000), "no answer to :CodeHearthAsk within 30 s")
+    out("STEP :CodeHearthAsk answered")
+    out("CHAT " .. vim.json.encode(lines(chat)))
+    assert(vim.fn.bufwinid(chat) ~= -1, "the chat buffer is not shown in a window")
   else
     error("unknown MODE " .. mode)
   end

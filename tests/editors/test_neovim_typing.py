@@ -5,6 +5,8 @@ Ollama, reading results back from the buffers:
 * ``<C-x><C-o>`` (the README's keys; Neovim's own ``vim.lsp.omnifunc``) inserts the whole
   suggestion: several lines in an empty function body, and after typed text the typed text
   stays and the suggestion follows it;
+* Explain (the code action, picked as ``gra``'s menu would) and ``:'<,'>CodeHearthAsk``
+  stream their answers into the chat buffer the README's Lua makes;
 * Neovim's ``lsp.log`` holds no ``[ERROR]`` line from the server's ordinary logging (Neovim
   logs every line a server writes to stderr as an error).
 
@@ -22,6 +24,8 @@ from typing import Any
 import pytest
 
 from tests.editors.harness import (
+    CHAT_ANSWER,
+    CHAT_QUESTION,
     HERE,
     VENV_BIN,
     editor_env,
@@ -47,7 +51,9 @@ TYPED = [("return max(", "a, b)"), ("ret", "urn a + b")]
 
 def typing_model(body: dict[str, Any]) -> str:
     """The fake model: a docstring and a return for add()'s empty body, the rest of the line
-    after `return max(` or `ret`."""
+    after `return max(` or `ret`, the chat answer for chat requests."""
+    if "messages" in body:
+        return CHAT_ANSWER
     prompt = str(body.get("prompt"))
     for typed, rest in TYPED:
         if f"    {typed}<|fim_suffix|>" in prompt:
@@ -61,8 +67,8 @@ def run_neovim(
     tmp_path: Path, workspace: Path, mode: str, name: str, **driver: str
 ) -> dict[str, Any]:
     """Run nvim_typing.lua in ``mode`` with the README's Lua as init.lua, keeping the evidence
-    as ``artifacts/neovim-typing-<name>.*``; returns the buffer it printed, the evidence and
-    lsp.log's [ERROR] lines."""
+    as ``artifacts/neovim-typing-<name>.*``; returns the buffers it printed (``buffer``,
+    ``chat``), the evidence and lsp.log's [ERROR] lines."""
     init = tmp_path / "init.lua"
     init.write_text("\n".join(readme_neovim_lua()))
     env = editor_env(tmp_path, MODE=mode, **driver)
@@ -75,7 +81,8 @@ def run_neovim(
     lsp_text = lsp_log.read_text(errors="replace") if lsp_log.exists() else ""
     # headless Neovim writes its mode messages ("-- INSERT --") on the same lines
     printed = {
-        match[1]: json.loads(match[2]) for match in re.finditer(r"(BUFFER) (\[.*\])$", output, re.M)
+        match[1]: json.loads(match[2])
+        for match in re.finditer(r"(BUFFER|CHAT) (\[.*\])$", output, re.M)
     }
     evidence = "\n".join(
         [
@@ -92,6 +99,7 @@ def run_neovim(
     assert rc == 0 and "RESULT: PASS" in output, evidence
     return {
         "buffer": printed.get("BUFFER"),
+        "chat": printed.get("CHAT"),
         "evidence": evidence,
         "errors": [line for line in lsp_text.splitlines() if "[ERROR]" in line],
     }
@@ -137,4 +145,30 @@ def test_neovim_011_omnifunc_keeps_the_typed_text(
     buffer, evidence = run["buffer"], run["evidence"]
     assert buffer is not None and buffer[5] == line, f"{buffer}\n{evidence}"
     assert f"\n{line}\n" in (workspace / "calc.py").read_text(), evidence
+    assert_no_errors_logged(run)
+
+
+def test_neovim_011_explain_and_ask_answer_in_the_chat_buffer(
+    tmp_path: Path, workspace: Path, fake: FakeOllama
+) -> None:
+    """add() selected with `V`, the "CodeHearth: Explain" code action: the answer streams into
+    the README's "CodeHearth Chat" split; add() selected again, `:'<,'>CodeHearthAsk
+    <question>`: the question and its answer follow there; the model saw the selection with
+    both requests, and the question."""
+    fake.responder = typing_model
+    run = run_neovim(
+        tmp_path, workspace, "chat", "chat", QUESTION=CHAT_QUESTION, ANSWER=CHAT_ANSWER
+    )
+    chat, evidence = run["chat"], run["evidence"]
+    assert chat is not None, evidence
+    text = "\n".join(chat)
+    assert text.count(CHAT_ANSWER) == 2, f"{text}\n{evidence}"
+    assert "> Explain" in chat and f"> {CHAT_QUESTION}" in chat, f"{text}\n{evidence}"
+    prompts = [
+        json.dumps(r.body.get("messages"))
+        for r in fake.requests
+        if r.path == "/api/chat" and isinstance(r.body, dict)
+    ]
+    assert any("def add(a, b):" in p and "Explain" in p for p in prompts), evidence
+    assert any(CHAT_QUESTION in p and "def add(a, b):" in p for p in prompts), evidence
     assert_no_errors_logged(run)
