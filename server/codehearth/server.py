@@ -48,6 +48,8 @@ from codehearth.style.rules import load_rules
 if TYPE_CHECKING:
     from codehearth.features.diagnostics import SyntaxDiagnostics
     from codehearth.features.indexing import IndexUpdates
+    from codehearth.refine.actions import ActionOutcome
+    from codehearth.refine.runs import ActionRuns
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class CodeHearthServer(LanguageServer):
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
+        self.action_runs: ActionRuns[ActionOutcome]  # set by features.code_actions.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
