@@ -13,6 +13,7 @@
 ;;                answer must appear in *CodeHearth Chat*.
 ;; MODE=chat      the function is marked and M-x codehearth-ask (from the README) asks
 ;;                QUESTION: the answer must appear in *CodeHearth Chat*.
+;; MODE=complete  completion-at-point (M-TAB) on line LINE, after its indent; saved.
 ;; Prints "STEP ..." lines, "CHAT: <buffer text>" and "RESULT: PASS|FAIL ..."; exits 0
 ;; only when every step worked.
 (require 'package)
@@ -134,6 +135,14 @@ Emacs would read the answer from stdin)."
   (ch-wait 40 "the answer in *CodeHearth Chat*"
            (lambda () (string-match-p (regexp-quote (getenv "ANSWER")) (ch-chat-text)))))
 
+(defun ch-complete ()
+  (goto-char (point-min)) (forward-line (1- (string-to-number (getenv "LINE")))) (end-of-line)
+  (let ((before (buffer-string)))
+    (completion-at-point)
+    (when (equal before (buffer-string)) (error "completion-at-point inserted nothing")))
+  (save-buffer)
+  (ch-out "STEP saved after completion-at-point:\n%s" (buffer-string)))
+
 (defun ch-main ()
   (find-file (car command-line-args-left))
   (setq command-line-args-left nil)
@@ -142,6 +151,7 @@ Emacs would read the answer from stdin)."
   (pcase (getenv "MODE")
     ("quickfix" (ch-quickfix))
     ("chat" (ch-chat))
+    ("complete" (ch-complete))
     (mode (error "unknown MODE %S" mode))))
 
 (let ((ok (condition-case err

@@ -1,13 +1,14 @@
 """Emacs 28 + eglot 1.9 with eglot's defaults, used as a person does (``emacs_typing.el``):
 a code action picked from ``M-x eglot-code-actions`` while the model is slower than eglot's
 10 s request timeout, *Explain* and the README's ``M-x codehearth-ask`` streaming into
-``*CodeHearth Chat*``.
+``*CodeHearth Chat*``, and ``completion-at-point`` in an empty function body.
 
 Each test is skipped without emacs, or without eglot (``apt-get install elpa-eglot``).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -125,3 +126,41 @@ def test_emacs_readme_chat_shows_the_answer(
     assert QUESTION in chat_line and ANSWER in chat_line, evidence
     prompts = [prompt_of(r.body or {}) for r in fake.requests if r.path == "/api/chat"]
     assert any(QUESTION in p and "print(sys.argv)" in p for p in prompts), evidence
+
+
+SHOP = (
+    "from dataclasses import dataclass\n\n\n@dataclass\nclass Item:\n    name: str\n"
+    "    price: float\n\n\ndef most_expensive(items):\n    \n"
+)
+SHOP_BODY_LINE = 11
+CORRECT_LINE = "return max(items, key=lambda item: item.price, default=None)"
+RAMBLING = f'''{CORRECT_LINE}
+
+
+def least_expensive(items):
+    return min(items, key=lambda item: item.price, default=None)
+
+
+def most_expensive_quantity(items):
+    """The item with the most expensive quantity, or'''
+"""What the user trial's model wrote into the empty body: the right line, then two
+invented functions, the last cut off at max tokens inside its docstring."""
+
+
+def test_emacs_completion_in_an_empty_body_leaves_a_file_that_parses(
+    tmp_path: Path, workspace: Path, fake: FakeOllama
+) -> None:
+    """M-TAB (completion-at-point) in the empty body of the last function: the model
+    rambles on past the function; the saved file parses and holds the correct line."""
+    fake.responder = lambda body: "" if "messages" in body else RAMBLING
+    (workspace / "shop.py").write_text(SHOP)
+    rc, output, evidence = run_emacs(
+        tmp_path, workspace, "complete", "shop.py", LINE=str(SHOP_BODY_LINE)
+    )
+    text = (workspace / "shop.py").read_text()
+    assert rc == 0 and "RESULT: PASS" in output, evidence
+    assert f"\n    {CORRECT_LINE}\n" in text, f"shop.py:\n{text}\n{evidence}"
+    try:
+        ast.parse(text)
+    except SyntaxError as error:
+        pytest.fail(f"shop.py no longer parses ({error}):\n{text}\n{evidence}")
