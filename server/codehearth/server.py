@@ -211,7 +211,11 @@ class CodeHearthServer(LanguageServer):
         loaded = build_settings(self.initialization_options, self.client_settings, toml_values)
         for warning in (*toml_warnings, *loaded.warnings):
             self.warn_once(warning)
+        syntax_before = self.settings.diagnostics.syntax
         self.settings = loaded.settings
+        if self.settings.diagnostics.syntax != syntax_before:
+            documents = self.workspace.text_documents.values()
+            self.syntax_diagnostics.refresh([document.uri for document in documents])
         configure_logging(self.settings.logging.level, self.settings.logging.file)
         if self.models is not None:
             self._rebuild_models(self.settings)
@@ -481,6 +485,12 @@ class DocumentTimers:
     def _forget(self, uri: str, task: asyncio.Task[Any]) -> None:
         if self._running.get(uri) is task:
             del self._running[uri]
+
+    def cancel(self, uri: str) -> None:
+        """Drop the document's pending job (one already running goes on)."""
+        handle = self._pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
 
     def cancel_all(self) -> None:
         for handle in self._pending.values():

@@ -3,8 +3,8 @@
 
 pygls keeps the text; these handlers tell the completion engine about keystrokes (typing
 cadence, cancelling streams the new text contradicts) and closed documents, and schedule
-the index update and (when enabled) the syntax diagnostics for the document. They stay
-thin: they run on every keystroke.
+the index update and the syntax diagnostics for the document (cleared when it closes).
+They stay thin: they run on every keystroke.
 
 :func:`use_lsp_positions` fixes two pygls 2.1 position bugs for the workspace: lines end
 where the LSP says (``\\r\\n``, ``\\r``, ``\\n``), while pygls splits with ``str.splitlines``,
@@ -83,7 +83,7 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(ls: CodeHearthServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.index_updates.schedule(params.text_document.uri, saved=False, delay=0)
-        ls.syntax_diagnostics.schedule(params.text_document.uri)
+        ls.syntax_diagnostics.opened(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: CodeHearthServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -97,7 +97,7 @@ def register(server: CodeHearthServer) -> None:
             line = change.range.start.line if hasattr(change, "range") else 0
             ls.note_edit(uri, line)
         ls.index_updates.schedule(uri, saved=False)
-        ls.syntax_diagnostics.schedule(uri)
+        ls.syntax_diagnostics.changed(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def on_save(ls: CodeHearthServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -106,5 +106,6 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: CodeHearthServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.outcomes.document_closed(params.text_document.uri)
+        ls.syntax_diagnostics.closed(params.text_document.uri)
         if ls.engine is not None:
             ls.engine.document_closed(params.text_document.uri)
