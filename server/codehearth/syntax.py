@@ -50,11 +50,19 @@ PROBE_SECONDS = 0.2
 MAX_PROBLEMS = 20
 MAX_WALK = 10_000
 """Nodes looked at to find one problem's tokens (bounds hostile input)."""
-MAX_NESTING = 64
-"""Levels looked up from a token for an ERROR node it was skipped into."""
 
 _NO_STATE = (0, 0xFFFF)
 _SHOWN_CHARACTERS = 20
+
+
+@attrs.frozen
+class _Unit:
+    """A part of an ERROR node: its first and last token, and whether the parser skipped
+    it (it lies in an ERROR node of its own)."""
+
+    first: tree_sitter.Node
+    last: tree_sitter.Node
+    skipped: bool
 
 
 @attrs.frozen
@@ -154,10 +162,10 @@ class _Locator:
         of the errors reported before): (the problem, the repaired tree and text, where
         the errors after it start), or None. At each place, the token that leaves the
         fewest errors, then the furthest first one, wins."""
-        tokens = list(self._tokens(node))
-        offending = self._offending(tokens)
+        units = list(self._units(node))
+        offending = self._offending(units)
         failed = offending.start_byte if offending is not None else node.end_byte
-        points = _repair_points(tokens, offending, node.start_point.row)
+        points = _repair_points(units, offending, node.start_point.row)
         preceding = self._token_before(node)
         if preceding is not None and preceding.start_byte >= done:
             points.insert(0, preceding)
@@ -186,11 +194,11 @@ class _Locator:
         return None
 
     def _unrepaired(self, node: tree_sitter.Node, source: bytes) -> SyntaxProblem:
-        tokens = list(self._tokens(node))
+        units = list(self._units(node))
         offending = (
-            self._offending(tokens)
-            or next((token for token in tokens if _inside_nested_error(token, node)), None)
-            or (tokens[0] if len(tokens) == 1 else None)
+            self._offending(units)
+            or next((unit.first for unit in units if unit.skipped), None)
+            or (units[0].first if len(units) == 1 and units[0].first == units[0].last else None)
         )
         if offending is not None:
             shown = source[offending.start_byte : offending.end_byte].decode("utf-8", "replace")
@@ -202,19 +210,36 @@ class _Locator:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def _tokens(self, node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-        """The tokens under ``node`` in order (a string or comment counts as one), without
-        comments and empty tokens."""
-        stack = [node]
+    def _units(self, error: tree_sitter.Node) -> Iterator[_Unit]:
+        """What the ERROR node holds, in order: the parts without an error whole (a
+        statement the parser finished, a token), the parts with one taken apart; no
+        comments or empty tokens. An ERROR that spans a file is a few hundred units."""
+        stack = [(child, False) for child in reversed(error.children)]
         seen = 0
         while stack and seen < MAX_WALK:
-            current = stack.pop()
+            current, skipped = stack.pop()
             seen += 1
-            if current.child_count == 0 or current.type in self.atoms:
-                if _is_code(current):
-                    yield current
+            if not _is_code(current):
                 continue
-            stack.extend(reversed(current.children))
+            if (current.has_error or current.is_error) and current.child_count:
+                inner = skipped or current.is_error
+                stack.extend((child, inner) for child in reversed(current.children))
+                continue
+            first, last = self._edge(current, 0), self._edge(current, -1)
+            if first is not None and last is not None:
+                yield _Unit(first, last, skipped)
+
+    def _edge(self, node: tree_sitter.Node, side: int) -> tree_sitter.Node | None:
+        """The first (``side`` 0) or last (-1) token of ``node`` (a string or comment
+        counts as one token)."""
+        for _ in range(MAX_WALK):
+            if node.child_count == 0 or node.type in self.atoms:
+                return node
+            children = [child for child in node.children if _is_code(child)]
+            if not children:
+                return None
+            node = children[side]
+        return None
 
     def _token_before(self, node: tree_sitter.Node) -> tree_sitter.Node | None:
         """The last token before ``node`` that is not a comment."""
@@ -228,18 +253,14 @@ class _Locator:
             if sibling is None:
                 current = current.parent
                 continue
-            while sibling.child_count and sibling.type not in self.atoms:
-                children = [child for child in sibling.children if _is_code(child)]
-                if not children:
-                    break
-                sibling = children[-1]
-            return sibling
+            return self._edge(sibling, -1)
         return None
 
-    def _offending(self, tokens: list[tree_sitter.Node]) -> tree_sitter.Node | None:
+    def _offending(self, units: list[_Unit]) -> tree_sitter.Node | None:
         """The first token that its own parse state does not accept (read while the
         parser was already recovering, or where nothing of its kind can follow)."""
-        for token in tokens:
+        for unit in units:
+            token = unit.first
             state = token.parse_state
             if state not in _NO_STATE and token.grammar_id not in self._accepted(state):
                 return token
@@ -365,36 +386,25 @@ def _progress(
 
 
 def _repair_points(
-    tokens: list[tree_sitter.Node], offending: tree_sitter.Node | None, first_row: int
+    units: list[_Unit], offending: tree_sitter.Node | None, first_row: int
 ) -> list[tree_sitter.Node]:
     """The tokens after which a repair is tried: the last one on each of the first
     :data:`REPAIR_LINES` lines, and the one before ``offending``; none after it."""
     last_on_row: dict[int, tree_sitter.Node] = {}
     points: list[tree_sitter.Node] = []
-    for index, token in enumerate(tokens):
-        if offending is not None and token.start_byte >= offending.start_byte:
+    for index, unit in enumerate(units):
+        if offending is not None and unit.first.start_byte >= offending.start_byte:
             if index:
-                points.append(tokens[index - 1])
+                points.append(units[index - 1].last)
             break
-        row = token.end_point.row
+        row = unit.last.end_point.row
         if row < first_row + REPAIR_LINES:
-            last_on_row[row] = token
+            last_on_row[row] = unit.last
     points.extend(last_on_row.values())
     unique = {token.end_byte: token for token in points}
     return [unique[end] for end in sorted(unique)]
 
 
 def _is_code(node: tree_sitter.Node) -> bool:
-    """Not a comment and not empty."""
-    return not node.is_extra and node.end_byte > node.start_byte
-
-
-def _inside_nested_error(token: tree_sitter.Node, error: tree_sitter.Node) -> bool:
-    parent = token.parent
-    for _ in range(MAX_NESTING):
-        if parent is None or parent == error:
-            return False
-        if parent.is_error:
-            return True
-        parent = parent.parent
-    return False
+    """Not a comment (an extra, unlike a skipped token's ERROR) and not empty."""
+    return (node.is_error or not node.is_extra) and node.end_byte > node.start_byte

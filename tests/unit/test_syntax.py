@@ -190,6 +190,13 @@ def test_a_problem_after_one_without_a_repair_is_still_repaired() -> None:
     ]
 
 
+def test_an_error_node_from_the_top_of_the_file_is_reported_where_it_went_wrong() -> None:
+    """A mismatched bracket makes the whole file one ERROR node (from line 0)."""
+    functions = "".join(f"def f{index}(x):\n    return x + {index}\n\n\n" for index in range(800))
+    text = functions + "def g(x, y=1]:\n    return x\n\n\ndef h(x):\n    return x\n"
+    assert problems("python", text) == [(3200, 12, 3200, 13, "unexpected ']'")]
+
+
 def test_one_problem_per_line() -> None:
     assert problems("python", "f(a b c)\n") == [(0, 2, 0, 3, "expected ','")]
 
