@@ -557,11 +557,6 @@ def test_apply_filters_with_a_custom_chain() -> None:
 # -- golden cases -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def registry() -> LanguageRegistry:
-    return LanguageRegistry.load()
-
-
 def _golden_cases() -> list[Path]:
     return sorted(path for path in GOLDEN_DIR.iterdir() if path.is_dir())
 
@@ -579,18 +574,18 @@ def test_enough_golden_cases() -> None:
 
 
 @pytest.mark.parametrize("case", _golden_cases(), ids=lambda path: path.name)
-def test_golden_filter_case(case: Path, registry: LanguageRegistry) -> None:
+def test_golden_filter_case(case: Path) -> None:
     (source_path,) = case.glob("input.*")
     source = source_path.read_text(encoding="utf-8")
     raw = (case / "raw.txt").read_text(encoding="utf-8")
-    spec = registry.by_path(source_path)
+    spec = REGISTRY.by_path(source_path)
     assert spec is not None, f"no language for {source_path.name}"
 
     prefix, suffix = source.split(CURSOR)
     text = prefix + suffix
     line = prefix.count("\n")
     column = len(prefix) - (prefix.rfind("\n") + 1)
-    decision = analyse_cursor(registry, spec.language_id, text, line, column)
+    decision = analyse_cursor(REGISTRY, spec.language_id, text, line, column)
     assert decision.should_request, decision.reason
 
     ctx = FilterContext(
@@ -599,7 +594,7 @@ def test_golden_filter_case(case: Path, registry: LanguageRegistry) -> None:
         multiline=decision.multiline,
         language_id=spec.language_id,
         indent_unit=_indent_unit(text),
-        registry=registry,
+        registry=REGISTRY,
         truncated=(case / "truncated").exists(),
     )
     check_golden(case / "expected.txt", apply_filters(raw, ctx))
