@@ -1,4 +1,4 @@
-"""Neovim 0.11 as a user sees it: it runs interactively in a real terminal
+"""Neovim 0.11 and Emacs as a user sees them: each runs interactively in a real terminal
 (tmux, ``terminal.py``) with the README's configuration as the user's init file, against the
 real ``codehearth serve`` and the fake Ollama. Keys go in with ``tmux send-keys``; each
 scenario's screen is asserted on as text and saved as a PNG in ``artifacts/``:
@@ -8,13 +8,16 @@ scenario's screen is asserted on as text and saved as a PNG in ``artifacts/``:
 * ``neovim-omnifunc-menu.png``: the same with ``completeopt+=menuone,noselect`` (``:help
   lsp-completion``): the suggestion as a menu entry, then taken with ``<C-n><C-y>``;
 * ``neovim-code-actions.png``, ``neovim-chat.png``: ``V`` on add(), ``gra``, *Explain* picked
-  from the menu, then ``:'<,'>CodeHearthAsk``: both answers in the *CodeHearth Chat* split.
+  from the menu, then ``:'<,'>CodeHearthAsk``: both answers in the *CodeHearth Chat* split;
+* ``emacs-completion.png``: ``emacs -nw``, ``M-x eglot``, ``C-M-i`` (completion-at-point) on
+  that line: eglot 1.9 takes no snippets, so the suggestion's first line is inserted.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tests.editors.harness import (
     ARTIFACTS,
     CHAT_ANSWER,
     CHAT_QUESTION,
+    README,
     VENV_BIN,
     editor_env,
     nvim_011,
@@ -126,3 +130,34 @@ def test_neovim_011_completion_and_chat_on_screen(
     assert "CodeHearth Chat" in screen, screen
     assert lines_in_order(screen, "> Explain", "", CHAT_ANSWER), screen
     assert lines_in_order(screen, f"> {CHAT_QUESTION}", "", CHAT_ANSWER), screen
+
+
+def readme_emacs_elisp() -> str:
+    """The fenced ```elisp blocks under "### Emacs" in README.md, verbatim, joined."""
+    section = README.read_text().split("### Emacs", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"^```elisp\n(.*?)^```", section, flags=re.DOTALL | re.MULTILINE)
+    return "\n".join(blocks)
+
+
+@pytest.mark.skipif(shutil.which("emacs") is None, reason="emacs not installed (install.sh)")
+def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    fake.responder = screens_model
+    env = user_env(tmp_path)
+    emacs_d = Path(env["HOME"]) / ".emacs.d"
+    emacs_d.mkdir()
+    # not the README's: in a fresh HOME Emacs 28 would compile eglot and its dependencies
+    # to native code in the background, on CPU the tests share, and pop up its warnings
+    (emacs_d / "early-init.el").write_text("(setq native-comp-deferred-compilation nil)\n")
+    (emacs_d / "init.el").write_text(readme_emacs_elisp())
+    with Terminal(["emacs", "-nw", "calc.py"], workspace, env) as term:
+        term.wait_for("calc.py")
+        term.keys("M-x")
+        term.type("eglot")
+        term.keys("Enter")
+        term.wait_for("eglot:")
+        term.keys("M-g", "g")
+        term.type("6")
+        term.keys("Enter", "C-e", "C-M-i")
+        term.wait_for(DOCSTRING)
+        screen = term.screenshot(ARTIFACTS / "emacs-completion.png")
+    assert lines_in_order(screen, "def add(a, b):", DOCSTRING_LINE), screen
