@@ -86,6 +86,8 @@ def wait_attached(term: Terminal, timeout_s: float = 20) -> None:
 def test_neovim_011_completion_and_chat_on_screen(
     tmp_path: Path, workspace: Path, fake: FakeOllama
 ) -> None:
+    """`nvim calc.py` with the README's Lua as init.lua: completion inserted, completion in the
+    menu, the code actions menu, and both chat answers in the chat split (module docstring)."""
     fake.responder = screens_model
     env = user_env(tmp_path)
     init = Path(env["XDG_CONFIG_HOME"]) / "nvim" / "init.lua"
@@ -141,6 +143,8 @@ def readme_emacs_elisp() -> str:
 
 @pytest.mark.skipif(shutil.which("emacs") is None, reason="emacs not installed (install.sh)")
 def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """`emacs -nw calc.py` with the README's elisp as init.el; eglot started, C-M-i on
+    add()'s blank body line: the suggestion's first line (eglot 1.9 takes no snippets)."""
     fake.responder = screens_model
     env = user_env(tmp_path)
     emacs_d = Path(env["HOME"]) / ".emacs.d"
@@ -151,11 +155,12 @@ def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeO
     (emacs_d / "init.el").write_text(readme_emacs_elisp())
     with Terminal(["emacs", "-nw", "calc.py"], workspace, env) as term:
         term.wait_for("calc.py")
+        # the README's elisp only tells eglot the command: its user starts eglot by hand
         term.keys("M-x")
         term.type("eglot")
         term.keys("Enter")
-        term.wait_for("eglot:")
-        term.keys("M-g", "g")
+        term.wait_for("eglot:")  # the mode line's [eglot:ws]
+        term.keys("M-g", "g")  # goto-line 6, its end, completion-at-point
         term.type("6")
         term.keys("Enter", "C-e", "C-M-i")
         term.wait_for(DOCSTRING)
