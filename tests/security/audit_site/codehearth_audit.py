@@ -6,7 +6,8 @@ Rules, for the whole test suite (:class:`Auditor`):
 * no process (``subprocess.Popen``, ``os.system``, ``os.exec*``, ``os.posix_spawn``,
   ``os.spawn*``) that runs on workspace files: one started in a workspace folder or with
   a workspace path among its arguments, unless it is a known tool (ruff for the
-  verifier, git, node/npm, the editors under test) or CodeHearth's own command line.
+  verifier, git, node/npm, the editors under test and tmux, the terminal they run in) or
+  CodeHearth's own command line.
 
 With ``strict`` (used for fuzzing commands) it also flags every process but the allowed
 tools, whatever it runs on, and every write (``open`` for writing, ``os.remove`` and
@@ -37,7 +38,7 @@ WRITABLE_VARIABLE = "CODEHEARTH_AUDIT_WRITABLE"
 outside these folders."""
 
 ALLOWED_TOOLS = frozenset(
-    {"ruff", "git", "node", "npm", "npx", "nvim", "emacs", "code-server", "codehearth"}
+    {"ruff", "git", "node", "npm", "npx", "nvim", "emacs", "code-server", "tmux", "codehearth"}
 )
 ALLOWED_PYTHON_MODULES = frozenset({"codehearth"})
 """``python -m codehearth ...`` is the product's own command line (``complete FILE``)."""
