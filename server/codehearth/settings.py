@@ -245,6 +245,12 @@ class ModelSettings:
         "memory (a long prompt takes a while to read on a CPU).",
     )
     embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
+    embedded_reuse_prompt: bool = setting(
+        True,
+        "Keep what the built-in model has read of the last prompt and read only what changed "
+        "(llama.cpp's prompt cache): a suggestion a few keystrokes after the last one costs "
+        "a fraction of reading the whole prompt.",
+    )
     embedded_prompt_tokens: int = setting(
         768,
         "Prompt budget for completions from the embedded model (it runs on the CPU, where "

@@ -234,12 +234,16 @@ class EmbeddedBackend:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         bundled: str = DEFAULT_EMBEDDED_MODEL,
+        reuse_prompt: bool = True,
     ) -> None:
         if bundled not in (DEFAULT_EMBEDDED_MODEL, DEFAULT_INSTRUCT_MODEL):
             raise ValueError(f"no bundled embedded model is called {bundled}")
         self.model_path = model_path
         self.bundled = bundled
         self.model_name = embedded_model_name(model_path, bundled)
+        self.reuse_prompt = reuse_prompt
+        """Keep the evaluated prompt: the next one evaluates only what follows the part the
+        two share (llama-cpp-python matches the longest common prefix)."""
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.load_seconds: float | None = None
@@ -527,6 +531,8 @@ class EmbeddedBackend:
                     send(_Unloaded())
                     return
                 prompt = make_prompt(llm)
+                if not self.reuse_prompt:
+                    llm.reset()  # forget the evaluated prompt: this one is evaluated whole
                 generated = _complete(
                     llm,
                     prompt.tokens,

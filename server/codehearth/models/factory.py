@@ -135,6 +135,7 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
             settings.models.embedded_model_path,
             settings.models.embedded_instruct_model_path,
             settings.models.embedded_context,
+            settings.models.embedded_reuse_prompt,
         )
     return (
         endpoint,
@@ -151,14 +152,17 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
 def _create(config: EndpointConfig, settings: Settings, warnings: list[str]) -> ModelBackend:
     endpoint = config.endpoint
     if endpoint.kind == "embedded":
-        n_ctx = settings.models.embedded_context
+        n_ctx, reuse = settings.models.embedded_context, settings.models.embedded_reuse_prompt
         return EmbeddedModels(
             [
-                EmbeddedBackend(settings.models.embedded_model_path, n_ctx=n_ctx),
+                EmbeddedBackend(
+                    settings.models.embedded_model_path, n_ctx=n_ctx, reuse_prompt=reuse
+                ),
                 EmbeddedBackend(
                     settings.models.embedded_instruct_model_path,
                     n_ctx=n_ctx,
                     bundled=DEFAULT_INSTRUCT_MODEL,
+                    reuse_prompt=reuse,
                 ),
             ]
         )
