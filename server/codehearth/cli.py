@@ -65,8 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--stdio", action="store_true", help="use stdio (the default; accepted for LSP clients)"
     )
-    serve.add_argument("--log-file", help="write the log to this file instead of stderr")
-    serve.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    serve.add_argument(
+        "--log-file", help="write the log to this file instead of stderr (logging.file wins)"
+    )
+    serve.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING or ERROR (default: INFO into a log file, WARNING on stderr; "
+        "logging.level wins)",
+    )
     serve.set_defaults(run=_serve)
 
     complete = commands.add_parser(
@@ -178,6 +184,7 @@ def _serve(args: argparse.Namespace) -> int:
     from codehearth.transport import NotLoopbackError, serve_stdio, serve_tcp
 
     configure_logging(args.log_level, args.log_file)
+    logging_flags = (args.log_level, args.log_file)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         host = host.strip("[]") or "127.0.0.1"
@@ -185,13 +192,14 @@ def _serve(args: argparse.Namespace) -> int:
             print("--tcp expects HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
         try:
-            return serve_tcp(create_server(), host, int(port), allow_remote=args.allow_remote)
+            server = create_server(*logging_flags)
+            return serve_tcp(server, host, int(port), allow_remote=args.allow_remote)
         except NotLoopbackError as refused:
             print(f"--tcp {args.tcp}: {refused}", file=sys.stderr)
         except OSError as error:
             print(f"--tcp {args.tcp}: cannot listen there ({error.strerror})", file=sys.stderr)
         return 2
-    return serve_stdio(create_server())
+    return serve_stdio(create_server(*logging_flags))
 
 
 # -- complete -------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from codehearth.style.rules import load_rules
 if TYPE_CHECKING:
     from codehearth.features.diagnostics import SyntaxDiagnostics
     from codehearth.features.indexing import IndexUpdates
+    from codehearth.features.settings_file import SettingsFile
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ READY_TIMEOUT_SECONDS = 10.0
 class CodeHearthServer(LanguageServer):
     """The language server and the services its features share."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_level: str | None = None, log_file: str | None = None) -> None:
         super().__init__(
             "codehearth",
             __version__,
@@ -67,6 +68,7 @@ class CodeHearthServer(LanguageServer):
             converter_factory=converter,
         )
         self.registry = LanguageRegistry.load()
+        self.log_flags = (log_level, log_file)  # --log-level, --log-file: under the settings
         self.settings = Settings()
         self.initialization_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
@@ -82,6 +84,7 @@ class CodeHearthServer(LanguageServer):
         self.recent_edits: collections.deque[tuple[str, int]] = collections.deque(maxlen=64)
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
+        self.settings_file: SettingsFile  # set by features.settings_file.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
@@ -215,7 +218,9 @@ class CodeHearthServer(LanguageServer):
         for warning in self.settings_problems:
             self.warn_once(warning)
         self.settings = loaded.settings
-        configure_logging(self.settings.logging.level, self.settings.logging.file)
+        flag_level, flag_file = self.log_flags
+        logging_settings = self.settings.logging
+        configure_logging(logging_settings.level or flag_level, logging_settings.file or flag_file)
         if self.models is not None:
             self._rebuild_models(self.settings)
         return self.settings
@@ -261,13 +266,13 @@ class CodeHearthServer(LanguageServer):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def watch_files(self, registration_id: str, glob: str) -> None:
+    async def watch_files(self, registration_id: str, glob: str) -> bool:
         """Ask the client to send ``workspace/didChangeWatchedFiles`` for ``glob``, when it
-        supports dynamic registration. A convenience: a refusal is only logged."""
+        supports dynamic registration; whether it agreed (a refusal is only logged)."""
         workspace = self.client_capabilities.workspace
         watched = workspace.did_change_watched_files if workspace else None
         if watched is None or not watched.dynamic_registration:
-            return
+            return False
         registration = types.Registration(
             id=registration_id,
             method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
@@ -281,6 +286,8 @@ class CodeHearthServer(LanguageServer):
             )
         except Exception as error:  # e.g. a client bug; saves still reach us
             log.info("client refused the %s watcher: %s", glob, error)
+            return False
+        return True
 
     def _ready_event(self) -> asyncio.Event:
         if self._ready is None:
@@ -511,8 +518,9 @@ def client_range(
     )
 
 
-def create_server() -> CodeHearthServer:
-    """Build a server with every feature module registered."""
+def create_server(log_level: str | None = None, log_file: str | None = None) -> CodeHearthServer:
+    """Build a server with every feature module registered; ``log_level`` and ``log_file``
+    (the command line's) apply where the ``logging`` settings leave them unset."""
     from codehearth.features import (
         chat,
         code_actions,
@@ -522,11 +530,13 @@ def create_server() -> CodeHearthServer:
         inline_completion,
         lifecycle,
         memory,
+        settings_file,
         style,
     )
 
-    server = CodeHearthServer()
+    server = CodeHearthServer(log_level, log_file)
     lifecycle.register(server)
+    settings_file.register(server)
     memory.register(server)
     chat.register(server)
     code_actions.register(server)

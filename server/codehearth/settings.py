@@ -300,9 +300,14 @@ class StyleSettings:
 class LoggingSettings:
     """Where the server log goes (never stdout: that is the LSP channel)."""
 
-    level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    level: str | None = setting(
+        None,
+        "DEBUG, INFO, WARNING or ERROR. Default: serve's --log-level, else INFO into a log "
+        "file and WARNING on stderr (editors show a server's stderr as errors; messages "
+        "meant for you reach the editor's log as window/logMessage at any level).",
+    )
     file: str | None = setting(
-        None, "Log file path; default: stderr (shown in the editor's output panel)."
+        None, "Log file path. Default: serve's --log-file, else the log goes to stderr."
     )
 
 
@@ -517,6 +522,18 @@ USER_ONLY_ENDPOINT_KEYS = ("api_key_env", "headers", "ca_bundle", "insecure")
 """Keys of a ``models.endpoints`` entry a repository may not set: which environment
 variables are sent to a server (its key, ``${VAR}`` in a header) and whose certificates
 are trusted."""
+
+
+def toml_signature(workspace_root: Path | None) -> tuple[int, ...] | None:
+    """The workspace's ``codehearth.toml`` as the file system describes it (inode, size,
+    modification time), to notice an edit without reading the file; None when absent."""
+    if workspace_root is None:
+        return None
+    try:
+        stat = (workspace_root / TOML_FILE_NAME).stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def read_toml_settings(workspace_root: Path | None) -> tuple[dict[str, Any], list[str]]:

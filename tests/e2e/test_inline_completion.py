@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.conftest import inline_params, items_of, open_document, text_of
+from tests.e2e.conftest import (
+    SERVER_COMMAND,
+    inline_params,
+    items_of,
+    open_document,
+    start,
+    text_of,
+)
 from tests.fakes.fake_ollama import FakeOllama
 
 ADD = "def add(a, b):\n    \n"
@@ -284,6 +293,7 @@ async def test_codehearth_toml_overrides_client_settings(
 async def test_fallback_completion_for_clients_without_inline_completion(
     plain_client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:
+    """One item, inserted at the cursor: no range (the auto-closed `)` stays after it)."""
     ollama.set_text("b)\n")
     uri = open_document(plain_client, workspace, "add.py", "def add(a, b):\n    return add(a, )\n")
     result = await plain_client.text_document_completion_async(
@@ -297,12 +307,50 @@ async def test_fallback_completion_for_clients_without_inline_completion(
     assert isinstance(result, types.CompletionList)
     assert len(result.items) == 1
     item = result.items[0]
-    assert item.filter_text == "return add(a, "
-    assert isinstance(item.text_edit, types.TextEdit)
-    assert item.text_edit.new_text == "return add(a, b)"
-    assert item.text_edit.range == types.Range(
-        start=types.Position(line=1, character=4), end=types.Position(line=1, character=19)
+    assert (item.label, item.insert_text) == ("b", "b")
+    assert item.insert_text_format == types.InsertTextFormat.PlainText
+    assert item.text_edit is None and item.filter_text is None
+
+
+MENU_EDITORS = {
+    "neovim@v0.11.0": (  # snippets: the lines, later ones relative to the cursor line
+        types.InsertTextFormat.Snippet,
+        '"""Add a and b."""\nreturn a + b',
+    ),
+    "neovim@v0.7.0": (types.InsertTextFormat.PlainText, '"""Add a and b."""'),  # no snippets
+    "emacs": (types.InsertTextFormat.PlainText, '"""Add a and b."""'),  # eglot, no yasnippet
+}
+
+
+@pytest_lsp.fixture(
+    params=list(MENU_EDITORS), config=ClientServerConfig(server_command=SERVER_COMMAND)
+)
+async def menu_client(
+    request: pytest.FixtureRequest, lsp_client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> AsyncIterator[None]:
+    """A session with a shipped editor's capabilities, none with inline completion."""
+    lsp_client.editor = request.param  # type: ignore[attr-defined]
+    await start(lsp_client, ollama, workspace, request.param, inline=False)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_fallback_item_of_several_lines_is_a_snippet_only_for_clients_with_snippets(
+    menu_client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.set_text('"""Add a and b."""\n    return a + b\n\n\ndef sub(a, b):\n')
+    uri = open_document(menu_client, workspace, "add.py", "def add(a, b):\n    \n")
+    result = await menu_client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=1, character=4),
+        )
     )
+    assert isinstance(result, types.CompletionList) and len(result.items) == 1
+    item = result.items[0]
+    text_format, text = MENU_EDITORS[menu_client.editor]  # type: ignore[attr-defined]
+    assert (item.insert_text_format, item.insert_text, item.label) == (text_format, text, text)
+    assert item.text_edit is None
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ def write_rules(workspace: Path) -> Path:
     global_rules.write_text(GLOBAL_RULE, encoding="utf-8")
     (workspace / ".codehearth").mkdir()
     (workspace / ".codehearth" / "rules.md").write_text(
-        "Name booleans\u200b is_* or has_*.", encoding="utf-8"  # a zero-width space hides in it
+        "Name booleans\u200b is_* or has_*.",
+        encoding="utf-8",  # a zero-width space hides in it
     )
     return global_rules
 

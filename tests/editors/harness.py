@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -124,12 +125,15 @@ VENV_BIN = Path(sys.executable).parent
 README = HERE.parent.parent / "README.md"
 
 
+def readme_neovim_lua() -> list[str]:
+    """The fenced ```lua blocks under "### Neovim 0.11+" in README.md, verbatim, in order."""
+    section = README.read_text().split("### Neovim 0.11+", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"^```lua\n(.*?)^```", section, flags=re.DOTALL | re.MULTILINE)
+
+
 def readme_neovim_config() -> str:
-    """The fenced ```lua block under "### Neovim 0.11+" in README.md, verbatim."""
-    text = README.read_text()
-    section = text.split("### Neovim 0.11+", 1)[1]
-    start = section.index("```lua\n") + len("```lua\n")
-    return section[start : section.index("```", start)]
+    """The first ```lua block under "### Neovim 0.11+" in README.md: the client config."""
+    return readme_neovim_lua()[0]
 
 
 def nvim_011() -> str | None:

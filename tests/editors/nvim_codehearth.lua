@@ -3,13 +3,26 @@
 --   CODEHEARTH=<path to codehearth> CODEHEARTH_LOG=<server log> \
 --   nvim --headless --clean -c "luafile nvim_codehearth.lua" calc.py
 -- Round trip 1: textDocument/completion (0.7 has no inline completion, so CodeHearth offers
---   its suggestion as one completion item); its textEdit is applied as a completion plugin
---   does, and the file is written.
+--   its suggestion as one completion item): `A` on the blank line of add()'s body, then
+--   <C-x><C-o> typed, as the user would (Neovim's own vim.lsp.omnifunc inserts the item;
+--   on 0.7 the config sets 'omnifunc' as 0.7's docs say), <Esc> and the file is written.
 -- Round trip 2: textDocument/codeAction with a diagnostic in context.diagnostics (as a
 --   linter would have published it), pick the CodeHearth quick fix, codeAction/resolve,
 --   apply the edit with vim.lsp.util.apply_workspace_edit, write the file.
 -- Prints "STEP ..." lines; exits 0 only when every step worked.
 local function out(s) io.stdout:write(s .. "\n") io.stdout:flush() end
+
+-- main runs as a coroutine that yields to the editor while it waits, so that the keys it
+-- types (nvim_input) are processed as typed keys are.
+local main_co
+local function sleep(ms)
+  vim.defer_fn(function() assert(coroutine.resume(main_co)) end, ms)
+  coroutine.yield()
+end
+local function press(keys)
+  vim.api.nvim_input(keys)
+  sleep(80)
+end
 
 -- 0.11 deprecates the dot form client.request_sync(...) for client:request_sync(...)
 local function request_sync(client, method, params, timeout, bufnr)
@@ -62,39 +75,22 @@ local function main()
       and "offers textDocument/completion" or "has NO completionProvider"))
   assert(client.server_capabilities.completionProvider, "no completion fallback advertised")
 
-  -- 1) completion at the blank line of the function body (line 6, after the indent)
+  -- 1) completion at the blank line of the function body (line 6, after the indent): typed
+  if vim.fn.has("nvim-0.11") == 0 then vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc" end
+  out("STEP omnifunc=" .. vim.bo[bufnr].omnifunc)
   local td = { uri = vim.uri_from_bufnr(bufnr) }
-  local pos = { line = 5, character = 4 }
-  local res, err = vim.lsp.buf_request_sync(bufnr, "textDocument/completion",
-    { textDocument = td, position = pos, context = { triggerKind = 1 } }, 20000)
-  assert(res, "completion request failed: " .. tostring(err))
-  local item
-  for _, r in pairs(res) do
-    assert(not r.err, "completion error: " .. vim.inspect(r.err))
-    local items = r.result and (r.result.items or r.result) or {}
-    for _, it in ipairs(items) do
-      out("STEP completion item: " .. vim.inspect(it.label) .. " detail=" .. tostring(it.detail))
-      if it.detail == "CodeHearth" then item = item or it end
-    end
+  press("6G")
+  press("A")
+  press("<C-x><C-o>")
+  local waited = 0
+  while vim.api.nvim_buf_get_lines(bufnr, 5, 6, false)[1] == "    " and waited < 20000 do
+    sleep(50)
+    waited = waited + 50
   end
-  assert(item, "no CodeHearth completion item")
-  -- the complete-item Neovim's own omnifunc would show for it
-  -- (0.7: vim.lsp.util.text_document_completion_list_to_complete_items; 0.11: vim.lsp.completion)
-  local to_items = vim.lsp.util.text_document_completion_list_to_complete_items
-    or (vim.lsp.completion and vim.lsp.completion._lsp_to_complete_items)
-  if to_items then
-    local words = to_items({ item }, "")
-    out("STEP omnifunc word: " .. vim.inspect(words[1] and words[1].word))
-  end
-  -- accept it: apply its textEdit (what omnifunc/nvim-cmp do on confirm), then :write
-  if item.textEdit then
-    vim.lsp.util.apply_text_edits({ item.textEdit }, bufnr, enc)
-  else
-    vim.api.nvim_buf_set_text(bufnr, pos.line, pos.character, pos.line, pos.character,
-      vim.split(item.insertText or item.label, "\n"))
-  end
-  vim.cmd("write")
-  out("STEP line 6 after completion: " .. vim.inspect(vim.api.nvim_buf_get_lines(bufnr, 5, 6, false)[1]))
+  sleep(200)
+  press("<Esc>")
+  press(":w<CR>")
+  out("STEP line 6 after <C-x><C-o>: " .. vim.inspect(vim.api.nvim_buf_get_lines(bufnr, 5, 6, false)[1]))
 
   -- 2) code action for the unused import (F401 at 1:8-1:10)
   local diagnostic = {
@@ -139,11 +135,14 @@ local function main()
   vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
 end
 
-local ok, e = xpcall(main, debug.traceback)
-if ok then
-  out("RESULT: PASS")
-  vim.cmd("qall!")
-else
-  out("RESULT: FAIL " .. tostring(e))
-  vim.cmd("cquit!")
-end
+main_co = coroutine.create(function()
+  local ok, e = xpcall(main, debug.traceback)
+  if ok then
+    out("RESULT: PASS")
+    vim.cmd("qall!")
+  else
+    out("RESULT: FAIL " .. tostring(e))
+    vim.cmd("cquit!")
+  end
+end)
+vim.schedule(function() assert(coroutine.resume(main_co)) end)

@@ -99,7 +99,7 @@ def test_neovim_011_readme_config(tmp_path: Path, workspace: Path, fake: FakeOll
         workspace,
         env,
     )
-    # without --log-file the server logs to stderr, which Neovim copies into lsp.log
+    # without --log-file the server's warnings go to stderr, which Neovim copies into lsp.log
     lsp_log = Path(env["XDG_STATE_HOME"]) / "nvim" / "lsp.log"
     check_round_trips(
         "neovim-0.11", rc, output, seconds, workspace, fake, {"Neovim lsp.log": lsp_log}

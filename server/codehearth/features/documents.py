@@ -3,8 +3,9 @@
 
 pygls keeps the text; these handlers tell the completion engine about keystrokes (typing
 cadence, cancelling streams the new text contradicts) and closed documents, and schedule
-the index update and (when enabled) the syntax diagnostics for the document. They stay
-thin: they run on every keystroke.
+the index update and (when enabled) the syntax diagnostics for the document; saving the
+workspace's ``codehearth.toml`` reloads the settings. They stay thin: they run on every
+keystroke.
 
 :func:`use_lsp_positions` fixes two pygls 2.1 position bugs for the workspace: lines end
 where the LSP says (``\\r\\n``, ``\\r``, ``\\n``), while pygls splits with ``str.splitlines``,
@@ -101,7 +102,10 @@ def register(server: CodeHearthServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def on_save(ls: CodeHearthServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.index_updates.schedule(params.text_document.uri, saved=True, delay=0)
+        uri = params.text_document.uri
+        if ls.settings_file.is_settings_file(uri):
+            ls.spawn(ls.settings_file.reload(), "reload the settings file")
+        ls.index_updates.schedule(uri, saved=True, delay=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: CodeHearthServer, params: types.DidCloseTextDocumentParams) -> None:

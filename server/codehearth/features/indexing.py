@@ -3,7 +3,8 @@
 re-chunking of open documents (driven by the document sync handlers; saves also refresh
 the style) and ``workspace/didChangeWatchedFiles`` (watchers registered dynamically for
 the languages the index knows and for formatter configs; it also reloads
-``codehearth.toml``). The style itself is kept by :mod:`codehearth.features.style`.
+``codehearth.toml`` through :mod:`codehearth.features.settings_file`). The style itself is
+kept by :mod:`codehearth.features.style`.
 
 Handlers stay thin: parsing runs in a worker thread (``asyncio.to_thread``), the cold
 build on a process pool, so the event loop keeps answering requests.
@@ -58,12 +59,10 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def on_watched(ls: CodeHearthServer, params: types.DidChangeWatchedFilesParams) -> None:
         style_keeper = ls.index_updates.style_keeper
-        toml_changed = any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes)
-        if toml_changed:
-            ls.rebuild_settings()
-            ls.log_info(f"{TOML_FILE_NAME} changed: settings reloaded")
-        if toml_changed or any(_is_style_config(ls, change.uri) for change in params.changes):
-            await style_keeper.recompose()  # pins or formatter configs changed
+        if any(change.uri.endswith("/" + TOML_FILE_NAME) for change in params.changes):
+            await ls.settings_file.reload()  # recomposes the style too
+        elif any(_is_style_config(ls, change.uri) for change in params.changes):
+            await style_keeper.recompose()  # formatter configs changed
         index = ls.index
         if index is None:
             return

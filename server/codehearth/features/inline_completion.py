@@ -2,11 +2,14 @@
 for clients without it, ``textDocument/completion`` with one item.
 
 Handlers are thin: they turn the LSP position into a :class:`CompletionQuery`, await the
-engine and shape the answer. Each item's range runs from the cursor over auto-closed
-characters at the end of the line, so accepting never duplicates a ``)``. The document
-version is checked again before replying: an answer for text the user has already changed
-is dropped. Cancellation (``$/cancelRequest``) cancels the handler's task, which stops the
-wait; the engine closes any stream nobody waits for.
+engine and shape the answer. Each inline item's range runs from the cursor over auto-closed
+characters at the end of the line, so accepting never duplicates a ``)``. The completion
+item has no range: it is the word before the cursor followed by the suggestion, a snippet
+when it spans lines and the client takes snippets (:mod:`codehearth.completion.menu` says
+why editors need this shape). The document version is checked again before replying: an
+answer for text the user has already changed is dropped. Cancellation (``$/cancelRequest``)
+cancels the handler's task, which stops the wait; the engine closes any stream nobody
+waits for.
 
 While the editor's suggest widget is open, the context names the item selected there
 (``selectedCompletionInfo``); an editor shows ghost text then only if it extends that
@@ -27,6 +30,7 @@ from pygls.workspace import TextDocument
 
 from codehearth.completion.edits import plan_insertion
 from codehearth.completion.engine import CompletionQuery, Suggestion, relative_path
+from codehearth.completion.menu import menu_entry
 from codehearth.index.scanner import is_denied
 from codehearth.server import CodeHearthServer
 
@@ -38,11 +42,14 @@ ACCEPTED_COMMAND = "codehearth.suggestionAccepted"
 
 @attrs.frozen
 class Placed:
-    """A suggestion placed in the document: its text and the client range it replaces."""
+    """A suggestion placed in the document: its text and the client range it replaces, the
+    line before the range, and the model's suggestion alone (inserted at the cursor, it
+    leaves the auto-closed tail after the cursor as it is)."""
 
     text: str
     range: types.Range
     line_prefix: str
+    suggestion: str
 
 
 @attrs.frozen
@@ -119,28 +126,30 @@ def register_completion_fallback(server: CodeHearthServer) -> None:
         if not placed:
             return None
         first = placed[0]
-        label = first.line_prefix.lstrip() + first.text.split("\n", 1)[0]
-        indent = len(first.line_prefix) - len(first.line_prefix.lstrip())
-        edit_range = types.Range(
-            start=types.Position(line=first.range.start.line, character=indent),
-            end=first.range.end,
-        )
+        entry = menu_entry(first.line_prefix, first.suggestion, snippets=_takes_snippets(ls))
+        if entry is None:
+            return None
         item = types.CompletionItem(
-            label=label.strip() or first.text.strip()[:60],
+            label=entry.text,
             kind=types.CompletionItemKind.Text,
             detail="CodeHearth",
-            documentation=types.MarkupContent(
-                kind=types.MarkupKind.PlainText, value=first.line_prefix.lstrip() + first.text
+            insert_text=entry.snippet or entry.text,
+            insert_text_format=(
+                types.InsertTextFormat.Snippet
+                if entry.snippet
+                else types.InsertTextFormat.PlainText
             ),
-            filter_text=first.line_prefix.lstrip(),
-            text_edit=types.TextEdit(
-                range=edit_range, new_text=first.line_prefix.lstrip() + first.text
-            ),
-            insert_text_format=types.InsertTextFormat.PlainText,
             sort_text="0",
             preselect=True,
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def _takes_snippets(ls: CodeHearthServer) -> bool:
+    text_document = ls.client_capabilities.text_document
+    completion = text_document.completion if text_document else None
+    item = completion.completion_item if completion else None
+    return bool(item and item.snippet_support)
 
 
 async def _complete(
@@ -243,4 +252,5 @@ def _place(suggestion: Suggestion, planned: Planned) -> Placed:
         text=target.lead + insertion.text,
         range=types.Range(start=target.start, end=end),
         line_prefix=line_text[: target.column],
+        suggestion=suggestion.text,
     )

@@ -1,7 +1,7 @@
 """Lifecycle and settings: ``initialize`` (which also turns on the ``textDocument/completion``
 fallback for clients without inline completion), ``initialized``, ``shutdown``,
-and ``workspace/didChangeConfiguration``; it also asks the client to watch
-``codehearth.toml`` (the events arrive in :mod:`codehearth.features.indexing`).
+and ``workspace/didChangeConfiguration``; it also starts following ``codehearth.toml``
+(:mod:`codehearth.features.settings_file`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from codehearth.features.indexing import start_index
 from codehearth.features.inline_completion import register_completion_fallback
 from codehearth.features.memory import open_memory
 from codehearth.server import CodeHearthServer
-from codehearth.settings import TOML_FILE_NAME
 
 log = logging.getLogger(__name__)
-
-TOML_WATCHER_ID = "codehearth-toml-watcher"
 
 
 def register(server: CodeHearthServer) -> None:
@@ -44,7 +41,7 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: CodeHearthServer, params: types.InitializedParams) -> None:
         await ls.start_services()
-        await ls.watch_files(TOML_WATCHER_ID, f"**/{TOML_FILE_NAME}")
+        await ls.settings_file.watch()
         ls.spawn(start_index(ls), "index build")
         ls.spawn(open_memory(ls), "open memory")
 

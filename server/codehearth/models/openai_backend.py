@@ -601,8 +601,7 @@ def classify_openai(
     if isinstance(error, TimeoutError | httpx.TimeoutException):
         return BackendError(
             ProblemKind.TIMEOUT,
-            f"{model or 'the server'} at {endpoint} did not answer in time; check the "
-            "server's log",
+            f"{model or 'the server'} at {endpoint} did not answer in time; check the server's log",
             detail,
         )
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):

@@ -29,6 +29,7 @@ def global_rules_path() -> Path:
     config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(config) / "codehearth" / "rules.md"
 
+
 _ALWAYS_STRIPPED = frozenset(
     [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]
 )
