@@ -8,8 +8,9 @@ right. Both modes ask the same fake model with the same quick-fix prompt:
 
 * ``single_shot``: the prompt once, and the edit made from the first answer offered as it
   is (what a tool without verification does), through the refine package;
-* ``refine_loop``: the real server over stdio (``codeAction``, then ``codeAction/resolve``),
-  three rounds at most; its rounds come from ``codehearth.refineTrace``.
+* ``refine_loop``: the real server over stdio (``codeAction``, then ``codeAction/resolve``,
+  and the command it hands a slow run to), three rounds at most; its rounds come from
+  ``codehearth.refineTrace``.
 
 Every offered edit is then judged the same way: applied to the snippet, it must parse
 (tree-sitter) and clear the diagnostic without a new finding (``ruff``). Prints one JSON
@@ -67,6 +68,8 @@ from codehearth.settings import ActionSettings
 MODEL = ActionSettings().model
 NUM_CTX = ActionSettings().num_ctx
 MAX_ROUNDS = 3
+ACTION_SECONDS = 300.0
+"""Longest wait for one quick fix (the built-in model on a CPU is slow)."""
 RUFF = find_ruff() or sys.exit("bench/refine.py needs ruff (pip install ruff)")
 REGISTRY = LanguageRegistry.load()
 
@@ -300,13 +303,13 @@ async def refine_loop(
             )
             [stub] = [a for a in actions or [] if isinstance(a, types.CodeAction)]
             started = time.perf_counter()
-            resolved = await client.code_action_resolve_async(stub)
+            offered = await session.take_action(stub, ACTION_SECONDS)
             ms = (time.perf_counter() - started) * 1000
             traced = await client.workspace_execute_command_async(
                 types.ExecuteCommandParams(command="codehearth.refineTrace", arguments=[1])
             )
             [trace] = traced["traces"]
-            edits = None if resolved.edit is None else text_edits(resolved.edit, uri)
+            edits = None if offered is None else text_edits(offered, uri)
             samples.append(
                 {
                     "edits": edits,

@@ -2,7 +2,8 @@
 
 Used by ``codehearth complete``, ``codehearth demo`` and the benchmarks, so they exercise
 exactly the pipeline an editor does: initialize, open and edit documents, ask for inline
-completions, code actions and commands, collect diagnostics and progress, shut down.
+completions, code actions (and take them as an editor does) and commands, collect
+diagnostics, progress and the edits the server sends, shut down.
 The server's stderr is drained into a file (or discarded) so it can never block.
 """
 
@@ -87,6 +88,7 @@ class ScriptedClient:
         self.progress: list[Any] = []
         self.diagnostics: dict[str, list[types.Diagnostic]] = {}
         self.chat_chunks: list[str] = []
+        self.edits_sent: list[types.WorkspaceEdit] = []
         self._diagnostics_changed = asyncio.Event()
         self._drain: asyncio.Task[None] | None = None
         self._versions: dict[str, int] = {}
@@ -111,6 +113,13 @@ class ScriptedClient:
         @self.client.feature(CHAT_CHUNK_NOTIFICATION)
         def _chat_chunk(params: Any) -> None:
             self.chat_chunks.append(str(getattr(params, "text", "")))
+
+        @self.client.feature(types.WORKSPACE_APPLY_EDIT)
+        def _apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            self.edits_sent.append(params.edit)
+            return types.ApplyWorkspaceEditResult(
+                applied=False, failure_reason="a scripted client shows edits, it applies none"
+            )
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
@@ -233,6 +242,34 @@ class ScriptedClient:
 
     async def resolve(self, action: types.CodeAction) -> types.CodeAction:
         return await self.client.code_action_resolve_async(action)
+
+    async def take_action(
+        self, action: types.CodeAction, seconds: float
+    ) -> types.WorkspaceEdit | None:
+        """The edit a code action brings, taken as an editor takes it: resolved, and when
+        the server hands a run slower than a resolve may wait to a command, that command
+        run and the edit the server then sends (``workspace/applyEdit``) awaited; None
+        when the run ended without a verified edit or ``seconds`` passed."""
+        last = await self._last_trace()
+        resolved = await self.resolve(action)
+        if resolved.edit is not None or resolved.command is None:
+            return resolved.edit
+        sent = len(self.edits_sent)
+        await self.command(resolved.command.command, *(resolved.command.arguments or []))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            if len(self.edits_sent) > sent:
+                return self.edits_sent[-1]
+            trace = await self._last_trace()
+            if trace != last and not trace.get("offered"):
+                return None  # the run is over and offered nothing
+            await asyncio.sleep(0.1)
+        return None
+
+    async def _last_trace(self) -> dict[str, Any]:
+        traces = (await self.command("codehearth.refineTrace", 1)).get("traces") or [{}]
+        return dict(traces[-1])
 
     def cancel(self, msg_id: str) -> None:
         """Send ``$/cancelRequest``, as editors do when the user types on."""

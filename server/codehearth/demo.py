@@ -7,8 +7,9 @@ and drives it the way an editor does (:class:`codehearth.client.ScriptedClient`)
 2. the style profile inferred from the code (``codehearth.style``);
 3. an inline completion at a marked cursor (``textDocument/inlineCompletion``);
 4. a quick fix for a syntax error through the refine loop (``textDocument/codeAction`` then
-   ``codeAction/resolve``), with its trace (``codehearth.refineTrace``) and the verified
-   edit, or why none verified;
+   ``codeAction/resolve``, and for a run slower than a resolve waits the command it hands
+   over to, whose edit comes by ``workspace/applyEdit``), with its trace
+   (``codehearth.refineTrace``) and the verified edit, or why none verified;
 5. a chat question (``codehearth.chat``), which is kept in the workspace's memory;
 6. the server is restarted and the memory searched (``codehearth.memory.search``) and asked
    about: what was said survived.
@@ -44,6 +45,8 @@ CHAT_QUESTION = (
 RECALL_QUESTION = "In which currency are the prices in this project?"
 INDEX_TIMEOUT_SECONDS = 120.0
 DIAGNOSTICS_TIMEOUT_SECONDS = 20.0
+ACTION_TIMEOUT_SECONDS = 120.0
+"""Longest wait for the quick fix (its time budget is ``actions.timeBudgetSeconds``)."""
 MEMORY_TIMEOUT_SECONDS = 30.0
 STYLE_TIMEOUT_SECONDS = 30.0
 ANSWER_LINES = 8
@@ -211,14 +214,14 @@ class Demo:
             self.failures.append("quick fix (the server offered none)")
             return
         started = time.monotonic()
-        resolved = await session.resolve(fixes[0])
+        offered = await session.take_action(fixes[0], ACTION_TIMEOUT_SECONDS)
         elapsed = time.monotonic() - started
         by_model = await self.show_trace(session)
         answered = await self.answered(session, "edit") if by_model else ""
-        edits = _text_edits(resolved.edit)
+        edits = _text_edits(offered)
         if edits:
             who = answered if by_model else "no model (a one-token repair the parser pointed to)"
-            self.say(f"verified edit offered ('{resolved.title}'), by {who}, in {elapsed:.1f} s:")
+            self.say(f"verified edit offered ('{fixes[0].title}'), by {who}, in {elapsed:.1f} s:")
             lines = broken.split("\n")
             for edit in edits:
                 start, end = edit.range.start, edit.range.end

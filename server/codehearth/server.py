@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from codehearth.features.diagnostics import SyntaxDiagnostics
     from codehearth.features.indexing import IndexUpdates
     from codehearth.features.settings_file import SettingsFile
+    from codehearth.refine.actions import ActionOutcome
+    from codehearth.refine.runs import ActionRuns
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class CodeHearthServer(LanguageServer):
         self.index_updates: IndexUpdates  # set by features.indexing.register
         self.syntax_diagnostics: SyntaxDiagnostics  # set by features.documents.register
         self.settings_file: SettingsFile  # set by features.settings_file.register
+        self.action_runs: ActionRuns[ActionOutcome]  # set by features.code_actions.register
         self.notifier = ProblemNotifier(show=self._show_warning, log=self._log_warning)
         self.server_errors = ProblemNotifier(
             show=self._show_error,
@@ -94,6 +97,7 @@ class CodeHearthServer(LanguageServer):
         self._warned: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready: asyncio.Event | None = None
+        self._memory_opened: asyncio.Event | None = None
         self._loads_shown: dict[str, asyncio.Event] = {}
 
     # -- user feedback ---------------------------------------------------------------
@@ -303,6 +307,25 @@ class CodeHearthServer(LanguageServer):
         except TimeoutError:
             return False
         return True
+
+    def _memory_event(self) -> asyncio.Event:
+        if self._memory_opened is None:
+            self._memory_opened = asyncio.Event()  # created lazily: it must bind the running loop
+        return self._memory_opened
+
+    def memory_opened(self, store: MemoryStore) -> None:
+        """The user's memory store is open (``features.memory`` opens it after start)."""
+        self.memory = store
+        self._memory_event().set()
+
+    async def wait_for_memory(self, seconds: float) -> MemoryStore | None:
+        """The memory store, waiting up to ``seconds`` for it to open just after start."""
+        if self.memory is None:
+            try:
+                await asyncio.wait_for(self._memory_event().wait(), seconds)
+            except TimeoutError:
+                pass
+        return self.memory
 
     async def start_services(self) -> None:
         """Create loop-bound services (called from ``initialized``)."""

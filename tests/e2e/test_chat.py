@@ -11,6 +11,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import open_document
+from tests.e2e.test_code_actions import until
 from tests.e2e.test_memory_commands import command
 from tests.fakes.fake_ollama import FakeOllama
 
@@ -52,6 +53,29 @@ async def test_chat_streams_an_answer_that_knows_the_selection_and_memory(
     assert second["ok"] is True
     history = ollama.generations()[-1].body["messages"]  # type: ignore[index]
     assert any(m["content"] == "What does this do?" for m in history)
+
+
+async def test_a_question_asked_in_the_background_is_answered_at_once_then_streamed(
+    client: LanguageClient, ollama: FakeOllama
+) -> None:
+    """With ``background: true`` (eglot gives up on a request after 10 s) the command
+    answers before the model does, and the answer follows as chunks, ended by a line
+    break. Asked right after start: the question waits for memory to open."""
+    chunks = collect_chunks(client)
+    ollama.first_token_delay = 1.0
+    ollama.set_text("Lists hold any objects, in order.")
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="codehearth.chat",
+            arguments=[{"question": "What does a list hold?", "background": True}],
+        )
+    )
+    assert result == {"ok": True, "background": True}
+    assert loop.time() - asked < 1.0 and chunks == []
+    await until(lambda: "".join(chunks) == "Lists hold any objects, in order.\n")
+    assert client.messages == []
 
 
 async def test_cancelling_the_progress_stops_the_answer(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,15 @@ def scripted(*answers: str) -> Any:
 
     answer.calls = calls  # type: ignore[attr-defined]
     return answer
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for what the server sends after it answered (an edit, a chat chunk)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        assert loop.time() < deadline, f"not within {seconds} s"
+        await asyncio.sleep(0.02)
 
 
 async def quick_fix(client: LanguageClient, workspace: Path) -> tuple[str, types.CodeAction]:

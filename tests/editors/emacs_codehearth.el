@@ -7,8 +7,9 @@
 ;; Round trip 2: a linter's diagnostic reaches eglot (as textDocument/publishDiagnostics),
 ;;   `eglot-code-actions' sends it in context.diagnostics, the CodeHearth quick fix is
 ;;   executed as eglot's menu does: eglot 1.9 has no codeAction/resolve, so CodeHearth's
-;;   stub carries the command `codehearth.applyAction'; the server runs the fix and sends
-;;   workspace/applyEdit, which eglot applies; the file is saved.
+;;   stub carries the command `codehearth.applyAction', which the server answers at once;
+;;   it runs the fix and sends workspace/applyEdit, which eglot applies; once the edit
+;;   shows in the buffer the file is saved.
 ;; Prints "STEP ..." lines; exits 0 only when every step worked.
 (require 'package)
 (package-initialize)                    ; --batch does not activate Debian's elpa packages
@@ -105,6 +106,11 @@
                                             (mapcar #'car items))))))
         (eglot-code-actions (point) nil nil t))
       (ch-out "STEP picked from eglot's menu: %S" picked)))
+  ;; the server answers the command at once and sends the verified edit when it is
+  ;; ready (workspace/applyEdit): wait for it to show in the buffer, as a person does
+  (with-timeout (20 (ch-out "STEP no edit within 20 s"))
+    (while (string-match-p "import os" (buffer-string))
+      (accept-process-output nil 0.05)))
   (save-buffer)
   (ch-out "STEP line 1 after quick fix: %S" (ch-line 1))
   (when (string-match-p "import os" (buffer-string))

@@ -10,6 +10,7 @@ client to apply the edit: it must not ask), and no file changes on disk.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tests.e2e.conftest import (
     initialize_params,
     open_document,
 )
-from tests.e2e.test_code_actions import scripted
+from tests.e2e.test_code_actions import scripted, until
 from tests.fakes.fake_ollama import FakeOllama
 
 INJECTED = """\
@@ -151,11 +152,26 @@ async def offered_fix(client: LanguageClient, workspace: Path, name: str) -> tup
     applied = client.applied  # type: ignore[attr-defined]
     applied.clear()
     assert fix.command is not None
-    await client.workspace_execute_command_async(
+    started = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=fix.command.command, arguments=fix.command.arguments)
     )
+    assert started == {"started": True, "reason": "running"}  # the edit follows, if any
+    if (await traced(client, workspace / name))["offered"]:
+        await until(lambda: bool(applied))
     assert len(applied) <= 1
     return uri, applied[0].edit if applied else None
+
+
+async def traced(client: LanguageClient, path: Path) -> dict[str, Any]:
+    """The trace of the action on ``path``, once its run is over."""
+    for _ in range(500):
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="codehearth.refineTrace", arguments=[1])
+        )
+        if result["traces"] and Path(result["traces"][-1]["file"]) == path:
+            return dict(result["traces"][-1])
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no trace for {path}")
 
 
 def within_target(uri: str, edit: types.WorkspaceEdit | None) -> bool:

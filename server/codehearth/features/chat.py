@@ -3,10 +3,13 @@
 
 An answer streams as ``codehearth/chatChunk`` notifications (``{conversationId, text}``)
 and as ``$/progress`` report messages when the client supports work-done progress; the
-command's result is the whole answer. The model runs in a task of our own, so cancelling
-the progress (pygls does not stop a running command, its pitfall P4) cancels it and closes
-the Ollama stream; nothing half-written is kept in memory. One answer at a time per
-conversation.
+command's result is the whole answer, or, with ``background: true``, ``{"ok": true,
+"background": true}`` at once (the answer then follows only as chunks: for clients that
+give up on a request after a while, as eglot does after 10 s; the code action *Explain*
+asks so). The model runs in a task of our own, so cancelling the progress (pygls does not
+stop a running command, its pitfall P4) cancels it and closes the Ollama stream; nothing
+half-written is kept in memory. One answer at a time per conversation. A question asked
+just after the server started waits a few seconds for memory to open.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import attrs
@@ -41,6 +45,7 @@ class ChatArgs:
     conversation_id: str = "default"
     uri: str | None = None
     range: types.Range | None = None
+    background: bool = False
 
 
 @attrs.define
@@ -48,6 +53,7 @@ class ExplainArgs:
     uri: str
     range: types.Range
     conversation_id: str = "default"
+    background: bool = False
 
 
 @attrs.define
@@ -64,12 +70,19 @@ def register(server: CodeHearthServer) -> None:
 
     @server.command("codehearth.chat")
     async def chat(ls: CodeHearthServer, args: ChatArgs) -> dict[str, Any]:
-        return await _answer(ls, state, args.question, args.conversation_id, args.uri, args.range)
+        answer = _answer(ls, state, args.question, args.conversation_id, args.uri, args.range)
+        if args.background:
+            return _in_background(ls, answer, args.conversation_id, heading="")
+        return await answer
 
     @server.command("codehearth.explain")
     async def explain(ls: CodeHearthServer, args: ExplainArgs) -> dict[str, Any]:
         question = "Explain what the selected code does, and why, for a colleague."
-        return await _answer(ls, state, question, args.conversation_id, args.uri, args.range)
+        answer = _answer(ls, state, question, args.conversation_id, args.uri, args.range)
+        if args.background:
+            heading = f"\nExplain {_where(ls, args.uri, args.range)}:\n"
+            return _in_background(ls, answer, args.conversation_id, heading)
+        return await answer
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def cancel(ls: CodeHearthServer, params: types.WorkDoneProgressCancelParams) -> None:
@@ -88,7 +101,7 @@ async def _answer(
 ) -> dict[str, Any]:
     if not await ls.wait_ready() or ls.engine is None:
         return {"ok": False, "error": "CodeHearth is still starting"}
-    if ls.memory is None:
+    if await ls.wait_for_memory(MEMORY_OPEN_SECONDS) is None:
         return {"ok": False, "error": "memory is not open yet; try again in a moment"}
     session = await _session(ls, state, conversation_id)
     context = _context(ls, question, uri, selection, await ls.user_rules())
@@ -136,6 +149,46 @@ async def _answer(
             "summarised": answer.summarised,
         },
     )
+
+
+def _in_background(
+    ls: CodeHearthServer,
+    answer: Coroutine[Any, Any, dict[str, Any]],
+    conversation_id: str,
+    heading: str,
+) -> dict[str, Any]:
+    """Answer at once and let the answer follow as chunks only (after ``heading``, and a
+    line break at its end), for clients that give up on a request after a while (eglot
+    after 10 s); a failure is shown (a model problem was already)."""
+
+    def chunk(text: str) -> None:
+        ls.protocol.notify(CHUNK_NOTIFICATION, {"conversationId": conversation_id, "text": text})
+
+    async def answer_in_chunks() -> None:
+        if heading:
+            chunk(heading)
+        result = await answer
+        if result.get("ok"):
+            chunk("\n")
+        elif not result.get("cancelled"):
+            ls.notifier.notify(str(result.get("error")))
+
+    ls.spawn(answer_in_chunks(), "chat answer")
+    return {"ok": True, "background": True}
+
+
+def _where(ls: CodeHearthServer, uri: str, selection: types.Range) -> str:
+    """``path:first-last`` of a selection (1-based lines; a selection of whole lines ends
+    at column 0 of the next one), the path relative to the workspace."""
+    path = to_fs_path(uri) or uri
+    shown = relative(path, ls.workspace_root) if ls.workspace_root else path
+    start, end = selection.start.line, selection.end.line
+    last = end if selection.end.character == 0 and end > start else end + 1
+    return f"{shown}:{start + 1}-{last}"
+
+
+MEMORY_OPEN_SECONDS = 5.0
+"""How long a question asked just after the server started waits for memory to open."""
 
 
 async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str) -> ChatSession:

@@ -1,6 +1,6 @@
 """Code actions: ``textDocument/codeAction``, ``codeAction/resolve``, the
-``codehearth.applyAction`` command (for clients that cannot resolve, and for actions that
-answer in text) and ``codehearth.refineTrace``.
+``codehearth.applyAction`` command (for clients that cannot resolve, for a resolve that
+handed its run over, and for actions that answer in text) and ``codehearth.refineTrace``.
 
 ``codeAction`` answers at once with cheap stubs: a quick fix per diagnostic in the request
 (kind ``quickfix.codehearth``) and, on a selection, refactors (add docstring, add type
@@ -9,14 +9,32 @@ hints, simplify; kind ``refactor.rewrite.codehearth``), actions that answer in t
 ``actions.custom`` (``edit`` ones are refactors, ``chat`` ones answer in text). Each stub
 carries ``data`` (uri, version, action, lines, diagnostic).
 
-The model only runs when an action is picked. For an edit, on resolve: the refine loop
-drafts, verifies (applies, parses, diagnostic gone, style), critiques and refines, and only
-a verified edit that touches nothing but the target region of the current document
-version is attached. When none verifies the user is told why, and the best draft goes to
-the log, never as a silent edit. An action that answers in text carries a command instead:
-*explain* is the chat's ``codehearth.explain``; *write tests* (only tests that parse) and
-chat actions run through ``codehearth.applyAction`` and stream their answer as a
-``codehearth/chatChunk``, never as an edit (an edit may only touch the target document).
+The model only runs when an action is picked. For an edit, the refine loop drafts,
+verifies (applies, parses, diagnostic gone, style), critiques and refines, and only a
+verified edit that touches nothing but the target region of the current document version
+is ever offered. When none verifies the user is told why, and the best draft goes to the
+log, never as a silent edit. The loop runs in a background run per pick
+(:mod:`codehearth.refine.runs`), so no request waits for it longer than a client does
+(eglot gives up after 10 s; the built-in model needs 15-20 s):
+
+* ``codeAction/resolve`` waits up to ``RESOLVE_WAIT_SECONDS`` and attaches the verified
+  edit when it is there by then (the client applies it as part of the pick, as VS Code
+  and Neovim do); otherwise it answers without the edit and with the command
+  ``codehearth.applyAction``, which the client runs next;
+* ``codehearth.applyAction`` (the stub's command for clients that cannot resolve, such as
+  eglot 1.9) answers at once, claims the run and sends its verified edit by
+  ``workspace/applyEdit`` (versioned) once it is ready, unless the document changed
+  meanwhile: then the user is told and nothing is applied. The work shows as a
+  ``$/progress`` item, or, for a client without one, a message per pick.
+
+Picking the same action again while it runs joins the run (one model run, one edit);
+editing or closing the document stops its runs (the model stream is closed), so does a
+resolve the client cancels when nothing else waits for the run, and shutdown stops them
+all. An action that answers in text carries a command instead: *explain* is the chat's
+``codehearth.explain`` in the background; *write tests* (only tests that parse) and chat
+actions run through ``codehearth.applyAction``, which answers at once; their answer comes
+as a ``codehearth/chatChunk``, never as an edit (an edit may only touch the target
+document).
 
 Every resolved action leaves a trace (rounds, checks, tokens, ms) in the user cache
 directory; ``codehearth.refineTrace`` (optional argument: how many) returns the last ones.
@@ -30,12 +48,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from codehearth.features.chat import CHUNK_NOTIFICATION
@@ -46,6 +64,7 @@ from codehearth.refine.answers import AnswerOutcome, answer_once, write_tests
 from codehearth.refine.edits import EditProposal, editable_path
 from codehearth.refine.loop import Model, ModelAnswer, RoundTrace
 from codehearth.refine.recheck import ClientRechecks, SeenDiagnostic
+from codehearth.refine.runs import CHANGED, CLOSED, ActionRun, ActionRuns
 from codehearth.refine.trace import KEEP_TRACES, ActionTrace, CheckRecord, TraceLog
 from codehearth.refine.verify import TargetDiagnostic
 from codehearth.server import CodeHearthServer, client_range
@@ -53,12 +72,18 @@ from codehearth.style.profile import render_style_block
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 QUICK_FIX_KIND = "quickfix.codehearth"
 REFACTOR_KIND = "refactor.rewrite.codehearth"
 ANSWER_KIND = "refactor.answer.codehearth"
 APPLY_COMMAND = "codehearth.applyAction"
 EXPLAIN_COMMAND = "codehearth.explain"
 TRACE_COMMAND = "codehearth.refineTrace"
+RESOLVE_WAIT_SECONDS = 5.0
+"""How long ``codeAction/resolve`` waits for a verified edit before it hands the run to
+the ``codehearth.applyAction`` command, whose edit follows by ``workspace/applyEdit``:
+well under the 10 s after which eglot gives up on a request."""
 ACTIONS_CONVERSATION = "codehearth-actions"
 """The ``conversationId`` of the chat chunks that carry code actions' text answers."""
 
@@ -133,6 +158,11 @@ def _custom_actions(ls: CodeHearthServer) -> list[CustomAction]:
 def register(server: CodeHearthServer) -> None:
     traces = TraceLog.default()
     rechecks = ClientRechecks()
+    runs: ActionRuns[ActionOutcome] = ActionRuns(
+        server.spawn, keep=lambda outcome: outcome.edit is not None
+    )
+    answers: ActionRuns[None] = ActionRuns(server.spawn, keep=lambda _: False)
+    server.action_runs = runs
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -169,24 +199,48 @@ def register(server: CodeHearthServer) -> None:
     async def resolve(ls: CodeHearthServer, action: types.CodeAction) -> types.CodeAction:
         if _answers_in_text(ls, action.data):
             return action  # its command does the work when the user picks it
-        outcome = await _run(ls, traces, rechecks, action.data)
+        job = _job(ls, action.data, await ls.user_rules())
+        if job is None:
+            return action
+        run = _start_edit(ls, runs, traces, rechecks, job)
+        done = not run.claimed and await runs.wait(run, RESOLVE_WAIT_SECONDS)
+        if not done or run.claimed:
+            # the command claims the run; its edit follows by workspace/applyEdit
+            action.command = types.Command(
+                title=action.title, command=APPLY_COMMAND, arguments=[action.data]
+            )
+            return action
+        outcome = run.outcome()
         if outcome is not None and outcome.edit is not None:
             action.edit = _workspace_edit(ls, outcome.edit)
+        elif run.stopped in (CHANGED, CLOSED):
+            _tell_stopped(ls, job, run.stopped)
         return action
 
     @server.command(APPLY_COMMAND)
     async def apply_action(ls: CodeHearthServer, data: dict[str, Any]) -> dict[str, Any]:
-        if _answers_in_text(ls, data):
-            return await _answer(ls, traces, data)
-        outcome = await _run(ls, traces, rechecks, data)
-        if outcome is None or outcome.edit is None:
-            return {"applied": False, "reason": outcome.reason if outcome else "not ready"}
-        result = await ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(
-                edit=_workspace_edit(ls, outcome.edit), label="CodeHearth"
-            )
-        )
-        return {"applied": bool(result.applied), "reason": result.failure_reason or "verified"}
+        in_text = _answers_in_text(ls, data)
+        job = _job(ls, data, await ls.user_rules())
+        if job is None:
+            ls.notifier.notify("still starting; pick the action again in a moment")
+            return {"started": False, "reason": "not ready"}
+        if in_text and job.kind == EXPLAIN:
+            raise JsonRpcInvalidParams(f"explain runs as {EXPLAIN_COMMAND}")
+        if in_text:
+            claimed = answers.start(
+                _run_key(job),
+                job.uri,
+                job.version,
+                lambda: _shown(ls, job, _answer(ls, traces, job), lambda _: "answered"),
+                f"action {job.kind}",
+            ).claim()
+        else:
+            run = _start_edit(ls, runs, traces, rechecks, job)
+            claimed = run.claim()
+            if claimed:
+                ls.spawn(_deliver_edit(ls, runs, run, job), f"deliver {job.kind}")
+        _tell_working(ls, job, again=not claimed, in_text=in_text)
+        return {"started": claimed, "reason": "running" if claimed else "already running"}
 
     @server.command(TRACE_COMMAND)
     async def refine_trace(ls: CodeHearthServer, *args: Any) -> dict[str, Any]:
@@ -253,7 +307,7 @@ def _stubs(
     explain.command = types.Command(
         title=explain.title,
         command=EXPLAIN_COMMAND,
-        arguments=[{"uri": uri, "range": _range_json(selection)}],
+        arguments=[{"uri": uri, "range": _range_json(selection), "background": True}],
     )
     stubs.append(explain)
     stubs.append(stub("Write tests", ANSWER_KIND, WRITE_TESTS))
@@ -405,12 +459,9 @@ def _critic(ls: CodeHearthServer) -> Model | None:
 
 
 async def _run(
-    ls: CodeHearthServer, traces: TraceLog, rechecks: ClientRechecks, data: Any
-) -> ActionOutcome | None:
-    """Resolve one edit action; None when the server cannot run it (not ready, no document)."""
-    job = _job(ls, data, await ls.user_rules())
-    if job is None:
-        return None
+    ls: CodeHearthServer, traces: TraceLog, rechecks: ClientRechecks, job: ActionJob
+) -> ActionOutcome:
+    """Run one edit action through the refine loop; the user is told when none verifies."""
     settings = ls.settings.actions
     try:
         outcome = await run_action(
@@ -451,13 +502,123 @@ async def _run(
     return outcome
 
 
-async def _answer(ls: CodeHearthServer, traces: TraceLog, data: Any) -> dict[str, Any]:
-    """Run an action that answers in text and stream the answer as a chat chunk."""
-    job = _job(ls, data, await ls.user_rules())
-    if job is None:
-        return {"applied": False, "answered": False, "reason": "not ready"}
-    if job.kind == EXPLAIN:
-        raise JsonRpcInvalidParams(f"explain runs as {EXPLAIN_COMMAND}")
+def _run_key(job: ActionJob) -> Hashable:
+    """What makes two picks the same action: document version, action and target."""
+    return (
+        job.uri,
+        job.version,
+        job.kind,
+        job.start_line,
+        job.end_line,
+        job.diagnostic,
+        job.template,
+    )
+
+
+def _start_edit(
+    ls: CodeHearthServer,
+    runs: ActionRuns[ActionOutcome],
+    traces: TraceLog,
+    rechecks: ClientRechecks,
+    job: ActionJob,
+) -> ActionRun[ActionOutcome]:
+    """The run of an edit action: the one in flight (or verified) for the same pick, else
+    a new one."""
+
+    def ending(outcome: ActionOutcome) -> str:
+        return "verified" if outcome.edit is not None else f"no verified edit ({outcome.reason})"
+
+    return runs.start(
+        _run_key(job),
+        job.uri,
+        job.version,
+        lambda: _shown(ls, job, _run(ls, traces, rechecks, job), ending),
+        f"action {job.kind}",
+    )
+
+
+async def _shown(
+    ls: CodeHearthServer, job: ActionJob, work: Awaitable[T], ending: Callable[[T], str]
+) -> T:
+    """Do ``work`` under a ``$/progress`` item when the client shows them. The item is
+    begun in a task of its own, so stopping the work never cancels the wait for the
+    client's ``window/workDoneProgress/create`` reply (pygls#621), and it is ended
+    whenever its token arrives."""
+    begun = ls.spawn(ls.begin_progress("action", f"CodeHearth: {_label(job)}"), "progress")
+    message = "stopped"
+    try:
+        result = await work
+        message = ending(result)
+        return result
+    finally:
+
+        def end(begun: asyncio.Task[str | None]) -> None:
+            token = None if begun.cancelled() or begun.exception() else begun.result()
+            if token is not None:
+                ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+        begun.add_done_callback(end)
+
+
+def _tell_working(ls: CodeHearthServer, job: ActionJob, *, again: bool, in_text: bool) -> None:
+    """Acknowledge a pick with one message where no ``$/progress`` shows the work (eglot
+    1.9 shows none)."""
+    window = ls.client_capabilities.window
+    if window is not None and window.work_done_progress:
+        return
+    working = f"still working on the {_label(job)}" if again else f"working on the {_label(job)}"
+    follows = (
+        "the answer follows as a chat answer" if in_text else "its edit follows once it is verified"
+    )
+    ls.window_show_message(
+        types.ShowMessageParams(
+            type=types.MessageType.Info, message=f"CodeHearth: {working}; {follows}"
+        )
+    )
+
+
+def _tell_stopped(ls: CodeHearthServer, job: ActionJob, why: str) -> None:
+    ls.notifier.notify(f"the {_label(job)} stopped: {why}; pick the action again")
+
+
+async def _deliver_edit(
+    ls: CodeHearthServer,
+    runs: ActionRuns[ActionOutcome],
+    run: ActionRun[ActionOutcome],
+    job: ActionJob,
+) -> None:
+    """Send a claimed run's verified edit with ``workspace/applyEdit``, unless the
+    document changed meanwhile (the edit would be stale: the user is told instead)."""
+    outcome = await runs.result(run)
+    if run.stopped is not None:
+        _tell_stopped(ls, job, run.stopped)
+        return
+    if outcome is None:
+        ls.notifier.notify(f"the {_label(job)} failed; see the CodeHearth log")
+        return
+    if outcome.edit is None:
+        return  # the run told the user why
+    document = ls.open_document(job.uri)
+    if document is None or document.version != job.version:
+        _tell_stopped(ls, job, CHANGED if document is not None else CLOSED)
+        return
+    applying = ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(
+            edit=_workspace_edit(ls, outcome.edit), label=f"CodeHearth: {_label(job)}"
+        )
+    )
+    try:
+        result = await asyncio.shield(applying)  # a shutdown must not orphan the reply
+    except JsonRpcException as error:  # eglot: the user said no, or a stale version
+        ls.notifier.notify(f"the editor did not apply the {_label(job)}: {error}")
+        return
+    if not result.applied:
+        reason = result.failure_reason or "no reason given"
+        ls.notifier.notify(f"the editor did not apply the {_label(job)}: {reason}")
+
+
+async def _answer(ls: CodeHearthServer, traces: TraceLog, job: ActionJob) -> None:
+    """Run an action that answers in text and send the answer as a chat chunk."""
     settings = ls.settings.actions
     try:
         if job.template:
@@ -474,15 +635,15 @@ async def _answer(ls: CodeHearthServer, traces: TraceLog, data: Any) -> dict[str
     except BackendError as error:
         ls.notifier.report(error)
         await _record(ls, traces, job, error.kind.value, (), offered=False)
-        return {"applied": False, "answered": False, "reason": error.kind.value}
+        return
     await _record(ls, traces, job, outcome.reason, outcome.rounds, offered=outcome.text is not None)
-    return _deliver(ls, job, outcome)
+    _deliver(ls, job, outcome)
 
 
-def _deliver(ls: CodeHearthServer, job: ActionJob, outcome: AnswerOutcome) -> dict[str, Any]:
+def _deliver(ls: CodeHearthServer, job: ActionJob, outcome: AnswerOutcome) -> None:
     if outcome.text is None:
         ls.notifier.notify(f"no answer for {_label(job)} ({outcome.reason})")
-        return {"applied": False, "answered": False, "reason": outcome.reason}
+        return
     where = f"{job.path}:{job.start_line + 1}"
     ls.protocol.notify(
         CHUNK_NOTIFICATION,
@@ -491,7 +652,6 @@ def _deliver(ls: CodeHearthServer, job: ActionJob, outcome: AnswerOutcome) -> di
             "text": f"{_label(job)} ({where}):\n{outcome.text}\n",
         },
     )
-    return {"applied": False, "answered": True, "reason": outcome.reason, "text": outcome.text}
 
 
 def _label(job: ActionJob) -> str:

@@ -2,10 +2,11 @@
 ``didClose``.
 
 pygls keeps the text; these handlers tell the completion engine about keystrokes (typing
-cadence, cancelling streams the new text contradicts) and closed documents, and schedule
-the index update and (when enabled) the syntax diagnostics for the document; saving the
-workspace's ``codehearth.toml`` reloads the settings. They stay thin: they run on every
-keystroke.
+cadence, cancelling streams the new text contradicts) and closed documents, stop the code
+actions running for another version of the document (their edits would not apply), and
+schedule the index update and (when enabled) the syntax diagnostics for the document;
+saving the workspace's ``codehearth.toml`` reloads the settings. They stay thin: they run
+on every keystroke.
 
 :func:`use_lsp_positions` fixes two pygls 2.1 position bugs for the workspace: lines end
 where the LSP says (``\\r\\n``, ``\\r``, ``\\n``), while pygls splits with ``str.splitlines``,
@@ -97,6 +98,7 @@ def register(server: CodeHearthServer) -> None:
         for change in params.content_changes:
             line = change.range.start.line if hasattr(change, "range") else 0
             ls.note_edit(uri, line)
+        ls.action_runs.document_changed(uri, params.text_document.version)
         ls.index_updates.schedule(uri, saved=False)
         ls.syntax_diagnostics.schedule(uri)
 
@@ -110,5 +112,6 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: CodeHearthServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.outcomes.document_closed(params.text_document.uri)
+        ls.action_runs.document_closed(params.text_document.uri)
         if ls.engine is not None:
             ls.engine.document_closed(params.text_document.uri)

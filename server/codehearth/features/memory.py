@@ -72,7 +72,7 @@ async def open_memory(ls: CodeHearthServer) -> None:
         return
     embed = await _embedder(ls)
     store = await asyncio.to_thread(MemoryStore.for_workspace, ls.workspace_root, embed=embed)
-    ls.memory = store
+    ls.memory_opened(store)
     for warning in store.warnings:
         ls.warn_once(f"memory: {warning}")
     if store.problem:
