@@ -162,6 +162,12 @@ class ActionSettings:
         False,
         "Also run the configured test command as a verifier (never on untrusted workspaces).",
     )
+    fixes_without_model: bool = setting(
+        True,
+        "Before asking the model, try the quick fixes that need none (a one-token syntax "
+        "repair where the parser points, ruff's own fix); each goes through the same "
+        "verifier. Off: every quick fix is the model's.",
+    )
     custom: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
         [],
         "Your own actions on a selection: tables with title, prompt and mode. The prompt may "

@@ -148,9 +148,11 @@ async def run_action(
     time_budget_s: float = 30.0,
     trusted: bool = False,
     critic: Model | None = None,
+    fixes_without_model: bool = True,
 ) -> ActionOutcome:
     """Draft, verify, critique and refine an edit for ``job``; see the module docstring.
-    ``critic``: a model that reviews failed drafts (see :func:`refine.loop.refine`)."""
+    ``critic``: a model that reviews failed drafts (see :func:`refine.loop.refine`);
+    ``fixes_without_model``: verify the drafts of :func:`drafts_without_model` first."""
     if job.kind not in EDIT_ACTIONS and not job.template:
         raise ValueError(f"{job.kind} does not edit code")
     region, messages = action_prompt(job)
@@ -164,7 +166,9 @@ async def run_action(
         diagnostic=job.diagnostic,
     )
     verifier = checking_verifier(trusted=trusted)
-    drafts = await asyncio.to_thread(drafts_without_model, job, region)
+    drafts = (
+        await asyncio.to_thread(drafts_without_model, job, region) if fixes_without_model else []
+    )
     result = await refine(
         task,
         model,
