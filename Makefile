@@ -67,6 +67,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/latency.py
 	$(PY) bench/typing.py
+	$(PY) bench/syntax.py
 	$(PY) bench/cold_start.py
 	$(PY) bench/index.py
 	$(PY) bench/index_ceiling.py

@@ -221,7 +221,11 @@ class CodeHearthServer(LanguageServer):
         self.settings_problems = [*toml_warnings, *loaded.warnings]
         for warning in self.settings_problems:
             self.warn_once(warning)
+        syntax_before = self.settings.diagnostics.syntax
         self.settings = loaded.settings
+        if self.settings.diagnostics.syntax != syntax_before:
+            documents = self.workspace.text_documents.values()
+            self.syntax_diagnostics.refresh([document.uri for document in documents])
         flag_level, flag_file = self.log_flags
         logging_settings = self.settings.logging
         configure_logging(logging_settings.level or flag_level, logging_settings.file or flag_file)
@@ -515,6 +519,12 @@ class DocumentTimers:
     def _forget(self, uri: str, task: asyncio.Task[Any]) -> None:
         if self._running.get(uri) is task:
             del self._running[uri]
+
+    def cancel(self, uri: str) -> None:
+        """Drop the document's pending job (one already running goes on)."""
+        handle = self._pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
 
     def cancel_all(self) -> None:
         for handle in self._pending.values():

@@ -75,6 +75,21 @@ async def test_automatic_trigger_asks_once_invoked_offers_alternatives(
     assert len(ollama.generations()) == 3
 
 
+async def test_a_multi_line_suggestion_ends_where_its_block_ends(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    """The model writes on past the function (a new def, a top-level print): the
+    suggestion is the function body only."""
+    ollama.set_text(
+        '"""The larger of a and b."""\n    return max(a, b)\n\n\n'
+        "def smaller(a, b):\n    return min(a, b)\n\n\nprint(larger(1, 2))\n"
+    )
+    uri = open_document(client, workspace, "larger.py", "def larger(a, b):\n    \n")
+    items = items_of(await client.text_document_inline_completion_async(inline_params(uri, 1, 4)))
+    body = '"""The larger of a and b."""\n    return max(a, b)'
+    assert [text_of(item) for item in items] == [body]
+
+
 async def test_auto_closed_tail_is_swallowed(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:

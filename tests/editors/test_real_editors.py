@@ -169,9 +169,10 @@ SYNTAX_FIX = "```python\ndef main():\n```"  # the fake's fix of line 4 at /api/c
 
 @pytest.mark.skipif(vscode_missing() is not None, reason=str(vscode_missing()))
 def test_vscode_lightbulb_quick_fix(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
-    """With ``codehearth.diagnostics.syntax`` on, `def main(:` gets a squiggle; Control+.
-    on it, "CodeHearth: fix…" from the lightbulb menu: codeAction/resolve asks the model
-    (/api/chat) and VS Code applies the verified fix, saved to disk."""
+    """With default settings (no other language server), `def main(:` gets a squiggle
+    on line 4 saying "expected ')'"; Control+. on it, "CodeHearth: fix…" from the
+    lightbulb menu: codeAction/resolve asks the model (/api/chat) and VS Code applies the
+    verified fix, saved to disk."""
     fake.responder = lambda body: SYNTAX_FIX if "messages" in body else COMPLETION
     (ARTIFACTS / "vscode-quickfix.png").unlink(missing_ok=True)
     rc, output, evidence, elapsed = run_vscode(
@@ -180,7 +181,6 @@ def test_vscode_lightbulb_quick_fix(tmp_path: Path, workspace: Path, fake: FakeO
         fake,
         "quickfix",
         source=BROKEN_SOURCE,
-        user_settings={"codehearth.diagnostics.syntax": True},
         EXPECT="def main():",
     )
     text = (workspace / "calc.py").read_text()
@@ -188,6 +188,7 @@ def test_vscode_lightbulb_quick_fix(tmp_path: Path, workspace: Path, fake: FakeO
     assert (ARTIFACTS / "vscode-quickfix.png").exists(), evidence
     fixed = BROKEN_SOURCE.replace("def main(:", "def main():")
     assert text == fixed, f"calc.py:\n{text}\n{evidence}"
+    assert "CodeHearth: fix syntax “expected ')'”" in output, evidence
     assert "/api/chat" in [request.path for request in fake.requests], evidence
     assert elapsed < 60, evidence
 

@@ -27,10 +27,10 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from codehearth.features.diagnostics import syntax_problems
 from codehearth.features.documents import use_lsp_positions
 from codehearth.languages import LanguageRegistry
 from codehearth.server import client_range
+from codehearth.syntax import syntax_problems
 from tests.e2e.conftest import (
     SERVER_COMMAND,
     accept_registrations,
@@ -235,13 +235,13 @@ async def syntax_errors_are_published_where_the_client_sees_them(
     uri = open_document(client, workspace, "broken.py", BROKEN)
     expected = []
     starts = line_starts(BROKEN)
-    for start_line, start_col, end_line, end_col, _ in syntax_problems(
-        LanguageRegistry.load(), "python", BROKEN
-    ):
+    for problem in syntax_problems(LanguageRegistry.load(), "python", BROKEN):
+        start = starts[problem.start_line] + problem.start_column
+        end = starts[problem.end_line] + problem.end_column
         expected.append(
             types.Range(
-                start=client_position(BROKEN, starts[start_line] + start_col, encoding),
-                end=client_position(BROKEN, starts[end_line] + end_col, encoding),
+                start=client_position(BROKEN, start, encoding),
+                end=client_position(BROKEN, end, encoding),
             )
         )
     assert expected, "the sample must have syntax errors"

@@ -236,6 +236,31 @@ async def test_a_multi_line_answer_is_kept_where_a_block_starts(
     assert suggestions == [Suggestion(text="total = a + b\n    return total", multiline=True)]
 
 
+@pytest.mark.parametrize(
+    ("max_tokens", "expected"),
+    [
+        # "total", " =", " a", " +", " b", "\n    ", "return", " total", "\n": 9 tokens
+        pytest.param(7, "total = a + b", id="stopped-mid-line-by-the-limit"),
+        pytest.param(9, "total = a + b\n    return total", id="stopped-at-the-limit-after-a-line"),
+        pytest.param(10, "total = a + b\n    return total", id="under-the-limit"),
+    ],
+)
+async def test_the_line_a_token_limit_cut_off_is_dropped(
+    fake: FakeOllama, make: Make, max_tokens: int, expected: str
+) -> None:
+    fake.set_text("total = a + b\n    return total\n")
+    suggestions = await make(max_tokens=max_tokens).engine.complete(query(BODY))
+    assert texts(suggestions) == [expected]
+    assert bodies(fake)[0]["options"]["num_predict"] == max_tokens
+
+
+async def test_a_multi_line_answer_is_cut_where_the_block_ends(
+    fake: FakeOllama, make: Make
+) -> None:
+    fake.set_text("return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\nprint(add(1, 2))\n")
+    assert texts(await make().engine.complete(query(BODY))) == ["return a + b"]
+
+
 async def test_a_single_line_completion_stops_the_stream_after_the_first_line(
     fake: FakeOllama, make: Make
 ) -> None:
@@ -339,7 +364,7 @@ async def test_a_llama_server_endpoint_infills_the_text_around_the_cursor(
     registry: LanguageRegistry,
 ) -> None:
     with FakeLlamaServer() as llama:
-        llama.set_text(TEXT)
+        llama.set_text("turn a + b\n")
         served = LlamaServerBackend(llama.url)
         engine = CompletionEngine(
             ModelPool.direct(served, completion="coder").role("completion"),
@@ -349,7 +374,7 @@ async def test_a_llama_server_endpoint_infills_the_text_around_the_cursor(
         )
         try:
             source = "def add(a, b):\n    re<|CURSOR|>\n\nprint(add(1, 2))\n"
-            assert texts(await engine.complete(query(source, invoked=True))) == ["return a + b"]
+            assert texts(await engine.complete(query(source, invoked=True))) == ["turn a + b"]
         finally:
             await engine.aclose()
             await served.aclose()
@@ -460,11 +485,12 @@ async def test_an_automatic_request_is_superseded_by_a_newer_one_while_it_waits(
     fake: FakeOllama, make: Make
 ) -> None:
     harness = make(debounce_min_ms=300, debounce_max_ms=300)
+    fake.set_text(" + b\n")
     older = asyncio.create_task(harness.engine.complete(query(BODY)))
     await asyncio.sleep(0.05)
     newer = await harness.engine.complete(query("def add(a, b):\n    return a<|CURSOR|>\n"))
     assert await older == []
-    assert texts(newer) == ["return a + b"]
+    assert texts(newer) == [" + b"]
     [body] = bodies(fake)
     assert "    return a<|fim_suffix|>" in body["prompt"]
     assert harness.engine.stats.debounced == 1

@@ -2,8 +2,10 @@
 
 A golden case is a directory under ``tests/golden/filters`` with ``input.<ext>`` (source
 with a ``<|CURSOR|>`` marker), ``raw.txt`` (the model's raw output) and ``expected.txt``
-(what the full chain leaves). The completion shape (single- or multi-line) comes from
-cursor analysis, as in the engine; the indent unit is guessed from the input.
+(what the full chain leaves); an empty file ``truncated`` marks a generation that stopped
+at its token limit. The completion shape (single- or multi-line) comes from cursor
+analysis, as in the engine; the indent unit is guessed from the input, and the
+tree-sitter steps parse with the real grammars.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from codehearth.completion.filters import (
     FilterContext,
     apply_filters,
     drop_blank,
+    drop_cut_off_line,
     fix_indentation,
     limit_to_single_line,
+    reject_syntax_errors,
     repetition_guard,
+    stop_at_block_end,
     stop_at_next_line_duplicate,
     stop_at_suffix_overlap,
     strip_code_fences,
@@ -33,12 +38,17 @@ CURSOR = "<|CURSOR|>"
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "filters"
 
 
+REGISTRY = LanguageRegistry.load()
+
+
 def make_ctx(
     source: str,
     *,
     multiline: bool = True,
     language_id: str = "python",
     indent_unit: str = "    ",
+    registry: LanguageRegistry | None = None,
+    truncated: bool = False,
 ) -> FilterContext:
     prefix, suffix = source.split(CURSOR)
     return FilterContext(
@@ -47,6 +57,8 @@ def make_ctx(
         multiline=multiline,
         language_id=language_id,
         indent_unit=indent_unit,
+        registry=registry,
+        truncated=truncated,
     )
 
 
@@ -70,6 +82,21 @@ def test_context_at_the_edges_of_the_document() -> None:
 
 
 # -- each filter alone ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "truncated", "expected"),
+    [
+        pytest.param("x = 1\ny = foo(a,", True, "x = 1\n", id="cut-off-line-dropped"),
+        pytest.param("x = 1\ny = 2\n", True, "x = 1\ny = 2\n", id="ended-at-a-line-break"),
+        pytest.param("return foo(a, b", True, "", id="only-line-cut-off"),
+        pytest.param("x = 1\ny = foo(a,", False, "x = 1\ny = foo(a,", id="not-truncated"),
+    ],
+)
+def test_drop_cut_off_line(raw: str, truncated: bool, expected: str) -> None:
+    assert drop_cut_off_line(raw, make_ctx("def f():\n    " + CURSOR, truncated=truncated)) == (
+        expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -278,6 +305,182 @@ def test_stop_at_suffix_overlap(source: str, raw: str, expected: str) -> None:
     assert stop_at_suffix_overlap(raw, make_ctx(source)) == expected
 
 
+FUNCTION_BODY = "def f(items):\n    " + CURSOR + "\n\n\ndef g():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("language_id", "source", "raw", "expected"),
+    [
+        pytest.param(
+            "python",
+            FUNCTION_BODY,
+            "total = 0\n    return total\n\n\ndef h():\n    pass",
+            "total = 0\n    return total",
+            id="python-new-def-after-the-body",
+        ),
+        pytest.param(
+            "python",
+            FUNCTION_BODY,
+            "return max(items)\n\n\nprint(f([1]))",
+            "return max(items)",
+            id="python-top-level-statement-after-the-body",
+        ),
+        pytest.param(
+            "python",
+            "def f(items):\n    if not items:\n        " + CURSOR + "\n",
+            "return None\n    return min(items)",
+            "return None",
+            id="python-dedented-statement-after-a-nested-block",
+        ),
+        pytest.param(
+            "python",
+            FUNCTION_BODY,
+            "if items:\n        x = 1\n    return x",
+            "if items:\n        x = 1\n    return x",
+            id="python-deeper-block-in-the-body-kept",
+        ),
+        pytest.param(
+            "python",
+            "def f(items):\n    return max(" + CURSOR + "\n",
+            "items, key=len)\n\n\ndef g():\n    pass",
+            "items, key=len)",
+            id="python-statement-finished-on-the-cursor-line",
+        ),
+        pytest.param(
+            "python",
+            "import os\n\n" + CURSOR,
+            "import sys\n\n\ndef main():\n    pass\n\n\ndef other():\n    pass",
+            "import sys\n\n\ndef main():\n    pass",
+            id="python-top-level-first-definition",
+        ),
+        pytest.param(
+            "javascript",
+            "function f() {\n  " + CURSOR + "\n}\n",
+            "return 1;\n}\n\nfunction g() {\n  return 2;",
+            "return 1;\n",
+            id="javascript-the-documents-brace-closes-it",
+        ),
+        pytest.param(
+            "javascript",
+            "function f() {\n  " + CURSOR,
+            "return 1;\n}\n\nfunction g() {\n  return 2;",
+            "return 1;\n}",
+            id="javascript-its-own-brace-closes-it",
+        ),
+        pytest.param(
+            "go",
+            "package main\n\nfunc f() int {\n\t" + CURSOR + "\n}\n",
+            "x := 1\n\treturn x\n}\n\nfunc g() {\n",
+            "x := 1\n\treturn x\n",
+            id="go",
+        ),
+        pytest.param(
+            "rust",
+            "fn f() -> i32 {\n    " + CURSOR + "\n}\n",
+            "let x = 1;\n    x + 1\n}\n\nfn g() {}",
+            "let x = 1;\n    x + 1\n",
+            id="rust",
+        ),
+        pytest.param(
+            "python", FUNCTION_BODY, "return max(items)", "return max(items)", id="single-line"
+        ),
+    ],
+)
+def test_stop_at_block_end(language_id: str, source: str, raw: str, expected: str) -> None:
+    ctx = make_ctx(source, language_id=language_id, registry=REGISTRY)
+    assert stop_at_block_end(raw, ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "raw", "expected"),
+    [
+        pytest.param(
+            "def f(items):\n    " + CURSOR,
+            "x = 1\n    return x\n\ndef g():\n    pass",
+            "x = 1\n    return x\n\n",
+            id="dedent-ends-the-block",
+        ),
+        pytest.param(
+            "def f(items):" + CURSOR,
+            "\n    return items\ndef g():",
+            "\n    return items\n",
+            id="body-of-the-cursor-line",
+        ),
+        pytest.param(
+            "function f() {\n  " + CURSOR,
+            "return 1;\n}\nfunction g() {}",
+            "return 1;\n}",
+            id="closing-line-belongs-to-it",
+        ),
+        pytest.param(
+            CURSOR,
+            "import os\n\ndef main():\n    pass",
+            "import os\n\ndef main():\n    pass",
+            id="top-level-has-no-lower-level",
+        ),
+    ],
+)
+def test_stop_at_block_end_by_indentation_without_a_tree(
+    source: str, raw: str, expected: str
+) -> None:
+    assert stop_at_block_end(raw, make_ctx(source)) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "raw", "truncated", "expected"),
+    [
+        pytest.param(FUNCTION_BODY, "return max(items)", False, "return max(items)", id="parses"),
+        pytest.param(FUNCTION_BODY, "return max(items", False, "", id="unclosed-call"),
+        pytest.param(FUNCTION_BODY, '"""The sum of', False, "", id="unterminated-docstring"),
+        pytest.param(
+            "def f(items):\n    return max(" + CURSOR + "\n",
+            "items)",
+            False,
+            "items)",
+            id="resolves-the-line-as-typed",
+        ),
+        pytest.param(
+            "def f(items):\n    return max(" + CURSOR + "\n",
+            "items,",
+            False,
+            "items,",
+            id="leaves-the-line-as-typed-broken",
+        ),
+        pytest.param(
+            "def f(items):\n    " + CURSOR + "\n\n\ndef g(x)\n    return x\n",
+            "return len(items)",
+            False,
+            "return len(items)",
+            id="an-error-elsewhere-stays",
+        ),
+        pytest.param(
+            FUNCTION_BODY,
+            "total = 0\n    values = [\n        1,",
+            True,
+            "total = 0",
+            id="truncated-open-construct-dropped",
+        ),
+        pytest.param(
+            FUNCTION_BODY,
+            "total = 0\n    values = [\n        1,",
+            False,
+            "",
+            id="not-truncated-nothing",
+        ),
+        pytest.param(
+            FUNCTION_BODY, "values = [\n        1,", True, "", id="truncated-nothing-complete"
+        ),
+    ],
+)
+def test_reject_syntax_errors(source: str, raw: str, truncated: bool, expected: str) -> None:
+    ctx = make_ctx(source, registry=REGISTRY, truncated=truncated)
+    assert reject_syntax_errors(raw, ctx) == expected
+
+
+def test_without_a_registry_nothing_is_parsed() -> None:
+    assert reject_syntax_errors("return max(items", make_ctx(FUNCTION_BODY)) == "return max(items"
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -321,14 +524,17 @@ def test_drop_blank(raw: str, expected: str) -> None:
 
 def test_default_chain_order() -> None:
     assert DEFAULT_CHAIN == (
+        drop_cut_off_line,
         strip_code_fences,
         fix_indentation,
         limit_to_single_line,
         repetition_guard,
         stop_at_next_line_duplicate,
         stop_at_suffix_overlap,
+        stop_at_block_end,
         trim_trailing_whitespace,
         drop_blank,
+        reject_syntax_errors,
     )
 
 
@@ -351,11 +557,6 @@ def test_apply_filters_with_a_custom_chain() -> None:
 # -- golden cases -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def registry() -> LanguageRegistry:
-    return LanguageRegistry.load()
-
-
 def _golden_cases() -> list[Path]:
     return sorted(path for path in GOLDEN_DIR.iterdir() if path.is_dir())
 
@@ -373,18 +574,18 @@ def test_enough_golden_cases() -> None:
 
 
 @pytest.mark.parametrize("case", _golden_cases(), ids=lambda path: path.name)
-def test_golden_filter_case(case: Path, registry: LanguageRegistry) -> None:
+def test_golden_filter_case(case: Path) -> None:
     (source_path,) = case.glob("input.*")
     source = source_path.read_text(encoding="utf-8")
     raw = (case / "raw.txt").read_text(encoding="utf-8")
-    spec = registry.by_path(source_path)
+    spec = REGISTRY.by_path(source_path)
     assert spec is not None, f"no language for {source_path.name}"
 
     prefix, suffix = source.split(CURSOR)
     text = prefix + suffix
     line = prefix.count("\n")
     column = len(prefix) - (prefix.rfind("\n") + 1)
-    decision = analyse_cursor(registry, spec.language_id, text, line, column)
+    decision = analyse_cursor(REGISTRY, spec.language_id, text, line, column)
     assert decision.should_request, decision.reason
 
     ctx = FilterContext(
@@ -393,5 +594,7 @@ def test_golden_filter_case(case: Path, registry: LanguageRegistry) -> None:
         multiline=decision.multiline,
         language_id=spec.language_id,
         indent_unit=_indent_unit(text),
+        registry=REGISTRY,
+        truncated=(case / "truncated").exists(),
     )
     check_golden(case / "expected.txt", apply_filters(raw, ctx))

@@ -237,8 +237,7 @@ class _Window:
         lines: list[str],
         line: int,
     ) -> _Window | None:
-        start = _window_start(lines, line, spec)
-        end = _window_end(lines, line)
+        start, end = window_bounds(lines, line, spec)
         source = "\n".join(lines[start:end]).encode("utf-8", "surrogatepass")
         tree = parse_with_deadline(parser, source, PARSE_TIMEOUT_MICROS)
         if tree is None:
@@ -321,6 +320,12 @@ def _ancestors(node: tree_sitter.Node | None) -> Iterator[tree_sitter.Node]:
             return
         yield node
         node = node.parent
+
+
+def window_bounds(lines: list[str], line: int, spec: LanguageSpec) -> tuple[int, int]:
+    """The lines parsed for a cursor on ``line``: ``lines[start:end]``, the blocks around
+    the cursor whole (see the module docstring)."""
+    return _window_start(lines, line, spec), _window_end(lines, line)
 
 
 def _window_start(lines: list[str], line: int, spec: LanguageSpec) -> int:

@@ -10,7 +10,8 @@
    generation streams from the model the router picks for the ``completion`` role, with
    a FIM prompt in that model family's template, inside the prompt token budget (a
    fallback model gets the prompt re-rendered in its own template);
-4. the raw text goes through the output filters.
+4. the raw text goes through the output filters (which know whether the generation
+   stopped at its token limit, and parse the suggestion in place with tree-sitter).
 
 Backend failures never raise out of ``complete``: they are reported once through the
 ``report`` callback and the answer is empty. Cancelling the calling task stops waiting; a
@@ -259,14 +260,14 @@ class CompletionEngine:
         multiline = decision.multiline and self.settings.multiline
         anchor = Anchor.at(query.uri, query.text, query.offset, self.fingerprint())
 
-        texts: list[str] = []
+        texts: list[tuple[str, bool]] = []
         found = self.generations.find(anchor, multiline=multiline)
         if found is not None:
             generation, typed = found
             self.stats.reused += 1
             text = await self._await_text(generation, typed)
             if text is not None:
-                texts.append(text)
+                texts.append((text, generation.truncated))
             elif generation.error is not None:
                 return []  # already reported; do not hammer a failing backend
 
@@ -278,10 +279,11 @@ class CompletionEngine:
             if not still_current():
                 return []
         if not texts:
-            text = await self._await_text(self._start(query, anchor, multiline), "")
+            generation = self._start(query, anchor, multiline)
+            text = await self._await_text(generation, "")
             if text is None:
                 return []
-            texts.append(text)
+            texts.append((text, generation.truncated))
         if query.invoked and self.settings.invoked_items > 1 and still_current():
             texts.extend(await self._alternatives_for(query, anchor, multiline))
         return await self._suggestions(query, multiline, texts)
@@ -396,6 +398,8 @@ class CompletionEngine:
                         self.context_watch.check(
                             sent[-1].model, sent[-1].num_ctx, chunk.prompt_eval_count
                         )
+                    if chunk.done and chunk.eval_count is not None:
+                        generation.truncated = chunk.eval_count >= sent[-1].max_tokens
                     if not generation.multiline and _has_complete_line(generation.text):
                         break  # single-line: the rest would be thrown away
         except BackendError as failure:
@@ -437,9 +441,10 @@ class CompletionEngine:
 
     async def _alternatives_for(
         self, query: CompletionQuery, anchor: Anchor, multiline: bool
-    ) -> list[str]:
-        """Extra samples for an invoked completion, generated one after another."""
-        texts: list[str] = []
+    ) -> list[tuple[str, bool]]:
+        """Extra samples for an invoked completion, generated one after another, each
+        with whether it stopped at its token limit."""
+        texts: list[tuple[str, bool]] = []
         for index in range(1, self.settings.invoked_items):
             alternative = attrs.evolve(
                 anchor, fingerprint=(anchor.fingerprint, "alternative", index)
@@ -457,11 +462,11 @@ class CompletionEngine:
                 raise
             if generation.error is not None:
                 break
-            texts.append(generation.text)
+            texts.append((generation.text, generation.truncated))
         return texts
 
     async def _suggestions(
-        self, query: CompletionQuery, multiline: bool, texts: list[str]
+        self, query: CompletionQuery, multiline: bool, texts: list[tuple[str, bool]]
     ) -> list[Suggestion]:
         prefix = query.text[: query.offset]
         suffix = query.text[query.offset :]
@@ -471,10 +476,11 @@ class CompletionEngine:
             multiline=multiline,
             language_id=query.language_id,
             indent_unit=_indent_unit(prefix),
+            registry=self.registry,
         )
         suggestions: list[Suggestion] = []
-        for text in texts:
-            filtered = apply_filters(text, context)
+        for text, truncated in texts:
+            filtered = apply_filters(text, attrs.evolve(context, truncated=truncated))
             if filtered and self.postprocess is not None:
                 filtered = self.postprocess(filtered, query.language_id)
             if filtered and filtered not in (s.text for s in suggestions):

@@ -4,39 +4,64 @@ Each filter is a small pure function ``(text, ctx) -> text``; :func:`apply_filte
 chain of them (by default :data:`DEFAULT_CHAIN`, in this order) and returns ``""`` when
 nothing useful remains:
 
-1. :func:`strip_code_fences` removes the markdown fences chatty models wrap code in.
-2. :func:`fix_indentation` removes indentation the model repeated, re-bases indentation
+1. :func:`drop_cut_off_line` drops the last line of a generation stopped by its token
+   limit in the middle of that line.
+2. :func:`strip_code_fences` removes the markdown fences chatty models wrap code in.
+3. :func:`fix_indentation` removes indentation the model repeated, re-bases indentation
    the model wrote relative to the wrong column, and converts tabs/spaces to the
    document's indent unit.
-3. :func:`limit_to_single_line` keeps one line when a single-line completion was asked.
-4. :func:`repetition_guard` cuts degenerate loops (a line or block three times running, a
+4. :func:`limit_to_single_line` keeps one line when a single-line completion was asked.
+5. :func:`repetition_guard` cuts degenerate loops (a line or block three times running, a
    short token many times running).
-5. :func:`stop_at_next_line_duplicate` cuts where the completion re-types the line below.
-6. :func:`stop_at_suffix_overlap` drops what the text after the cursor already holds.
-7. :func:`trim_trailing_whitespace` and 8. :func:`drop_blank` tidy up.
+6. :func:`stop_at_next_line_duplicate` cuts where the completion re-types the line below.
+7. :func:`stop_at_suffix_overlap` drops what the text after the cursor already holds.
+8. :func:`stop_at_block_end` cuts a multi-line completion where the block being written
+   at the cursor ends (tree-sitter; by indentation where the tree cannot tell).
+9. :func:`trim_trailing_whitespace` and 10. :func:`drop_blank` tidy up.
+11. :func:`reject_syntax_errors` leaves nothing when the completion adds a syntax error
+    to the document (after cutting a generation stopped by its token limit back to
+    before the statement it left unfinished).
 
-Line breaks in the model output are normalised to ``\\n`` before the chain runs.
+Steps 8 and 11 parse with tree-sitter (see :mod:`codehearth.completion.fit`) when the
+context has a language registry. Line breaks in the model output are normalised to
+``\\n`` before the chain runs.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
 from codehearth.completion.cursor import CLOSERS
+from codehearth.completion.fit import CursorSite
+from codehearth.languages import LanguageRegistry
 
 
 @attrs.frozen
 class FilterContext:
-    """The document around the cursor and the kind of completion that was asked for."""
+    """The document around the cursor and the kind of completion that was asked for.
+
+    ``registry`` gives the tree-sitter steps their parser (without it they fall back to
+    text rules or let the completion through); ``truncated`` says the generation stopped
+    at its token limit."""
 
     prefix: str
     suffix: str
     multiline: bool
     language_id: str = ""
     indent_unit: str = "    "
+    registry: LanguageRegistry | None = None
+    truncated: bool = False
+
+    @functools.cached_property
+    def site(self) -> CursorSite | None:
+        """The parse window around the cursor (None without a registry or grammar)."""
+        if self.registry is None:
+            return None
+        return CursorSite.at(self.registry, self.language_id, self.prefix, self.suffix)
 
     @property
     def line_prefix(self) -> str:
@@ -82,10 +107,23 @@ _FENCE = re.compile(r"[ \t]*(```|~~~)")
 _TOKEN_RUN = re.compile(rf"(\S.{{0,9}}?)\1{{{TOKEN_RUN_REPEATS - 1},}}")
 _DECORATIVE = frozenset("-=*#~_/+.")
 _PAIRS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_BLOCK_CLOSERS = frozenset(")]};,")
 _CONTINUATION_ENDINGS = (",", "\\", "+", "-", "*", "/", "%", "&", "|", "^", "=", "<", ">", ".")
 
 
-# -- 1. fences --------------------------------------------------------------------------
+# -- 1. token limit ---------------------------------------------------------------------
+
+
+def drop_cut_off_line(text: str, ctx: FilterContext) -> str:
+    """Drop the last line of a generation stopped by its token limit, unless the
+    generation ended with a line break (then every line is whole). A construct left open
+    over several lines is dealt with by :func:`reject_syntax_errors`."""
+    if not ctx.truncated or text.endswith("\n"):
+        return text
+    return text[: text.rfind("\n") + 1]
+
+
+# -- 2. fences --------------------------------------------------------------------------
 
 
 def strip_code_fences(text: str, ctx: FilterContext) -> str:
@@ -105,7 +143,7 @@ def strip_code_fences(text: str, ctx: FilterContext) -> str:
     return "\n".join(lines[:end])
 
 
-# -- 2. indentation ---------------------------------------------------------------------
+# -- 3. indentation ---------------------------------------------------------------------
 
 
 def fix_indentation(text: str, ctx: FilterContext) -> str:
@@ -217,7 +255,7 @@ def _render(columns: int, indent_unit: str, tab_width: int) -> str:
     return " " * columns
 
 
-# -- 3. single line ---------------------------------------------------------------------
+# -- 4. single line ---------------------------------------------------------------------
 
 
 def limit_to_single_line(text: str, ctx: FilterContext) -> str:
@@ -238,7 +276,7 @@ def limit_to_single_line(text: str, ctx: FilterContext) -> str:
     return "\n" + following if at_line_end and following is not None else ""
 
 
-# -- 4. repetition ----------------------------------------------------------------------
+# -- 5. repetition ----------------------------------------------------------------------
 
 
 def repetition_guard(text: str, ctx: FilterContext) -> str:
@@ -281,7 +319,7 @@ def _end_of_first_repeated_copy(lines: list[str]) -> int | None:
     return None
 
 
-# -- 5. next line -----------------------------------------------------------------------
+# -- 6. next line -----------------------------------------------------------------------
 
 
 def stop_at_next_line_duplicate(text: str, ctx: FilterContext) -> str:
@@ -310,7 +348,7 @@ def _significant(line: str) -> bool:
     return any(char.isalnum() for char in line)
 
 
-# -- 6. suffix overlap ------------------------------------------------------------------
+# -- 7. suffix overlap ------------------------------------------------------------------
 
 
 def stop_at_suffix_overlap(text: str, ctx: FilterContext) -> str:
@@ -393,7 +431,77 @@ def _unmatched_closers(text: str) -> set[int]:
     return unmatched
 
 
-# -- 7, 8. tidying ----------------------------------------------------------------------
+# -- 8. the block -----------------------------------------------------------------------
+
+
+def stop_at_block_end(text: str, ctx: FilterContext) -> str:
+    """Cut a multi-line completion where the block being written at the cursor ends, so
+    that it adds no sibling definitions or statements after it (see
+    :meth:`CursorSite.block_end`). Where the tree cannot tell (no grammar, an ERROR at
+    the cursor), the block ends before the first line indented less than it: the body of
+    the completed cursor line when that opens a block, else the cursor line's own level;
+    a line of closing brackets there (``}``, ``)``) still belongs to it."""
+    if "\n" not in text:
+        return text
+    end = ctx.site.block_end(text) if ctx.site is not None else None
+    if end is None:
+        end = _indented_block_end(text, ctx)
+    return text[:end]
+
+
+def _indented_block_end(text: str, ctx: FilterContext) -> int:
+    lines = _Lines.of(text, ctx)
+    for row in lines.code[1:]:
+        if lines.indent(row) >= lines.level:
+            continue
+        if all(char in _BLOCK_CLOSERS for char in lines.rows[row].strip()):
+            return lines.starts[row] + len(lines.rows[row])
+        return lines.starts[row]
+    return len(text)
+
+
+@attrs.frozen
+class _Lines:
+    """A completion's lines as they will stand in the document (the first one after the
+    text before the cursor), and the indentation of the statements it writes: that of its
+    first line, or of the body that line opens."""
+
+    rows: list[str]
+    starts: list[int]
+    """Where each row starts in the completion (the first at 0)."""
+    code: list[int]
+    """The rows that are not blank."""
+    tab_width: int
+    level: int
+
+    @classmethod
+    def of(cls, text: str, ctx: FilterContext) -> _Lines:
+        lines = text.split("\n")
+        rows = [ctx.line_prefix + lines[0], *lines[1:]]
+        starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+        code = [row for row in range(len(rows)) if rows[row].strip()]
+        tab_width = _tab_width(ctx.indent_unit, [])
+        level = 0
+        if code:
+            level = _columns(_leading_ws(rows[code[0]]), tab_width)
+            body = _columns(_leading_ws(rows[code[1]]), tab_width) if len(code) > 1 else 0
+            if _opens_block(rows[code[0]]) and body > level:
+                level = body
+        return cls(rows, starts, code, tab_width, level)
+
+    def indent(self, row: int) -> int:
+        return _columns(_leading_ws(self.rows[row]), self.tab_width)
+
+    def last_statement(self) -> int:
+        """Where the last row at the statements' level (after the first) starts; 0 when
+        there is none."""
+        for row in reversed(self.code[1:]):
+            if self.indent(row) <= self.level:
+                return self.starts[row]
+        return 0
+
+
+# -- 9, 10. tidying ---------------------------------------------------------------------
 
 
 def trim_trailing_whitespace(text: str, ctx: FilterContext) -> str:
@@ -414,15 +522,39 @@ def drop_blank(text: str, ctx: FilterContext) -> str:
     return text if text.strip() else ""
 
 
+# -- 11. syntax errors ------------------------------------------------------------------
+
+
+def reject_syntax_errors(text: str, ctx: FilterContext) -> str:
+    """Nothing when the completion, inserted at the cursor, adds a syntax error to the
+    document (see :meth:`CursorSite.adds_errors`: an error the document already had may
+    stay, or be resolved). A generation stopped by its token limit is first cut back to
+    before its last statement (the construct the limit left unfinished), if a statement
+    remains. Without a grammar, or when the parse takes too long, the completion is let
+    through."""
+    site = ctx.site
+    if site is None or not site.adds_errors(text):
+        return text
+    if ctx.truncated:
+        cut = _Lines.of(text, ctx).last_statement()
+        shorter = trim_trailing_whitespace(text[:cut], ctx) if cut else ""
+        if shorter.strip() and site.adds_errors(shorter) is False:
+            return shorter
+    return ""
+
+
 DEFAULT_CHAIN: tuple[Filter, ...] = (
+    drop_cut_off_line,
     strip_code_fences,
     fix_indentation,
     limit_to_single_line,
     repetition_guard,
     stop_at_next_line_duplicate,
     stop_at_suffix_overlap,
+    stop_at_block_end,
     trim_trailing_whitespace,
     drop_blank,
+    reject_syntax_errors,
 )
 
 

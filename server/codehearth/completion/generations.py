@@ -78,6 +78,8 @@ class Generation:
     anchor: Anchor
     multiline: bool
     text: str = ""
+    truncated: bool = False
+    """The model stopped at the request's token limit (its last line may be cut off)."""
     error: BackendError | None = None
     cancelled: bool = False
     finished: bool = False

@@ -4,9 +4,9 @@
 pygls keeps the text; these handlers tell the completion engine about keystrokes (typing
 cadence, cancelling streams the new text contradicts) and closed documents, stop the code
 actions running for another version of the document (their edits would not apply), and
-schedule the index update and (when enabled) the syntax diagnostics for the document;
-saving the workspace's ``codehearth.toml`` reloads the settings. They stay thin: they run
-on every keystroke.
+schedule the index update and the syntax diagnostics for the document (cleared when it
+closes); saving the workspace's ``codehearth.toml`` reloads the settings. They stay thin:
+they run on every keystroke.
 
 :func:`use_lsp_positions` fixes two pygls 2.1 position bugs for the workspace: lines end
 where the LSP says (``\\r\\n``, ``\\r``, ``\\n``), while pygls splits with ``str.splitlines``,
@@ -85,7 +85,7 @@ def register(server: CodeHearthServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(ls: CodeHearthServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.index_updates.schedule(params.text_document.uri, saved=False, delay=0)
-        ls.syntax_diagnostics.schedule(params.text_document.uri)
+        ls.syntax_diagnostics.opened(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: CodeHearthServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -100,7 +100,7 @@ def register(server: CodeHearthServer) -> None:
             ls.note_edit(uri, line)
         ls.action_runs.document_changed(uri, params.text_document.version)
         ls.index_updates.schedule(uri, saved=False)
-        ls.syntax_diagnostics.schedule(uri)
+        ls.syntax_diagnostics.changed(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def on_save(ls: CodeHearthServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -113,5 +113,6 @@ def register(server: CodeHearthServer) -> None:
     def on_close(ls: CodeHearthServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.outcomes.document_closed(params.text_document.uri)
         ls.action_runs.document_closed(params.text_document.uri)
+        ls.syntax_diagnostics.closed(params.text_document.uri)
         if ls.engine is not None:
             ls.engine.document_closed(params.text_document.uri)

@@ -1,0 +1,13 @@
+class Cart {
+  constructor() {
+    this.items = [];
+  }
+
+  total() {
+    <|CURSOR|>
+  }
+
+  clear() {
+    this.items = [];
+  }
+}

@@ -1,0 +1,3 @@
+function total(prices: number[]): number {
+  <|CURSOR|>
+}
