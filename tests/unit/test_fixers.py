@@ -51,17 +51,13 @@ def line_region(text: str, line: int) -> TextRange:
     ],
 )
 def test_a_one_token_repair_is_found(language: str, text: str, line: int, first: str) -> None:
-    parser = REGISTRY.parser(language)
-    assert parser is not None
-    repairs = syntax_repairs(parser, text, line_region(text, line))
+    repairs = syntax_repairs(REGISTRY, language, text, line_region(text, line))
     assert repairs and repairs[0] == first, repairs
 
 
 def test_a_region_that_parses_gets_no_repair() -> None:
     text = "def f(a):\n    return a\n"
-    parser = REGISTRY.parser("python")
-    assert parser is not None
-    assert syntax_repairs(parser, text, line_region(text, 0)) == []
+    assert syntax_repairs(REGISTRY, "python", text, line_region(text, 0)) == []
 
 
 needs_ruff = pytest.mark.skipif(find_ruff() is None, reason="ruff is not installed")

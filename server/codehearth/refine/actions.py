@@ -127,10 +127,7 @@ def drafts_without_model(job: ActionJob, region: TextRange) -> list[str]:
     error, ruff's own fix for a ruff diagnostic (blocking: run in a thread)."""
     if job.kind != "quick_fix" or job.diagnostic is None:
         return []
-    drafts: list[str] = []
-    parser = LanguageRegistry.load().parser(job.language_id)
-    if parser is not None:
-        drafts.extend(syntax_repairs(parser, job.text, region))
+    drafts = syntax_repairs(LanguageRegistry.load(), job.language_id, job.text, region)
     ruff = find_ruff() if job.language_id == "python" else None
     code = job.diagnostic.code
     if ruff is not None and code and RUFF_CODE.fullmatch(code):
