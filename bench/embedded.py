@@ -16,6 +16,14 @@ router falls back to the embedded model, as on a fresh machine), driven by a scr
 client; once the model is loaded, invoked inline completions limited to one token are
 timed from request to answer (the whole prompt evaluated each time, routing and both LSP
 hops included).
+
+Typing through a file (issue 17): the same server, workspace context on (CodeHearth's own
+``completion`` package indexed), typing through ``engine.py``: at each of
+:data:`TYPING_POINTS` places the rest of the line is deleted and typed back
+:data:`TYPING_STEP` characters at a time, each step an invoked single-line completion,
+timed from request to suggestion. Run twice in one go: with ``models.embeddedReusePrompt``
+on (the default: llama.cpp evaluates only what changed since the last prompt) and off (the
+whole prompt evaluated each time). Target: p50 <= 300 ms and p95 <= 800 ms with reuse on.
 """
 
 import os
@@ -28,8 +36,10 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 import asyncio
 import json
 import resource
+import shutil
 import statistics
 import time
+from pathlib import Path
 
 import llama_cpp
 
@@ -108,6 +118,75 @@ LSP_SOURCE = (
 )
 
 
+async def wait_loaded(session: ScriptedClient) -> None:
+    """Until the warm-up has loaded the built-in completion model (at most a minute)."""
+    for _ in range(600):
+        models = (await session.status()).get("models", {}).get("embedded") or {}
+        if models.get(DEFAULT_EMBEDDED_MODEL, {}).get("loaded"):
+            return
+        await asyncio.sleep(0.1)
+
+
+TYPING_POINTS = 12
+TYPING_STEP = 3
+TYPING_STEPS = 3
+TYPED_FILE = "engine.py"
+TYPED_PACKAGE = Path(__file__).resolve().parents[1] / "server" / "codehearth" / "completion"
+"""The workspace typed in: CodeHearth's own completion package (a copy)."""
+
+
+def typing_script(text: str) -> list[tuple[str, int, int]]:
+    """(document text, line, column) of each request while typing through ``text``: at
+    :data:`TYPING_POINTS` code lines spread over the file, the line is cut after its
+    indentation plus one step, then typed back a step at a time."""
+    lines = text.split("\n")
+    code = [n for n, line in enumerate(lines) if len(line.strip()) > 3 * TYPING_STEP * TYPING_STEPS]
+    chosen = code[:: max(1, len(code) // TYPING_POINTS)][:TYPING_POINTS]
+    script = []
+    for number in chosen:
+        line = lines[number]
+        indent = len(line) - len(line.lstrip())
+        for step in range(1, TYPING_STEPS + 1):
+            column = indent + step * TYPING_STEP
+            typed = [*lines[:number], line[:column], *lines[number + 1 :]]
+            script.append(("\n".join(typed), number, column))
+    return script
+
+
+async def lsp_typing_latency(root: str, reuse: bool) -> dict[str, float]:
+    """p50/p95 ms from request to suggestion while typing through a file, with workspace
+    context, with llama.cpp's prompt reuse on or off."""
+    workspace = Path(root) / ("reuse" if reuse else "whole")
+    shutil.copytree(TYPED_PACKAGE, workspace, ignore=shutil.ignore_patterns("__pycache__"))
+    options = {
+        "ollama": {"host": "http://127.0.0.1:9"},  # nothing listens: the embedded model answers
+        "models": {"embeddedReusePrompt": reuse},
+        "completion": {"deadlineSeconds": 60, "invokedItems": 1, "multiline": False},
+    }
+    source = (workspace / TYPED_FILE).read_text(encoding="utf-8")
+    async with ScriptedClient(root=workspace, initialization_options=options) as session:
+        await wait_loaded(session)
+        for _ in range(600):  # the index gives the workspace context
+            if (await session.status()).get("index", {}).get("lexicalReady"):
+                break
+            await asyncio.sleep(0.1)
+        uri = session.open(workspace / TYPED_FILE, source, "python")
+        timings, answered = [], 0
+        for text, line, column in typing_script(source):
+            session.replace_text(uri, text)
+            started = time.perf_counter()
+            items = await session.inline_completion(uri, line, column, invoked=True)
+            timings.append(time.perf_counter() - started)
+            answered += bool(items)
+    timings.sort()
+    return {
+        "requests": len(timings),
+        "answered": answered,
+        "p50_ms": round(statistics.median(timings) * 1000, 1),
+        "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))] * 1000, 1),
+    }
+
+
 async def lsp_time_to_first_token(root: str) -> float:
     """Median ms of a one-token inline completion through ``codehearth serve``. Each
     request's text starts differently, so neither the engine's cache nor llama.cpp's
@@ -122,11 +201,7 @@ async def lsp_time_to_first_token(root: str) -> float:
         "completion": {"maxTokens": 1, "deadlineSeconds": 60, "invokedItems": 1},
     }
     async with ScriptedClient(root=workspace, initialization_options=options) as session:
-        for _ in range(600):  # warm-up loads the model in the background
-            embedded = (await session.status()).get("models", {}).get("embedded") or {}
-            if embedded.get("loaded"):
-                break
-            await asyncio.sleep(0.1)
+        await wait_loaded(session)
         uri = session.open(source, LSP_SOURCE, "python")
         timings = []
         for index in range(LSP_REQUESTS):
@@ -200,6 +275,7 @@ async def main() -> None:
         "peak_rss_mb_before_load": rss_before_load,
         "peak_rss_mb_after_load": rss_after_load,
         "lsp_time_to_first_token_ms": round(await lsp_ttft(), 1),
+        **await typing_figures(),
     }
     print(json.dumps(result))
 
@@ -209,6 +285,20 @@ async def lsp_ttft() -> float:
 
     with tempfile.TemporaryDirectory(prefix="codehearth-bench-") as root:
         return await lsp_time_to_first_token(root)
+
+
+async def typing_figures() -> dict[str, object]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="codehearth-bench-") as root:
+        reused = await lsp_typing_latency(root, reuse=True)
+        whole = await lsp_typing_latency(root, reuse=False)
+    return {
+        "typing_with_context_prompt_reused": reused,
+        "typing_with_context_prompt_whole": whole,
+        "typing_target_ms": {"p50": 300, "p95": 800},
+        "typing_meets_target": reused["p50_ms"] <= 300 and reused["p95_ms"] <= 800,
+    }
 
 
 if __name__ == "__main__":

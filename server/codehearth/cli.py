@@ -439,6 +439,7 @@ def _chat(args: argparse.Namespace) -> int:
 async def _chat_async(args: argparse.Namespace) -> int:
     from codehearth.chat.pipeline import ChatSession
     from codehearth.memory.store import MemoryStore
+    from codehearth.models.capabilities import tool_support
     from codehearth.models.errors import BackendError
     from codehearth.models.factory import build_pool
     from codehearth.models.pool import describe_candidate
@@ -454,6 +455,7 @@ async def _chat_async(args: argparse.Namespace) -> int:
     pool = build_pool(settings).pool
     try:
         with MemoryStore.for_workspace(root) as store:
+            native, json_tools = tool_support(await pool.role("chat").show())
             session = ChatSession(
                 store,
                 pool.role("chat"),
@@ -461,6 +463,8 @@ async def _chat_async(args: argparse.Namespace) -> int:
                 num_ctx=settings.chat.num_ctx,
                 conversation_id=args.conversation,
                 counter=EstimatingCounter(),
+                supports_tools=native,
+                json_tools=json_tools,
             )
             answer = await session.ask(
                 args.question, on_chunk=lambda text: print(text, end="", flush=True)

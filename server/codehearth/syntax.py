@@ -74,6 +74,9 @@ class SyntaxProblem:
     end_line: int
     end_column: int
     message: str
+    repair: str = ""
+    """The token that, inserted at the end of the range, fixes it (``expected ':'``: the
+    ``:``); empty when no single token does."""
 
 
 def syntax_problems(
@@ -149,11 +152,12 @@ class _Locator:
 
     def _missing(self, node: tree_sitter.Node) -> SyntaxProblem:
         before = self._token_before(node)
+        message = _expected(node.type, node.is_named)
         if before is not None and before.end_byte == node.start_byte:
-            return self._after_token(before, _expected(node.type, node.is_named))
-        return self._problem(
-            node.start_point, node.start_point, _expected(node.type, node.is_named)
-        )
+            problem = self._after_token(before, message)
+        else:
+            problem = self._problem(node.start_point, node.start_point, message)
+        return problem if node.is_named else attrs.evolve(problem, repair=node.type)
 
     def _repair(
         self, tree: tree_sitter.Tree, source: bytes, node: tree_sitter.Node, done: int
@@ -189,7 +193,9 @@ class _Locator:
                 _, token, repaired = best
                 added = token.encode()
                 text = source[: before.end_byte] + added + source[before.end_byte :]
-                problem = self._after_token(before, _expected(token, False))
+                problem = attrs.evolve(
+                    self._after_token(before, _expected(token, False)), repair=token
+                )
                 return problem, repaired, text, before.end_byte + len(added)
         return None
 

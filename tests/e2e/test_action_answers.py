@@ -91,7 +91,7 @@ def edits_of(edit: types.WorkspaceEdit | None, uri: str) -> list[types.TextEdit]
 async def test_the_trace_command_shows_the_rounds_of_the_last_resolve(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:
-    ollama.responder = scripted("```python\nimport os as\n```", "```python\n```")
+    ollama.responder = scripted("```python\n    argv = (\n```", "```python\n```")
     _, stub = await quick_fix(client, workspace)
     resolved = await client.code_action_resolve_async(stub)
     assert resolved.edit is not None
@@ -103,7 +103,7 @@ async def test_the_trace_command_shows_the_rounds_of_the_last_resolve(
     )
     [trace] = result["traces"]
     assert trace["action"] == "quick_fix"
-    assert Path(trace["file"]) == workspace / "tool.py" and trace["line"] == 1
+    assert Path(trace["file"]) == workspace / "tool.py" and trace["line"] == 5
     assert trace["model"] == f"qwen2.5-coder:7b ({ollama.url})"  # the model that answered
     assert (trace["outcome"], trace["offered"]) == ("verified", True)
     first, second = trace["rounds"]

@@ -13,15 +13,17 @@ from pytest_lsp import LanguageClient
 from tests.e2e.conftest import open_document
 from tests.fakes.fake_ollama import FakeOllama
 
-SOURCE = "import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n"
-UNUSED_IMPORT = types.Diagnostic(
+SOURCE = "import sys\n\n\ndef main():\n    argv = sys.argv[1:]\n    print(sys.argv)\n"
+UNUSED_VARIABLE = types.Diagnostic(
     range=types.Range(
-        start=types.Position(line=0, character=7), end=types.Position(line=0, character=9)
+        start=types.Position(line=4, character=4), end=types.Position(line=4, character=8)
     ),
-    message="`os` imported but unused",
-    code="F401",
+    message="Local variable `argv` is assigned to but never used",
+    code="F841",
     source="ruff",
 )
+"""A diagnostic ruff has no safe fix for, so the model is asked (an unused import it
+fixes itself, with no model: see test_a_ruff_fix_needs_no_model)."""
 
 
 def request(uri: str, diagnostics: list[types.Diagnostic]) -> types.CodeActionParams:
@@ -57,7 +59,7 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 async def quick_fix(client: LanguageClient, workspace: Path) -> tuple[str, types.CodeAction]:
     uri = open_document(client, workspace, "tool.py", SOURCE)
-    actions = await client.text_document_code_action_async(request(uri, [UNUSED_IMPORT]))
+    actions = await client.text_document_code_action_async(request(uri, [UNUSED_VARIABLE]))
     assert actions is not None
     [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
     assert stub.kind == "quickfix.codehearth" and stub.edit is None
@@ -67,7 +69,7 @@ async def quick_fix(client: LanguageClient, workspace: Path) -> tuple[str, types
 async def test_a_weak_models_fix_is_verified_after_feedback(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:
-    model = scripted("```python\nimport os as\n```", "```python\n```")
+    model = scripted("```python\n    argv = (\n```", "```python\n```")
     ollama.responder = model
     uri, stub = await quick_fix(client, workspace)
     resolved = await client.code_action_resolve_async(stub)
@@ -83,7 +85,7 @@ async def test_a_weak_models_fix_is_verified_after_feedback(
         edits = list(resolved.edit.changes[uri])
     [edit] = edits
     assert isinstance(edit, types.TextEdit)
-    assert edit.range.start.line == 0 and edit.new_text == ""
+    assert edit.range.start.line == 4 and edit.new_text == ""
     assert len(model.calls) == 2
     assert [call["think"] for call in model.calls] == [False, False]  # no hidden reasoning
     critique = model.calls[1]["messages"][-1]["content"]
@@ -93,8 +95,69 @@ async def test_a_weak_models_fix_is_verified_after_feedback(
 async def test_no_edit_is_offered_when_nothing_verifies(
     client: LanguageClient, ollama: FakeOllama, workspace: Path
 ) -> None:
-    ollama.responder = scripted("```python\nimport os as\n```")
+    ollama.responder = scripted("```python\n    argv = (\n```")
     _, stub = await quick_fix(client, workspace)
     resolved = await client.code_action_resolve_async(stub)
     assert resolved.edit is None
     assert any("no verified edit for quick fix" in m.message for m in client.messages)
+
+
+UNUSED_IMPORT = types.Diagnostic(
+    range=types.Range(
+        start=types.Position(line=0, character=7), end=types.Position(line=0, character=9)
+    ),
+    message="`os` imported but unused",
+    code="F401",
+    source="ruff",
+)
+
+
+async def test_a_ruff_fix_needs_no_model(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = scripted("```python\nimport os as\n```")  # it would be wrong
+    uri = open_document(client, workspace, "tool.py", "import os\n" + SOURCE)
+    actions = await client.text_document_code_action_async(request(uri, [UNUSED_IMPORT]))
+    assert actions is not None
+    [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
+    resolved = await client.code_action_resolve_async(stub)
+    assert resolved.edit is not None
+    changes = resolved.edit.document_changes or []
+    edits = (
+        [e for change in changes for e in change.edits]  # type: ignore[union-attr]
+        if changes
+        else list((resolved.edit.changes or {})[uri])
+    )
+    assert [(e.range.start.line, e.new_text) for e in edits] == [(0, "")]
+    assert ollama.generations() == []  # no model was asked
+
+
+BROKEN = "def total(prices: list[float]) -> float\n    return sum(prices)\n"
+SYNTAX_ERROR = types.Diagnostic(
+    range=types.Range(
+        start=types.Position(line=0, character=0), end=types.Position(line=0, character=40)
+    ),
+    message="expected ':'",
+    code="syntax",
+    source="codehearth",
+)
+
+
+async def test_a_deleted_colon_is_repaired_with_no_model(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = scripted("I cannot help with that.")
+    uri = open_document(client, workspace, "total.py", BROKEN)
+    actions = await client.text_document_code_action_async(request(uri, [SYNTAX_ERROR]))
+    assert actions is not None
+    [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
+    resolved = await client.code_action_resolve_async(stub)
+    assert resolved.edit is not None
+    changes = resolved.edit.document_changes or []
+    edits = (
+        [e for change in changes for e in change.edits]  # type: ignore[union-attr]
+        if changes
+        else list((resolved.edit.changes or {})[uri])
+    )
+    assert [e.new_text for e in edits] == [":"]
+    assert ollama.generations() == []

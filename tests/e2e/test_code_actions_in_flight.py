@@ -26,7 +26,7 @@ from tests.e2e.conftest import (
     initialize_params,
     open_document,
 )
-from tests.e2e.test_code_actions import SOURCE, UNUSED_IMPORT, request, scripted, until
+from tests.e2e.test_code_actions import SOURCE, UNUSED_VARIABLE, request, scripted, until
 from tests.fakes.fake_ollama import FakeOllama
 
 FIX = "```python\n```\n"  # the target line `import os`, deleted
@@ -79,7 +79,7 @@ async def vscode(
 
 async def the_quick_fix(client: LanguageClient, workspace: Path) -> tuple[str, types.CodeAction]:
     uri = open_document(client, workspace, "tool.py", SOURCE)
-    actions = await client.text_document_code_action_async(request(uri, [UNUSED_IMPORT]))
+    actions = await client.text_document_code_action_async(request(uri, [UNUSED_VARIABLE]))
     [fix] = [a for a in actions or [] if isinstance(a, types.CodeAction)]
     return uri, fix
 
@@ -126,7 +126,7 @@ async def test_a_pick_is_answered_at_once_and_its_verified_edit_follows_once(
     assert again == {"started": False, "reason": "already running"}
     await until(lambda: bool(client.applied))  # type: ignore[attr-defined]
     edit = the_edit(client, uri)
-    assert edit.range.start.line == 0 and edit.new_text == ""
+    assert edit.range.start.line == 4 and edit.new_text == ""
     assert len(ollama.generations()) == 1
     assert shown(client) == [WORKING, STILL_WORKING]
 
@@ -178,7 +178,7 @@ async def test_a_slow_fix_is_handed_from_resolve_to_the_command(
     assert resolved.command.command == "codehearth.applyAction"
     assert await execute(client, resolved.command) == {"started": True, "reason": "running"}
     await until(lambda: bool(client.applied))  # type: ignore[attr-defined]
-    assert the_edit(client, uri).range.start.line == 0
+    assert the_edit(client, uri).range.start.line == 4
     assert len(ollama.generations()) == 1  # the command took over the run, not a new one
     [end] = [
         reports[-1]

@@ -85,7 +85,8 @@ async def status(client: LanguageClient) -> dict[str, Any]:
 
 
 async def embedded(client: LanguageClient) -> dict[str, Any]:
-    state: dict[str, Any] = (await status(client))["models"]["embedded"]
+    """The state of the built-in completion model (the base model)."""
+    state: dict[str, Any] = (await status(client))["models"]["embedded"]["gemma3-270m"]
     return state
 
 
@@ -154,15 +155,22 @@ async def test_typing_on_stops_the_generation_within_100_ms(
     assert state["lastStopMs"] is not None and state["lastStopMs"] < STOP_BUDGET_MS
 
 
-async def test_a_chat_answered_by_the_embedded_model_is_signed_with_its_name(
+async def test_the_built_in_instruct_model_answers_chat_and_signs_it(
     client: LanguageClient,
 ) -> None:
-    """Chat is configured for qwen2.5-coder:7b, which does not answer: the signature (what
-    the editors print under the answer) names the built-in model that wrote it."""
+    """Chat is configured for qwen2.5-coder:7b, which does not answer: the built-in
+    instruction-tuned model does (never the base model, which would echo the prompt), in
+    a few lines with none of its prompt, and the signature (printed under the answer by the
+    editors) names it."""
     await command(client, "codehearth.memory.show")  # memory is open
     result = await command(client, "codehearth.chat", {"question": "What is 2 + 2?"})
     assert result["ok"] is True, result
-    assert result["model"].startswith("gemma3-270m"), result
-    assert result["answeredBy"].startswith("gemma3-270m ("), result
+    print(f"\nSmolLM2-135M-Instruct answers: {result['text']!r}")
+    assert result["model"] == "smollm2-135m-instruct", result
+    assert result["answeredBy"].startswith("smollm2-135m-instruct ("), result
+    assert len(result["text"].splitlines()) < 25
+    assert "You are CodeHearth" not in result["text"] and "Core memory" not in result["text"]
     report = await status(client)
-    assert "gemma3-270m" in report["models"]["answered"]["chat"]
+    assert "smollm2-135m-instruct" in report["models"]["answered"]["chat"]
+    routes = {(r["role"], r["model"]): r for r in report["models"]["routes"]}
+    assert routes[("chat", "smollm2-135m-instruct")]["capabilities"] == ["instruct"]

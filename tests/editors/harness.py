@@ -33,6 +33,11 @@ warm_up = false
 
 [index]
 enabled = false
+
+[actions]
+# These tests prove the editor applies the model's verified quick fix; the fixes that need
+# no model (ruff's own, a one-token syntax repair) would take these before the model.
+fixes_without_model = false
 """
 
 
@@ -219,6 +224,7 @@ def run_vscode(
         "codehearth.serverPath": str(CODEHEARTH),
         "codehearth.ollama.host": fake.url,
         "codehearth.ollama.warmUp": False,
+        "codehearth.actions.fixesWithoutModel": False,  # the model's quick fix is under test
         "codehearth.index.enabled": False,
         "codehearth.logging.level": "debug",
         "codehearth.logging.file": str(server_log),

@@ -48,15 +48,18 @@ FUNCTION = (
     'def mean(values: list[float]) -> float:\n    """The arithmetic mean of values."""\n    \n'
 )
 CURSOR = (2, 4)
-UNUSED_IMPORT_SOURCE = "import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n"
-UNUSED_IMPORT = types.Diagnostic(
+UNUSED_VARIABLE_SOURCE = (
+    "import sys\n\n\ndef main():\n    argv = sys.argv[1:]\n    print(sys.argv)\n"
+)
+UNUSED_VARIABLE = types.Diagnostic(
     range=types.Range(
-        start=types.Position(line=0, character=7), end=types.Position(line=0, character=9)
+        start=types.Position(line=4, character=4), end=types.Position(line=4, character=8)
     ),
-    message="`os` imported but unused",
-    code="F401",
+    message="Local variable `argv` is assigned to but never used",
+    code="F841",
     source="ruff",
 )
+"""ruff has no safe fix for F841: the model is asked (an unused import needs none)."""
 SHORT_QUESTION = "In one short sentence: what does a Python list hold?"
 LONG_ANSWER_QUESTION = (
     "Count from 1 to 300, writing every number in words on its own line, and nothing else."
@@ -186,13 +189,15 @@ async def test_a_quick_fix_runs_the_refine_loop_on_the_real_model(
 ) -> None:
     server = shared.get(kind, SMOLLM)
     client = await session.open({"edit": [server]}, actions={"maxRounds": rounds})
-    uri = open_document(client, session.workspace, "tool.py", UNUSED_IMPORT_SOURCE)
+    uri = open_document(client, session.workspace, "tool.py", UNUSED_VARIABLE_SOURCE)
     actions = await bounded(
         client.text_document_code_action_async(
             types.CodeActionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
-                range=types.Range(start=UNUSED_IMPORT.range.start, end=UNUSED_IMPORT.range.start),
-                context=types.CodeActionContext(diagnostics=[UNUSED_IMPORT]),
+                range=types.Range(
+                    start=UNUSED_VARIABLE.range.start, end=UNUSED_VARIABLE.range.start
+                ),
+                context=types.CodeActionContext(diagnostics=[UNUSED_VARIABLE]),
             )
         )
     )

@@ -13,7 +13,12 @@ import pytest
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_openai import FakeLlamaServer
 
-from codehearth.chat.pipeline import SUMMARY_INSTRUCTIONS, SUMMARY_MARK, ChatSession
+from codehearth.chat.pipeline import (
+    REMEMBERED_HEADING,
+    SUMMARY_INSTRUCTIONS,
+    SUMMARY_MARK,
+    ChatSession,
+)
 from codehearth.chat.window import prompt_tokens
 from codehearth.memory.store import MemoryStore
 from codehearth.models.errors import BackendError, ProblemKind
@@ -254,3 +259,39 @@ async def test_memory_survives_a_restart(
         "Noted, billing it is.",
         "What do I work on?",
     ]
+
+
+async def test_a_fact_from_an_earlier_conversation_reaches_a_model_without_tools(
+    fake: FakeOllama, backend: OllamaBackend, tmp_path: Path
+) -> None:
+    """No tool is called: the fact is searched for before the model answers, and found
+    after a restart, in another conversation, in the prompt of a model too small for tools."""
+    folder = tmp_path / "memory"
+    fake.set_text("Noted.")
+    with MemoryStore(folder) as first:
+        ask = session(first, backend, supports_tools=False, json_tools=False).ask
+        await ask("Our deploy target is a Raspberry Pi 5 in the garage.")
+        await ask("Unrelated: how do I reverse a list?")
+    with MemoryStore(folder) as second:
+        second.archival_insert("The staging database is called heron.")
+        later = session(
+            second, backend, supports_tools=False, json_tools=False, conversation_id="c2"
+        )
+        await later.ask("Which machine is our deploy target, and what is staging called?")
+    system = bodies(fake)[-1]["messages"][0]["content"]
+    found = system.split(REMEMBERED_HEADING, 1)[1]
+    assert "- note: The staging database is called heron." in found
+    assert "- the user said earlier: Our deploy target is a Raspberry Pi 5 in the garage." in found
+    assert "reverse a list" not in found.split("\n")[1]  # the best hit comes first
+    assert '{"tool": "<name>"' not in system and "Memory tools" not in system  # no tools
+
+
+async def test_what_is_already_in_the_window_is_not_repeated_as_remembered(
+    fake: FakeOllama, backend: OllamaBackend, store: MemoryStore
+) -> None:
+    fake.set_text("Noted.")
+    ask = session(store, backend, supports_tools=False).ask
+    await ask("The release branch is called trunk-7.")
+    await ask("What is the release branch called?")
+    system = bodies(fake)[-1]["messages"][0]["content"]
+    assert REMEMBERED_HEADING not in system  # the earlier turn is in the history already

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from codehearth.models.capabilities import detect_capabilities
 from codehearth.models.embedded_backend import (
     DEFAULT_EMBEDDED_MODEL,
+    DEFAULT_INSTRUCT_MODEL,
     INSTALL_HINT,
     EmbeddedBackend,
+    EmbeddedModels,
     _apply_builtin_template,
+    _RepeatedLines,
     assemble_bundled_model,
     embedded_available,
 )
@@ -329,3 +333,97 @@ async def test_without_llama_cpp_every_call_says_how_to_install_it(
         assert raised.value.kind is ProblemKind.UNREACHABLE, name
         assert INSTALL_HINT in raised.value.message, name
     await made.aclose()
+
+
+@pytest.mark.model
+@needs_llama_cpp
+@pytest.mark.parametrize(
+    ("bundled", "follows"),
+    [
+        pytest.param(DEFAULT_EMBEDDED_MODEL, False, id="gemma-base"),
+        pytest.param(DEFAULT_INSTRUCT_MODEL, True, id="smollm2-instruct"),
+    ],
+)
+async def test_each_built_in_model_says_whether_it_follows_instructions(
+    bundled: str, follows: bool
+) -> None:
+    made = EmbeddedModels([EmbeddedBackend(n_ctx=512, bundled=bundled)])
+    try:
+        assert await made.list_models() == [bundled]
+        capabilities = detect_capabilities(await made.show(bundled))
+    finally:
+        await made.aclose()
+    assert capabilities.follows_instructions is follows, capabilities.reason
+
+
+@pytest.mark.model
+@needs_llama_cpp
+async def test_the_instruct_model_answers_a_chat_in_its_own_template() -> None:
+    made = EmbeddedModels([EmbeddedBackend(n_ctx=1024, bundled=DEFAULT_INSTRUCT_MODEL)])
+    try:
+        chunks = [
+            chunk
+            async for chunk in made.chat(
+                DEFAULT_INSTRUCT_MODEL, HELLO, num_ctx=1024, max_tokens=16, temperature=0.0
+            )
+        ]
+    finally:
+        await made.aclose()
+    answer = "".join(chunk.content for chunk in chunks)
+    print(f"\nSmolLM2-135M-Instruct says: {answer!r}")
+    assert "Paris" in answer  # what this tiny model really answers, at temperature 0
+    assert "<|im_start|>" not in answer and "Answer in one word" not in answer
+
+
+@pytest.mark.parametrize(
+    ("pieces", "shown", "cut"),
+    [
+        pytest.param(
+            ["The add function adds two numbers together.\n", "It returns the sum.\n"],
+            "The add function adds two numbers together.\nIt returns the sum.\n",
+            False,
+            id="no-repeat",
+        ),
+        pytest.param(
+            [
+                "The add function adds two numbers together.\n",
+                "More.\n",
+                "The add function ",
+                "adds two numbers together.\n",
+                "And so on.\n",
+            ],
+            "The add function adds two numbers together.\nMore.\n",
+            True,
+            id="a-repeated-line-stops-it-unshown",
+        ),
+        pytest.param(
+            ["```python\n", "x = 1\n", "```\n", "```python\n", "y = 2\n", "```\n"],
+            "```python\nx = 1\n```\n```python\ny = 2\n```\n",
+            False,
+            id="short-lines-may-repeat",
+        ),
+        pytest.param(
+            ["The add function adds two numbers together.\n", "The add function is pure.\n"],
+            "The add function adds two numbers together.\nThe add function is pure.\n",
+            False,
+            id="a-shared-start-is-shown-once-it-differs",
+        ),
+    ],
+)
+def test_repeated_lines_end_a_chat_answer(pieces: list[str], shown: str, cut: bool) -> None:
+    """What a looping small model's answer shows, fed as a generation feeds it."""
+    repeats = _RepeatedLines()
+    text = bytearray()
+    visible = 0
+    stopped = False
+    for piece in pieces:
+        text += piece.encode()
+        at = repeats.check(text)
+        if at is not None:
+            del text[at:]
+            stopped = True
+            break
+        visible = max(visible, repeats.hold_from(text))
+    if stopped:
+        visible = len(text)
+    assert bytes(text[:visible]).decode() == shown and stopped is cut

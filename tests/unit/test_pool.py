@@ -53,7 +53,12 @@ LOCAL_URL = "http://127.0.0.1:11434"
 
 def plan(**values: Any) -> RoutePlan:
     return plan_routes(
-        models(**values), OWN, ollama_url=LOCAL_URL, embedded_ready=True, embedded_model="gemma"
+        models(**values),
+        OWN,
+        ollama_url=LOCAL_URL,
+        embedded_ready=True,
+        embedded_model="gemma",
+        embedded_instruct_model="smollm",
     )
 
 
@@ -69,8 +74,9 @@ def routes(built: RoutePlan, role: str) -> list[str]:
     [
         pytest.param({}, "completion", [f"{FAST}@ollama", "gemma@embedded"], id="embedded-last"),
         pytest.param(
-            {"embedded": "prefer"}, "chat", ["gemma@embedded", f"{STRONG}@ollama"], id="prefer"
+            {"embedded": "prefer"}, "chat", ["smollm@embedded", f"{STRONG}@ollama"], id="prefer"
         ),
+        pytest.param({}, "chat", [f"{STRONG}@ollama", "smollm@embedded"], id="chat-instruct"),
         pytest.param({"embedded": "off"}, "edit", [f"{STRONG}@ollama"], id="off"),
         pytest.param({}, "embed", ["nomic-embed-text@ollama"], id="embed-never-embedded"),
         pytest.param({}, "critic", [], id="no-critic-unless-configured"),
@@ -86,7 +92,7 @@ def routes(built: RoutePlan, role: str) -> list[str]:
                 "fallbacks": {"edit": ["big@box", f"{FAST}"]},
             },
             "edit",
-            [f"{STRONG}@ollama", "big@openai", f"{FAST}@ollama", "gemma@embedded"],
+            [f"{STRONG}@ollama", "big@openai", f"{FAST}@ollama", "smollm@embedded"],
             id="fallbacks-in-order",
         ),
     ],
@@ -157,7 +163,12 @@ def test_an_endpoint_off_this_machine_is_cloud() -> None:
 
 def test_embedded_is_left_out_when_not_installed() -> None:
     built = plan_routes(
-        models(), OWN, ollama_url=LOCAL_URL, embedded_ready=False, embedded_model="gemma"
+        models(),
+        OWN,
+        ollama_url=LOCAL_URL,
+        embedded_ready=False,
+        embedded_model="gemma",
+        embedded_instruct_model="smollm",
     )
     assert routes(built, "completion") == [f"{FAST}@ollama"]
 
@@ -306,6 +317,48 @@ async def test_chat_fails_over_too(pool: ModelPool, primary: FakeOllama) -> None
         c.content async for c in made.chat("x", [{"role": "user", "content": "hi"}], num_ctx=2048)
     ]
     assert "".join(chunks) == "from the fallback\n"
+
+
+BASE = "qwen2.5-coder:1.5b-base"
+HELLO = [{"role": "user", "content": "What does add do?"}]
+
+
+async def chat(pool: ModelPool) -> str:
+    chunks = pool.role("chat").chat("x", HELLO, num_ctx=2048)
+    return "".join([chunk.content async for chunk in chunks])
+
+
+async def test_a_base_model_is_never_sent_a_conversation(
+    primary: FakeOllama, fallback: FakeOllama
+) -> None:
+    pool = two_endpoint_pool(primary, fallback, Clock(), chat=[f"{BASE}@1", f"{STRONG}@2"])
+    try:
+        assert await chat(pool) == "from the fallback\n"
+        assert await chat(pool) == "from the fallback\n"
+        assert primary.generations() == []  # asked what it is (/api/show), never to chat
+        [base_row] = [r for r in pool.describe()["routes"] if r["model"] == BASE]
+        assert base_row["capabilities"] == ["base"]
+        assert pool.role("chat").choices()[0].model == STRONG  # the route skips it now
+    finally:
+        await pool.aclose()
+
+
+async def test_with_only_base_models_chat_says_so_in_one_sentence_with_the_fix(
+    primary: FakeOllama, fallback: FakeOllama
+) -> None:
+    pool = two_endpoint_pool(primary, fallback, Clock(), chat=[f"{BASE}@1"])
+    try:
+        for _ in range(2):  # found out on the first request, skipped by the route after
+            with pytest.raises(BackendError) as raised:
+                await chat(pool)
+            message = raised.value.message
+            assert raised.value.kind is ProblemKind.UNSUPPORTED
+            assert message.startswith("No model that follows instructions can answer chat (")
+            assert "a base model" in message and "chat.model" in message
+            assert "ollama pull qwen2.5-coder:7b" in message and "codehearth[embedded]" in message
+        assert primary.generations() == []
+    finally:
+        await pool.aclose()
 
 
 @pytest.mark.parametrize("think", [pytest.param(None, id="default"), pytest.param(False, id="off")])

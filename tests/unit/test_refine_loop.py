@@ -196,3 +196,24 @@ async def test_cancellation_in_the_verifier_propagates() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await refine(TASK, ScriptedModel([RIGHT]), cancelled)
+
+
+async def test_a_draft_that_verifies_needs_no_model() -> None:
+    model = ScriptedModel([WRONG])
+    wrong, right = (
+        "    return sum(item for item in itemz\n",
+        "    return sum(item for item in items)\n",
+    )
+    result = await refine(TASK, model, fixes_itemz, drafts=[wrong, right])
+    assert result.verified and result.reason == "verified"
+    assert model.prompts == []  # no model was asked
+    assert [trace.round for trace in result.rounds] == [0, 0]
+    assert [all(c.ok for c in trace.checks) for trace in result.rounds] == [False, True]
+    assert result.rounds[1].prompt_tokens == 0 and result.rounds[1].answer_tokens == 0
+
+
+async def test_when_no_draft_verifies_the_model_is_asked() -> None:
+    model = ScriptedModel([RIGHT])
+    result = await refine(TASK, model, fixes_itemz, drafts=["    return sum(itemz)\n"])
+    assert result.verified and len(model.prompts) == 1
+    assert [trace.round for trace in result.rounds] == [0, 1]

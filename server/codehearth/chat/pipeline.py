@@ -4,8 +4,12 @@
 
 1. The system prompt is made of sections (see :mod:`codehearth.chat.window`), highest
    priority first: a persona line, the core memory blocks (``store.core_prompt()``), the
-   memory-tool instructions, the summary of earlier conversation, and the caller's
-   ``context`` (workspace snippets, the selection), which is the first to be cut.
+   memory-tool instructions, what memory holds about the question, the summary of earlier
+   conversation, and the caller's ``context`` (workspace snippets, the selection), which is
+   the first to be cut. *What memory holds* is searched before the model answers (archival
+   notes and earlier messages outside the window, best first, within
+   :data:`REMEMBERED_TOKENS`): a remembered fact reaches every model, also one that never
+   calls a memory tool (small local models rarely do).
 2. History is this conversation's user and assistant messages from recall memory (among the
    :data:`HISTORY_FETCH` newest records) that came after the latest summary. When the window
    cuts history, the dropped messages are summarised by one model call (the previous
@@ -18,7 +22,8 @@
    falls back when the backend answers :attr:`ProblemKind.UNSUPPORTED`), the model gets
    :data:`TOOL_SCHEMAS`; each call is run by :func:`execute_tool` and its result sent back as
    a ``role="tool"`` message. Without it, the system prompt describes the strict JSON
-   protocol of :func:`parse_tool_call`; an answer that is a tool call is run and its result
+   protocol of :func:`parse_tool_call` (unless ``json_tools`` is off: a model too small to
+   follow it gets no tools at all); an answer that is a tool call is run and its result
    sent back as a user message starting with ``[tool result]``. After ``max_tool_steps``
    rounds of tool calls, one last request without tools gives the answer.
 4. Only the final answer is streamed to ``on_chunk``: content that may still turn out to be
@@ -32,6 +37,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -67,6 +73,11 @@ SUMMARY_TOKENS = 400
 SUMMARY_MAX_CHARS = 3000
 # When the window cuts history, the kept history fills only this share of its room.
 KEEP_SHARE = 0.5
+REMEMBERED_TOKENS = 400
+"""Most tokens of what memory holds about the question put in the prompt."""
+REMEMBERED_NOTES = 3
+REMEMBERED_MESSAGES = 5
+REMEMBERED_ITEM_CHARS = 400
 
 PERSONA = (
     "You are CodeHearth, a local coding assistant with a persistent memory. Answer "
@@ -82,9 +93,19 @@ SUMMARY_INSTRUCTIONS = (
     "assistant. Merge the previous summary and the new messages into one summary of at most "
     "200 words that keeps facts, decisions and open questions. Reply with the summary only."
 )
+REMEMBERED_HEADING = (
+    "Found in memory for this question (earlier conversations and notes; use what is relevant):"
+)
 SUMMARY_MARK = "[codehearth summary through="
 _SUMMARY = re.compile(r"\A\[codehearth summary through=([^\]\s]+)\]\n")
-_PRIORITIES = {"persona": 100, "core": 90, "tools": 80, "summary": 50, "context": 10}
+_PRIORITIES = {
+    "persona": 100,
+    "core": 90,
+    "tools": 80,
+    "remembered": 60,
+    "summary": 50,
+    "context": 10,
+}
 
 
 class ChatBackend(Protocol):
@@ -142,6 +163,7 @@ class ChatSession:
         conversation_id: str,
         counter: TokenCounter,
         supports_tools: bool | None = None,
+        json_tools: bool = True,
         max_tool_steps: int = 4,
         reply_tokens: int = 1024,
     ) -> None:
@@ -152,6 +174,7 @@ class ChatSession:
         self.conversation_id = conversation_id
         self.counter = counter
         self.supports_tools = supports_tools
+        self.json_tools = json_tools
         self.max_tool_steps = max_tool_steps
         self.reply_tokens = reply_tokens
         self._summary = ""
@@ -167,18 +190,20 @@ class ChatSession:
         """Answer ``question`` (see the module docstring). Raises BackendError, or
         :class:`~codehearth.chat.window.ContextOverflow` when the question cannot fit."""
         records = await asyncio.to_thread(self._load)
+        remembered = await asyncio.to_thread(self._remembered, question, records)
         await asyncio.to_thread(self.store.add_message, "user", question, self.conversation_id)
         history: list[Message] = [{"role": r.role, "content": r.text} for r in records]
         core = await asyncio.to_thread(self.store.core_prompt)
         native = self.supports_tools is not False
         turn: list[Message] = []
-        assembly = self._assemble(core, context, history, question, turn, native)
+        assemble = functools.partial(self._assemble, core, remembered, context)
+        assembly = assemble(history, question, turn, native)
         summarised = 0
         if assembly.dropped:
             summarised = len(assembly.dropped)
             await self._summarise(assembly.dropped, records[summarised - 1].time)
             history = history[summarised:]
-            assembly = self._assemble(core, context, history, question, turn, native)
+            assembly = assemble(history, question, turn, native)
         outcomes: list[ToolOutcome] = []
         steps = 0
         while True:
@@ -193,7 +218,7 @@ class ChatSession:
                     raise
                 log.info("%s has no native tool calling; using the JSON protocol", self.model)
                 self.supports_tools = native = False
-                assembly = self._assemble(core, context, history, question, turn, native)
+                assembly = assemble(history, question, turn, native)
                 continue
             calls = result.calls if native else _json_call(result.text, may_call)
             if not calls:
@@ -220,7 +245,8 @@ class ChatSession:
                     )
             steps += 1
             core = await asyncio.to_thread(self.store.core_prompt)
-            assembly = self._assemble(core, context, history, question, turn, native)
+            assemble = functools.partial(self._assemble, core, remembered, context)
+            assembly = assemble(history, question, turn, native)
         if on_chunk is not None:
             for piece in result.held:
                 on_chunk(piece)
@@ -234,6 +260,7 @@ class ChatSession:
     def _assemble(
         self,
         core: str,
+        remembered: str,
         context: str,
         history: Sequence[Message],
         question: str,
@@ -243,7 +270,12 @@ class ChatSession:
         sections: list[Section] = [(_PRIORITIES["persona"], PERSONA)]
         if core:
             sections.append((_PRIORITIES["core"], f"Core memory (always visible):\n{core}"))
-        sections.append((_PRIORITIES["tools"], NATIVE_TOOLS if native else json_protocol()))
+        if native:
+            sections.append((_PRIORITIES["tools"], NATIVE_TOOLS))
+        elif self.json_tools:
+            sections.append((_PRIORITIES["tools"], json_protocol()))
+        if remembered:
+            sections.append((_PRIORITIES["remembered"], f"{REMEMBERED_HEADING}\n{remembered}"))
         if self._summary:
             summary = f"Summary of the earlier conversation:\n{self._summary}"
             sections.append((_PRIORITIES["summary"], summary))
@@ -263,6 +295,29 @@ class ChatSession:
         )
 
     # -- memory ------------------------------------------------------------------------
+
+    def _remembered(self, question: str, in_window: Sequence[RecallRecord]) -> str:
+        """What memory holds about ``question`` that the prompt does not already carry:
+        the best archival notes, then the best earlier messages (of any conversation)
+        outside this conversation's window, one line each, clipped to
+        :data:`REMEMBERED_TOKENS` (blocking: run in a thread)."""
+        seen = {record.id for record in in_window}
+        lines = [
+            f"- note: {_one_line(hit.note.text)}"
+            for hit in self.store.archival_search(question, REMEMBERED_NOTES)
+        ]
+        earlier = [
+            record
+            for record in self.store.recall_search(question, REMEMBERED_MESSAGES + len(seen))
+            if record.kind == "message"
+            and record.role in ("user", "assistant")
+            and record.id not in seen
+        ]
+        lines.extend(
+            f"- the {record.role} said earlier: {_one_line(record.text)}"
+            for record in earlier[:REMEMBERED_MESSAGES]
+        )
+        return clip_to_tokens("\n".join(lines), REMEMBERED_TOKENS, self.counter)
 
     def _load(self) -> list[RecallRecord]:
         """This conversation's user and assistant messages after the latest summary, which
@@ -373,6 +428,11 @@ class ChatSession:
                 for piece in chunk_pieces:
                     on_chunk(piece)
         return _Turn("".join(pieces), calls, held)
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= REMEMBERED_ITEM_CHARS else flat[: REMEMBERED_ITEM_CHARS - 1] + "…"
 
 
 def _json_call(text: str, may_call: bool) -> list[Mapping[str, Any]]:

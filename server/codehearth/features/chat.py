@@ -28,6 +28,7 @@ from codehearth.chat.pipeline import ChatAnswer, ChatSession
 from codehearth.chat.window import ContextOverflow
 from codehearth.index.context import question_context, relative
 from codehearth.index.scanner import is_denied
+from codehearth.models.capabilities import tool_support
 from codehearth.models.errors import BackendError
 from codehearth.server import CodeHearthServer
 from codehearth.style.profile import render_style_block
@@ -198,9 +199,9 @@ async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str)
     engine = ls.engine
     assert engine is not None and ls.memory is not None
     supports_tools: bool | None = None
+    json_tools = True
     try:
-        shown = await ls.role_backend("chat").show()
-        supports_tools = "tools" in (shown.get("capabilities") or [])
+        supports_tools, json_tools = tool_support(await ls.role_backend("chat").show())
     except BackendError:
         pass  # the answer itself will report the problem
     session = ChatSession(
@@ -211,6 +212,7 @@ async def _session(ls: CodeHearthServer, state: ChatState, conversation_id: str)
         conversation_id=conversation_id,
         counter=engine.counter,
         supports_tools=supports_tools,
+        json_tools=json_tools,
     )
     state.sessions[conversation_id] = session
     return session

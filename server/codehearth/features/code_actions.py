@@ -472,6 +472,7 @@ async def _run(
             max_rounds=settings.max_rounds,
             time_budget_s=settings.time_budget_seconds,
             critic=_critic(ls),
+            fixes_without_model=settings.fixes_without_model,
         )
     except BackendError as error:
         ls.notifier.report(error)

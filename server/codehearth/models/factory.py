@@ -22,7 +22,9 @@ import httpx
 from codehearth.models.backend import ModelBackend
 from codehearth.models.connection import endpoint_transport, expand_headers
 from codehearth.models.embedded_backend import (
+    DEFAULT_INSTRUCT_MODEL,
     EmbeddedBackend,
+    EmbeddedModels,
     embedded_available,
     embedded_model_name,
 )
@@ -85,6 +87,9 @@ def plan_for(settings: Settings) -> RoutePlan:
         ollama_url=resolve_host(settings.ollama.host),
         embedded_ready=embedded_available(),
         embedded_model=embedded_model_name(settings.models.embedded_model_path),
+        embedded_instruct_model=embedded_model_name(
+            settings.models.embedded_instruct_model_path, DEFAULT_INSTRUCT_MODEL
+        ),
     )
 
 
@@ -125,7 +130,13 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
     """What a backend is made from: one with the same key can be carried over."""
     endpoint = config.endpoint
     if endpoint.kind == "embedded":
-        return (endpoint, settings.models.embedded_model_path, settings.models.embedded_context)
+        return (
+            endpoint,
+            settings.models.embedded_model_path,
+            settings.models.embedded_instruct_model_path,
+            settings.models.embedded_context,
+            settings.models.embedded_reuse_prompt,
+        )
     return (
         endpoint,
         settings.ollama.keep_alive,
@@ -141,8 +152,19 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
 def _create(config: EndpointConfig, settings: Settings, warnings: list[str]) -> ModelBackend:
     endpoint = config.endpoint
     if endpoint.kind == "embedded":
-        return EmbeddedBackend(
-            settings.models.embedded_model_path, n_ctx=settings.models.embedded_context
+        n_ctx, reuse = settings.models.embedded_context, settings.models.embedded_reuse_prompt
+        return EmbeddedModels(
+            [
+                EmbeddedBackend(
+                    settings.models.embedded_model_path, n_ctx=n_ctx, reuse_prompt=reuse
+                ),
+                EmbeddedBackend(
+                    settings.models.embedded_instruct_model_path,
+                    n_ctx=n_ctx,
+                    bundled=DEFAULT_INSTRUCT_MODEL,
+                    reuse_prompt=reuse,
+                ),
+            ]
         )
     headers, unset = expand_headers(dict(config.headers))
     warnings.extend(

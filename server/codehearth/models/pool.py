@@ -42,8 +42,9 @@ from typing import Any, TypeVar
 import attrs
 
 from codehearth.models.backend import ModelBackend
+from codehearth.models.capabilities import detect_capabilities
 from codehearth.models.connection import HEADER_NAME
-from codehearth.models.embedded_backend import EmbeddedBackend
+from codehearth.models.embedded_backend import INSTALL_HINT, EmbeddedModels
 from codehearth.models.errors import BackendError, ProblemKind
 from codehearth.models.ollama_backend import (
     ChatChunk,
@@ -53,7 +54,14 @@ from codehearth.models.ollama_backend import (
 )
 from codehearth.models.openai_backend import OpenAIBackend
 from codehearth.models.redact import RevealingStream, SecretMask
-from codehearth.models.router import ROLES, Candidate, Endpoint, Route, Router
+from codehearth.models.router import (
+    CONVERSATION_ROLES,
+    ROLES,
+    Candidate,
+    Endpoint,
+    Route,
+    Router,
+)
 from codehearth.models.timing import (
     Limit,
     RoleTiming,
@@ -176,9 +184,13 @@ def plan_routes(
     ollama_url: str,
     embedded_ready: bool,
     embedded_model: str,
+    embedded_instruct_model: str,
 ) -> RoutePlan:
     """Build the routing table from ``settings.models`` (a ModelSettings) and each role's
-    own model. ``embedded_ready`` says whether llama-cpp-python is installed."""
+    own model. ``embedded_ready`` says whether llama-cpp-python is installed; the built-in
+    ``embedded_model`` (a base model) joins the completion route, the built-in
+    ``embedded_instruct_model`` the chat and edit routes (a base model cannot follow a
+    conversation)."""
     warnings: list[str] = []
     default = EndpointConfig(DEFAULT_ENDPOINT, _endpoint(ollama_url, "ollama"))
     embedded = EndpointConfig(EMBEDDED_ENDPOINT, Endpoint(EMBEDDED_ENDPOINT, kind="embedded"))
@@ -217,7 +229,7 @@ def plan_routes(
         if use_embedded and role in ("completion", "edit", "chat"):
             built_in = Candidate(
                 embedded.endpoint,
-                embedded_model,
+                embedded_model if role == "completion" else embedded_instruct_model,
                 models.embedded_context,
                 models.embedded_prompt_tokens,
             )
@@ -594,12 +606,24 @@ class ModelPool:
                 if c != self.router.roles.get(role, (c,))[0]
             },
             "embedded": next(
-                (b.describe() for b in self.backends.values() if isinstance(b, EmbeddedBackend)),
+                (b.describe() for b in self.backends.values() if isinstance(b, EmbeddedModels)),
                 None,
             ),
             "loading": self.loading(),
             "evictions": list(self.evictions),
         }
+
+    async def cannot_converse(self, choice: Choice) -> str:
+        """Why ``choice`` cannot take a conversation ("" when it can, or nobody knows),
+        asking its endpoint what the model can do the first time (cached)."""
+        router = self.router
+        if router.capabilities(choice.candidate) is None:
+            try:
+                shown = await choice.backend.show(choice.model)
+            except BackendError:
+                return ""  # the request itself will tell what is wrong
+            router.learn_capabilities(choice.candidate, detect_capabilities(shown))
+        return router.cannot_converse(choice.candidate)
 
     async def unloaded_meanwhile(self, candidate: Candidate) -> bool:
         """After a request got no first token in time: True when the endpoint says the
@@ -676,6 +700,10 @@ class RoleBackend:
     def _route_or_raise(self, prompt_tokens: int, reply_tokens: int) -> list[Choice]:
         route = self.pool.router.route(self.role, prompt_tokens, reply_tokens)
         if not route.candidates:
+            router = self.pool.router
+            base = [(c, why) for c, _ in route.skipped if (why := router.cannot_converse(c))]
+            if base and len(base) == len(route.skipped):
+                raise conversation_error(self.role, base)
             raise no_route_error(self.role, route)
         return [Choice(c, self.pool.backend(c.endpoint)) for c in route.candidates]
 
@@ -811,8 +839,13 @@ class RoleBackend:
         last_error: BackendError | None = None
         limits = self.pool.timing[self.role].stream
         choices = self._in_memory_first(self._route_or_raise(prompt_tokens, reply_tokens))
+        base_models: list[tuple[Candidate, str]] = []
         while choices:
             choice = choices.pop(0)
+            if self.role in CONVERSATION_ROLES and (why := await self.pool.cannot_converse(choice)):
+                base_models.append((choice.candidate, why))
+                last_error = conversation_error(self.role, base_models)
+                continue  # never sent a conversation: it would echo the prompt back
             self.pool.router.begin(choice.candidate)  # before any wait: one half-open probe
             try:
                 await self.pool.ensure_loaded(choice.candidate, self.role)
@@ -935,6 +968,25 @@ def hide_secrets(mask: SecretMask, request: GenerateRequest) -> GenerateRequest:
             fim, prefix=mask.hide(fim.prefix), suffix=mask.hide(fim.suffix), context=context
         )
     return attrs.evolve(request, prompt=prompt, fim=fim)
+
+
+ROLE_MODEL_SETTINGS = {
+    "chat": "chat.model",
+    "edit": "actions.model",
+    "critic": "actions.criticModel",
+}
+"""The setting that names each conversation role's own model."""
+
+
+def conversation_error(role: str, base_models: list[tuple[Candidate, str]]) -> BackendError:
+    """No model of the route can follow a conversation: one sentence, with the fix."""
+    which = "; ".join(f"{describe_candidate(c)} is {why}" for c, why in base_models)
+    return BackendError(
+        ProblemKind.UNSUPPORTED,
+        f"No model that follows instructions can answer {role} ({which}): pull one, e.g. "
+        f"`ollama pull qwen2.5-coder:7b`, and name it in {ROLE_MODEL_SETTINGS.get(role, role)}, "
+        f"or install the built-in one with `{INSTALL_HINT}`.",
+    )
 
 
 def no_route_error(role: str, route: Route) -> BackendError:

@@ -20,10 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
+from codehearth.models.capabilities import ModelCapabilities
 from codehearth.models.health import EndpointHealth
 from codehearth.models.ollama_backend import is_loopback
 
 ROLES = ("completion", "edit", "chat", "embed", "critic")
+CONVERSATION_ROLES = frozenset({"edit", "chat", "critic"})
+"""Roles that send a conversation: only a model that follows instructions can answer."""
 MISSING_RECHECK_SECONDS = 30.0
 """A model found missing goes after the other candidates this long (the user may pull it)."""
 
@@ -102,6 +105,7 @@ class Router:
         self._missing: dict[Candidate, float] = {}
         self._context_lengths: dict[Candidate, int] = {}
         self._remote_hosts: dict[Candidate, str] = {}
+        self._capabilities: dict[Candidate, ModelCapabilities] = {}
 
     def health(self, endpoint: Endpoint) -> EndpointHealth:
         found = self._health.get(endpoint)
@@ -119,7 +123,9 @@ class Router:
         deferred: list[Candidate] = []
         skipped: list[tuple[Candidate, str]] = []
         for candidate in self.roles.get(role, ()):
-            reason = self._unusable(candidate, prompt_tokens + reply_tokens)
+            reason = self._unusable(candidate, prompt_tokens + reply_tokens) or (
+                self.cannot_converse(candidate) if role in CONVERSATION_ROLES else ""
+            )
             if reason:
                 skipped.append((candidate, reason))
             elif self.is_missing(candidate):
@@ -145,8 +151,29 @@ class Router:
             self._remote_hosts.pop(candidate, None)
 
     def adopt_remote_hosts(self, other: Router) -> None:
-        """Keep what ``other`` learned about cloud models across a settings reload."""
+        """Keep what ``other`` learned about cloud models (and what each model can do)
+        across a settings reload."""
         self._remote_hosts.update(other._remote_hosts)
+        self._capabilities.update(other._capabilities)
+
+    def learn_capabilities(self, candidate: Candidate, capabilities: ModelCapabilities) -> None:
+        """What the endpoint's ``show`` says the candidate's model can do."""
+        self._capabilities[candidate] = capabilities
+
+    def forget_capabilities(self, candidate: Candidate) -> None:
+        """The model may have changed (pulled again): look again next time."""
+        self._capabilities.pop(candidate, None)
+
+    def capabilities(self, candidate: Candidate) -> ModelCapabilities | None:
+        return self._capabilities.get(candidate)
+
+    def cannot_converse(self, candidate: Candidate) -> str:
+        """Why the candidate cannot take a conversation (chat, an action), or "" when it
+        can or nothing says it cannot."""
+        known = self._capabilities.get(candidate)
+        if known is None or known.follows_instructions is not False:
+            return ""
+        return f"{known.reason}: it continues text and cannot follow a conversation"
 
     def cloud_model(self, candidate: Candidate) -> str:
         """Why the candidate's prompts leave this machine though its endpoint is on it (a
@@ -227,6 +254,11 @@ class Router:
                         "cloud": self.is_cloud(candidate),
                         "contextLength": self.context_length(candidate),
                         "modelMissing": self.is_missing(candidate),
+                        "capabilities": (
+                            self._capabilities[candidate].labels()
+                            if candidate in self._capabilities
+                            else None
+                        ),
                         **self.health(candidate.endpoint).describe(),
                     }
                 )

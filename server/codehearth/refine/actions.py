@@ -12,6 +12,7 @@ action (``ActionJob.template``) takes the same path with its own prompt. No pygl
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,9 +35,12 @@ from codehearth.refine.edits import (
     range_text,
     validate_proposal,
 )
+from codehearth.refine.fixers import ruff_fixes, syntax_repairs
 from codehearth.refine.loop import Model, RefineResult, RefineTask, Verifier, refine
-from codehearth.refine.verify import Candidate, TargetDiagnostic, Verdict, verify
+from codehearth.refine.verify import Candidate, TargetDiagnostic, Verdict, find_ruff, verify
 
+RUFF_CODE = re.compile(r"[A-Z]{1,3}\d{3,4}")
+"""A ruff rule code (F401, E711, UP035): the diagnostics ruff itself may fix."""
 EDIT_ACTIONS = ("quick_fix", "add_docstring", "add_type_hints", "simplify")
 """Actions whose answer replaces the region (explain and write_tests answer in chat)."""
 
@@ -118,6 +122,19 @@ def checking_verifier(*, trusted: bool = False) -> Verifier:
     return verifier
 
 
+def drafts_without_model(job: ActionJob, region: TextRange) -> list[str]:
+    """A quick fix's drafts that need no model: a one-token syntax repair for a syntax
+    error, ruff's own fix for a ruff diagnostic (blocking: run in a thread)."""
+    if job.kind != "quick_fix" or job.diagnostic is None:
+        return []
+    drafts = syntax_repairs(LanguageRegistry.load(), job.language_id, job.text, region)
+    ruff = find_ruff() if job.language_id == "python" else None
+    code = job.diagnostic.code
+    if ruff is not None and code and RUFF_CODE.fullmatch(code):
+        drafts.extend(ruff_fixes(ruff, job.text, region, code))
+    return drafts
+
+
 async def run_action(
     job: ActionJob,
     model: Model,
@@ -128,9 +145,11 @@ async def run_action(
     time_budget_s: float = 30.0,
     trusted: bool = False,
     critic: Model | None = None,
+    fixes_without_model: bool = True,
 ) -> ActionOutcome:
     """Draft, verify, critique and refine an edit for ``job``; see the module docstring.
-    ``critic``: a model that reviews failed drafts (see :func:`refine.loop.refine`)."""
+    ``critic``: a model that reviews failed drafts (see :func:`refine.loop.refine`);
+    ``fixes_without_model``: verify the drafts of :func:`drafts_without_model` first."""
     if job.kind not in EDIT_ACTIONS and not job.template:
         raise ValueError(f"{job.kind} does not edit code")
     region, messages = action_prompt(job)
@@ -144,6 +163,9 @@ async def run_action(
         diagnostic=job.diagnostic,
     )
     verifier = checking_verifier(trusted=trusted)
+    drafts = (
+        await asyncio.to_thread(drafts_without_model, job, region) if fixes_without_model else []
+    )
     result = await refine(
         task,
         model,
@@ -151,6 +173,7 @@ async def run_action(
         max_rounds=max_rounds,
         time_budget_s=time_budget_s,
         critic=critic,
+        drafts=drafts,
     )
     if result.edit is None:
         return ActionOutcome(result, None, result.reason)

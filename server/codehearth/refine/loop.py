@@ -8,6 +8,9 @@ runs out (the model call in flight is cut off at the deadline). Each round leave
 :class:`RoundTrace`: its checks, its milliseconds and its tokens (the backend's counts
 when the model returns a :class:`ModelAnswer` with them, else estimates).
 
+Drafts that need no model (:mod:`codehearth.refine.fixers`) are verified first, as round 0,
+in the order given; the first that verifies is the answer and no model is asked.
+
 Only a verified edit is ever returned; otherwise the result has ``edit=None`` and the
 least-bad draft (the one that passed the most checks; later wins ties), which the server
 may still show as a chat answer. Model garbage (empty answers, prose, fences in the wrong
@@ -36,6 +39,7 @@ from codehearth.refine.edits import (
     extract_code,
     range_text,
 )
+from codehearth.refine.fixers import as_answer
 from codehearth.refine.verify import Candidate, Check, TargetDiagnostic, Verdict
 
 log = logging.getLogger(__name__)
@@ -174,14 +178,24 @@ async def refine(
     max_rounds: int = 3,
     time_budget_s: float = 20.0,
     critic: Model | None = None,
+    drafts: Sequence[str] = (),
 ) -> RefineResult:
     """Draft, verify and refine until a candidate verifies or rounds or time run out.
     With a ``critic``, a failed draft is first reviewed by it (it sees the checks'
-    findings) and its notes go into the refine prompt."""
+    findings) and its notes go into the refine prompt. ``drafts``: the region's new text
+    from fixers that need no model, verified first (round 0)."""
     deadline = time.monotonic() + time_budget_s
     region_text = range_text(task.text, task.region)
     messages = list(task.messages)
     rounds: list[RoundTrace] = []
+    for draft in drafts:
+        started = time.monotonic()
+        proposal, checks, code = await _judge(task, region_text, as_answer(draft), verifier)
+        ms = (time.monotonic() - started) * 1000
+        rounds.append(RoundTrace(0, 0, len(draft), checks, ms, 0, 0))
+        if proposal is not None:
+            log.info("a fix that needs no model verified in %.0f ms", ms)
+            return RefineResult(True, proposal, code, tuple(rounds), "verified")
     best_draft: str | None = None
     best_score = -1
     reason = "max-rounds"
