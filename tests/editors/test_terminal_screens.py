@@ -9,16 +9,21 @@ scenario's screen is asserted on as text and saved as a PNG in ``artifacts/``:
   lsp-completion``): the suggestion as a menu entry, then taken with ``<C-n><C-y>``;
 * ``neovim-code-actions.png``, ``neovim-chat.png``: ``V`` on add(), ``gra``, *Explain* picked
   from the menu, then ``:'<,'>CodeHearthAsk``: both answers in the *CodeHearth Chat* split;
+* ``emacs-chat.png``: add() marked, the README's ``M-x codehearth-ask``: the question and
+  its answer in the ``*CodeHearth Chat*`` window.
 * ``emacs-completion.png``: ``emacs -nw``, ``M-x eglot``, ``C-M-i`` (completion-at-point) on
   that line: eglot 1.9 takes no snippets, so the suggestion's first line is inserted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +147,10 @@ def readme_emacs_elisp() -> str:
     return "\n".join(blocks)
 
 
-@pytest.mark.skipif(shutil.which("emacs") is None, reason="emacs not installed (install.sh)")
-def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
-    """`emacs -nw calc.py` with the README's elisp as init.el; eglot started, C-M-i on
-    add()'s blank body line: the suggestion's first line (eglot 1.9 takes no snippets)."""
-    fake.responder = screens_model
+@contextlib.contextmanager
+def emacs_with_eglot(tmp_path: Path, workspace: Path) -> Iterator[Terminal]:
+    """`emacs -nw calc.py` in a terminal with the README's elisp as init.el and eglot
+    started (the README's elisp only tells eglot the command: its user starts it)."""
     env = user_env(tmp_path)
     emacs_d = Path(env["HOME"]) / ".emacs.d"
     emacs_d.mkdir()
@@ -156,14 +160,49 @@ def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeO
     (emacs_d / "init.el").write_text(readme_emacs_elisp())
     with Terminal(["emacs", "-nw", "calc.py"], workspace, env) as term:
         term.wait_for("calc.py")
-        # the README's elisp only tells eglot the command: its user starts eglot by hand
         term.keys("M-x")
         term.type("eglot")
         term.keys("Enter")
         term.wait_for("eglot:")  # the mode line's [eglot:ws]
+        yield term
+
+
+needs_emacs = pytest.mark.skipif(
+    shutil.which("emacs") is None, reason="emacs not installed (install.sh)"
+)
+
+
+@needs_emacs
+def test_emacs_completion_on_screen(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """C-M-i on add()'s blank body line: the suggestion's first line (eglot 1.9 takes no
+    snippets)."""
+    fake.responder = screens_model
+    with emacs_with_eglot(tmp_path, workspace) as term:
         term.keys("M-g", "g")  # goto-line 6, its end, completion-at-point
         term.type("6")
         term.keys("Enter", "C-e", "C-M-i")
         term.wait_for(DOCSTRING)
         screen = term.screenshot(ARTIFACTS / "emacs-completion.png")
     assert lines_in_order(screen, "def add(a, b):", DOCSTRING_LINE), screen
+
+
+@needs_emacs
+def test_emacs_chat_on_screen(tmp_path: Path, workspace: Path, fake: FakeOllama) -> None:
+    """add() marked (C-M-h), the README's M-x codehearth-ask with a question: the question
+    and the answer in the *CodeHearth Chat* window beside the code."""
+    fake.responder = screens_model
+    with emacs_with_eglot(tmp_path, workspace) as term:
+        term.keys("M-g", "g")
+        term.type("5")
+        term.keys("Enter", "C-M-h", "M-x")
+        term.type("codehearth-ask")
+        term.keys("Enter")
+        term.wait_for("Ask CodeHearth:")
+        term.type(CHAT_QUESTION)
+        term.keys("Enter")
+        term.wait_for(CHAT_ANSWER)
+        screen = term.screenshot(ARTIFACTS / "emacs-chat.png")
+    assert "*CodeHearth Chat*" in screen, screen
+    assert lines_in_order(screen, f"> {CHAT_QUESTION}", CHAT_ANSWER), screen
+    prompts = [json.dumps(r.body) for r in fake.requests if r.path == "/api/chat"]
+    assert any(CHAT_QUESTION in p and "def add(a, b):" in p for p in prompts), prompts
