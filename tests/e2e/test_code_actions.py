@@ -110,28 +110,6 @@ UNUSED_IMPORT = types.Diagnostic(
     code="F401",
     source="ruff",
 )
-
-
-async def test_a_ruff_fix_needs_no_model(
-    client: LanguageClient, ollama: FakeOllama, workspace: Path
-) -> None:
-    ollama.responder = scripted("```python\nimport os as\n```")  # it would be wrong
-    uri = open_document(client, workspace, "tool.py", "import os\n" + SOURCE)
-    actions = await client.text_document_code_action_async(request(uri, [UNUSED_IMPORT]))
-    assert actions is not None
-    [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
-    resolved = await client.code_action_resolve_async(stub)
-    assert resolved.edit is not None
-    changes = resolved.edit.document_changes or []
-    edits = (
-        [e for change in changes for e in change.edits]  # type: ignore[union-attr]
-        if changes
-        else list((resolved.edit.changes or {})[uri])
-    )
-    assert [(e.range.start.line, e.new_text) for e in edits] == [(0, "")]
-    assert ollama.generations() == []  # no model was asked
-
-
 BROKEN = "def total(prices: list[float]) -> float\n    return sum(prices)\n"
 SYNTAX_ERROR = types.Diagnostic(
     range=types.Range(
@@ -143,12 +121,12 @@ SYNTAX_ERROR = types.Diagnostic(
 )
 
 
-async def test_a_deleted_colon_is_repaired_with_no_model(
-    client: LanguageClient, ollama: FakeOllama, workspace: Path
-) -> None:
-    ollama.responder = scripted("I cannot help with that.")
-    uri = open_document(client, workspace, "total.py", BROKEN)
-    actions = await client.text_document_code_action_async(request(uri, [SYNTAX_ERROR]))
+async def fixed_without_model(
+    client: LanguageClient, uri: str, diagnostic: types.Diagnostic
+) -> list[tuple[int, int, str]]:
+    """The quick fix for ``diagnostic``, resolved: (line, character, new text) of each
+    edit, whatever the workspace edit's shape."""
+    actions = await client.text_document_code_action_async(request(uri, [diagnostic]))
     assert actions is not None
     [stub] = [a for a in actions if isinstance(a, types.CodeAction)]
     resolved = await client.code_action_resolve_async(stub)
@@ -159,5 +137,22 @@ async def test_a_deleted_colon_is_repaired_with_no_model(
         if changes
         else list((resolved.edit.changes or {})[uri])
     )
-    assert [e.new_text for e in edits] == [":"]
+    return [(e.range.start.line, e.range.start.character, e.new_text) for e in edits]
+
+
+async def test_a_ruff_fix_needs_no_model(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = scripted("```python\nimport os as\n```")  # it would be wrong
+    uri = open_document(client, workspace, "tool.py", "import os\n" + SOURCE)
+    assert await fixed_without_model(client, uri, UNUSED_IMPORT) == [(0, 0, "")]
+    assert ollama.generations() == []  # no model was asked
+
+
+async def test_a_deleted_colon_is_repaired_with_no_model(
+    client: LanguageClient, ollama: FakeOllama, workspace: Path
+) -> None:
+    ollama.responder = scripted("I cannot help with that.")
+    uri = open_document(client, workspace, "total.py", BROKEN)
+    assert await fixed_without_model(client, uri, SYNTAX_ERROR) == [(0, 39, ":")]
     assert ollama.generations() == []
