@@ -9,17 +9,21 @@ right. Both modes ask the same fake model with the same quick-fix prompt:
 * ``single_shot``: the prompt once, and the edit made from the first answer offered as it
   is (what a tool without verification does), through the refine package;
 * ``refine_loop``: the real server over stdio (``codeAction``, then ``codeAction/resolve``,
-  and the command it hands a slow run to), three rounds at most; its rounds come from
-  ``codehearth.refineTrace``.
+  and the command it hands a slow run to), three rounds at most, every fix the model's
+  (``actions.fixesWithoutModel`` off); its rounds come from ``codehearth.refineTrace``;
+* ``with_fixes_without_model``: the same with the default settings: the fixes that need no
+  model (a one-token syntax repair, ruff's own fix) are verified first, and the model is
+  asked only when none verifies (``fixed_without_model`` counts those).
 
 Every offered edit is then judged the same way: applied to the snippet, it must parse
 (tree-sitter) and clear the diagnostic without a new finding (``ruff``). Prints one JSON
 object; ``only_verified_offered`` is true when every edit the loop offered passes and was
 verified by the server.
 
-``--embedded`` asks the real built-in model (Gemma 3 270M through llama.cpp) instead of the
-fake, in both modes (the server with Ollama unreachable, so the router falls back to it):
-the figures are then whatever that small model achieves, printed as they are.
+``--embedded`` asks the real built-in model for edits (SmolLM2-135M-Instruct through
+llama.cpp) instead of the fake, in every mode (the server with Ollama unreachable, so the
+router falls back to it): the figures are then whatever that small model achieves, printed
+as they are.
 """
 
 import os
@@ -45,7 +49,7 @@ from tests.fakes.fake_ollama import FakeOllama
 from codehearth.client import ScriptedClient
 from codehearth.languages import LanguageRegistry
 from codehearth.models.backend import ModelBackend
-from codehearth.models.embedded_backend import EmbeddedBackend
+from codehearth.models.embedded_backend import DEFAULT_INSTRUCT_MODEL, EmbeddedBackend
 from codehearth.models.ollama_backend import OllamaBackend
 from codehearth.refine.actions import ActionJob, action_prompt
 from codehearth.refine.edits import (
@@ -267,14 +271,16 @@ def text_edits(edit: types.WorkspaceEdit, uri: str) -> list[TextEdit]:
 
 
 async def refine_loop(
-    ollama_url: str, embedded: str, root: Path, cache: Path
+    ollama_url: str, embedded: str, root: Path, cache: Path, *, fixes_without_model: bool
 ) -> list[dict[str, Any]]:
-    """The real server: codeAction, then codeAction/resolve, then the trace."""
+    """The real server: codeAction, then codeAction/resolve, then the trace; with
+    ``fixes_without_model`` (the default setting) the fixes that need no model are tried
+    first."""
     options = {
         "ollama": {"host": ollama_url, "warmUp": False},
         "models": {"embedded": embedded},
         "index": {"enabled": False},
-        "actions": {"maxRounds": MAX_ROUNDS},
+        "actions": {"maxRounds": MAX_ROUNDS, "fixesWithoutModel": fixes_without_model},
     }
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "XDG_DATA_HOME": str(cache)}
     samples = []
@@ -317,12 +323,19 @@ async def refine_loop(
                     "rounds": len(trace["rounds"]),
                     "ms": ms,
                     "verified": trace["outcome"] == "verified" and trace["offered"],
+                    # verified in round 0: a fix that needed no model
+                    "without_model": bool(trace["rounds"])
+                    and trace["outcome"] == "verified"
+                    and all(r["round"] == 0 for r in trace["rounds"]),
                 }
             )
     return samples
 
 
-async def with_fake(root: Path, cache: Path) -> tuple[list[Any], list[Any], str]:
+Runs = tuple[list[Any], list[Any], list[Any], str]
+
+
+async def with_fake(root: Path, cache: Path) -> Runs:
     with FakeOllama() as fake:
         fake.responder = weak_model
         backend = OllamaBackend(fake.url)
@@ -330,22 +343,26 @@ async def with_fake(root: Path, cache: Path) -> tuple[list[Any], list[Any], str]
             baseline = await single_shot(backend, MODEL, root)
         finally:
             await backend.aclose()
-        looped = await refine_loop(fake.url, "off", root, cache)
+        looped = await refine_loop(fake.url, "off", root, cache, fixes_without_model=False)
+        fixed = await refine_loop(fake.url, "off", root, cache, fixes_without_model=True)
     return (
         baseline,
         looped,
+        fixed,
         f"{MODEL} on the fake Ollama: wrong first draft, right after the critique",
     )
 
 
-async def with_embedded(root: Path, cache: Path) -> tuple[list[Any], list[Any], str]:
-    backend = EmbeddedBackend()
+async def with_embedded(root: Path, cache: Path) -> Runs:
+    backend = EmbeddedBackend(bundled=DEFAULT_INSTRUCT_MODEL)  # the built-in model for edits
     try:
         baseline = await single_shot(backend, backend.model_name, root)
     finally:
         await backend.aclose()
-    looped = await refine_loop("http://127.0.0.1:9", "prefer", root, cache)  # nothing on :9
-    return baseline, looped, f"{backend.model_name}, the built-in model (llama.cpp, CPU)"
+    nowhere = "http://127.0.0.1:9"  # nothing listens: the built-in model answers
+    looped = await refine_loop(nowhere, "prefer", root, cache, fixes_without_model=False)
+    fixed = await refine_loop(nowhere, "prefer", root, cache, fixes_without_model=True)
+    return baseline, looped, fixed, f"{backend.model_name}, the built-in model (llama.cpp, CPU)"
 
 
 async def main() -> None:
@@ -354,16 +371,25 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
         run = with_embedded if args.embedded else with_fake
-        baseline, looped, model = await run(Path(folder), Path(cache))
-    offered_by_loop = [s for s in looped if s["edits"] is not None]
+        baseline, looped, fixed, model = await run(Path(folder), Path(cache))
+    offered_by_loop = [s for s in (*looped, *fixed) if s["edits"] is not None]
     categories: dict[str, dict[str, int]] = {}
-    for (category, *_), first, loop in zip(CASES.values(), baseline, looped, strict=True):
+    for (category, *_), first, loop, both in zip(
+        CASES.values(), baseline, looped, fixed, strict=True
+    ):
         counts = categories.setdefault(
-            category, {"cases": 0, "single_shot_valid": 0, "refine_loop_valid": 0}
+            category,
+            {
+                "cases": 0,
+                "single_shot_valid": 0,
+                "refine_loop_valid": 0,
+                "with_fixes_without_model_valid": 0,
+            },
         )
         counts["cases"] += 1
         counts["single_shot_valid"] += first["valid"]
         counts["refine_loop_valid"] += loop["valid"]
+        counts["with_fixes_without_model_valid"] += both["valid"]
     result = {
         "benchmark": "refine-quick-fix",
         "model": model,
@@ -371,6 +397,11 @@ async def main() -> None:
         "max_rounds": MAX_ROUNDS,
         "single_shot": summary(baseline),
         "refine_loop": summary(looped),
+        "with_fixes_without_model": {
+            **summary(fixed),
+            "verified_fraction": round(sum(s["verified"] for s in fixed) / len(fixed), 3),
+            "fixed_without_model": sum(s["without_model"] for s in fixed),
+        },
         "per_category": categories,
         "only_verified_offered": all(s["valid"] and s["verified"] for s in offered_by_loop),
     }
