@@ -11,6 +11,13 @@ MemoryStore in a temporary folder:
 - 50 turns ask for each fact; the scripted model calls ``archival_memory_search`` with the
   question.
 
+Then the same with the real built-in instruction-tuned model (SmolLM2-135M-Instruct, when
+``codehearth[embedded]`` is installed), as the server runs it for a model that small: no
+tools, memory searched before it answers. :data:`BUILT_IN_FACTS` facts are planted in one
+conversation, the store is closed and opened again (a restart), and each is asked for in a
+new conversation: ``built_in_model.answered_share`` is the share of answers that hold the
+fact's codeword, printed as the model gives them (``answers``).
+
 Printed as one JSON object: ``fact_recall`` is the fraction of facts whose text appears in a
 prompt sent to the model while it was asked for (from the fake's recorded request bodies;
 target >= 0.95), ``max_prompt_tokens`` the largest prompt sent (estimated like the window
@@ -135,10 +142,72 @@ async def run(folder: Path, fake: FakeOllama) -> dict[str, Any]:
     }
 
 
+BUILT_IN_FACTS = 20
+BUILT_IN_REPLY_TOKENS = 48
+
+
+def codeword(index: int) -> str:
+    return f"{index * 7919 % 100_003:05d}"
+
+
+async def run_built_in(folder: Path) -> dict[str, Any]:
+    """The built-in instruct model: facts planted, a restart, each fact asked for."""
+    from codehearth.models.embedded_backend import DEFAULT_INSTRUCT_MODEL, EmbeddedBackend
+
+    backend = EmbeddedBackend(bundled=DEFAULT_INSTRUCT_MODEL)
+    counter = EstimatingCounter()
+
+    def session(store: MemoryStore, conversation: str) -> ChatSession:
+        return ChatSession(
+            store,
+            backend,
+            model=DEFAULT_INSTRUCT_MODEL,
+            num_ctx=NUM_CTX,
+            conversation_id=conversation,
+            counter=counter,
+            supports_tools=False,
+            json_tools=False,  # what the server decides for a model under 1B parameters
+            reply_tokens=BUILT_IN_REPLY_TOKENS,
+        )
+
+    started = time.perf_counter()
+    answers: list[str] = []
+    try:
+        with MemoryStore(folder) as store:
+            planting = session(store, "earlier")
+            for index in range(BUILT_IN_FACTS):
+                await planting.ask(f"Please remember this: {fact(index)}")
+        with MemoryStore(folder) as store:  # after a restart
+            asking = session(store, "later")
+            for index in range(BUILT_IN_FACTS):
+                answers.append((await asking.ask(question(index))).text.strip())
+    finally:
+        await backend.aclose()
+    right = sum(codeword(index) in answer for index, answer in enumerate(answers))
+    return {
+        "model": DEFAULT_INSTRUCT_MODEL,
+        "facts": BUILT_IN_FACTS,
+        "answered_correctly": right,
+        "answered_share": round(right / BUILT_IN_FACTS, 3),
+        "seconds": round(time.perf_counter() - started, 1),
+        "answers": answers[:5],
+    }
+
+
 def main() -> None:
+    from codehearth.models.embedded_backend import embedded_available
+
     with tempfile.TemporaryDirectory() as folder, FakeOllama() as fake:
         fake.responder = respond
         result = asyncio.run(run(Path(folder) / "memory", fake))
+    if embedded_available():
+        with tempfile.TemporaryDirectory() as folder:
+            built_in = asyncio.run(run_built_in(Path(folder) / "memory"))
+        result["built_in_model"] = built_in
+        result["scripted_vs_built_in"] = {
+            "scripted_fact_recall": result["fact_recall"],
+            "built_in_answered_share": built_in["answered_share"],
+        }
     search = memory_search.measure()
     result["archival_search_100k"] = {
         key: search[key] for key in ("notes", "search_p50_ms", "search_p99_ms", "meets_target")

@@ -295,3 +295,14 @@ async def test_what_is_already_in_the_window_is_not_repeated_as_remembered(
     await ask("What is the release branch called?")
     system = bodies(fake)[-1]["messages"][0]["content"]
     assert REMEMBERED_HEADING not in system  # the earlier turn is in the history already
+
+
+def test_the_users_own_words_come_before_earlier_answers(store: MemoryStore) -> None:
+    """An earlier answer may be wrong (a small model's echo): the user's words lead, and
+    at most two answers follow."""
+    for answer in ("The deploy target is a Mac.", "Deploy target noted: a Mac.", "Mac it is."):
+        store.add_message("assistant", answer, "c0")
+    store.add_message("user", "The deploy target is a Raspberry Pi.", "c0")
+    found = session(store, None)._remembered("Which deploy target?", []).splitlines()  # type: ignore[arg-type]
+    assert found[0] == "- the user said earlier: The deploy target is a Raspberry Pi."
+    assert len([line for line in found if "assistant said" in line]) == 2

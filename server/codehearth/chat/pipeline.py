@@ -77,6 +77,8 @@ REMEMBERED_TOKENS = 400
 """Most tokens of what memory holds about the question put in the prompt."""
 REMEMBERED_NOTES = 3
 REMEMBERED_MESSAGES = 5
+REMEMBERED_ANSWERS = 2
+"""Of the remembered messages, at most this many the assistant's (after the user's)."""
 REMEMBERED_ITEM_CHARS = 400
 
 PERSONA = (
@@ -313,9 +315,13 @@ class ChatSession:
             and record.role in ("user", "assistant")
             and record.id not in seen
         ]
+        # The user's own words first: an earlier answer may have been wrong, and a small
+        # model copies what it is shown.
+        said = [r for r in earlier if r.role == "user"]
+        said += [r for r in earlier if r.role == "assistant"][:REMEMBERED_ANSWERS]
         lines.extend(
             f"- the {record.role} said earlier: {_one_line(record.text)}"
-            for record in earlier[:REMEMBERED_MESSAGES]
+            for record in said[:REMEMBERED_MESSAGES]
         )
         return clip_to_tokens("\n".join(lines), REMEMBERED_TOKENS, self.counter)
 
