@@ -18,12 +18,12 @@ timed from request to answer (the whole prompt evaluated each time, routing and 
 hops included).
 
 Typing through a file (issue 17): the same server, workspace context on (CodeHearth's own
-``completion`` package indexed), typing through ``engine.py``: at each of
-:data:`TYPING_POINTS` places the rest of the line is deleted and typed back
-:data:`TYPING_STEP` characters at a time, each step an invoked single-line completion,
-timed from request to suggestion. Run twice in one go: with ``models.embeddedReusePrompt``
-on (the default: llama.cpp evaluates only what changed since the last prompt) and off (the
-whole prompt evaluated each time). Target: p50 <= 300 ms and p95 <= 800 ms with reuse on.
+``completion`` package indexed), typing through ``engine.py``: :data:`TYPING_LINES` lines of
+a method are deleted and typed back :data:`TYPING_STEP` characters at a time, each step an
+invoked single-line completion, timed from request to suggestion. Run twice in one go:
+with ``models.embeddedReusePrompt`` on (the default: llama.cpp evaluates only what changed
+since the last prompt) and off (the whole prompt evaluated each time). Target: p50 <= 300
+ms and p95 <= 800 ms with reuse on.
 """
 
 import os
@@ -127,27 +127,26 @@ async def wait_loaded(session: ScriptedClient) -> None:
         await asyncio.sleep(0.1)
 
 
-TYPING_POINTS = 12
+TYPING_LINES = 6
 TYPING_STEP = 3
-TYPING_STEPS = 3
 TYPED_FILE = "engine.py"
+TYPED_FROM = "    def _context_for("
+"""Where the typing starts in TYPED_FILE: a method of a dozen lines."""
 TYPED_PACKAGE = Path(__file__).resolve().parents[1] / "server" / "codehearth" / "completion"
 """The workspace typed in: CodeHearth's own completion package (a copy)."""
 
 
 def typing_script(text: str) -> list[tuple[str, int, int]]:
-    """(document text, line, column) of each request while typing through ``text``: at
-    :data:`TYPING_POINTS` code lines spread over the file, the line is cut after its
-    indentation plus one step, then typed back a step at a time."""
+    """(document text, line, column) of each request while typing through ``text``:
+    :data:`TYPING_LINES` lines from :data:`TYPED_FROM` on are deleted and typed back, each
+    request :data:`TYPING_STEP` characters after the last (the lines below stay)."""
     lines = text.split("\n")
-    code = [n for n, line in enumerate(lines) if len(line.strip()) > 3 * TYPING_STEP * TYPING_STEPS]
-    chosen = code[:: max(1, len(code) // TYPING_POINTS)][:TYPING_POINTS]
+    first = next(n for n, line in enumerate(lines) if line.startswith(TYPED_FROM))
     script = []
-    for number in chosen:
+    for number in range(first, first + TYPING_LINES):
         line = lines[number]
         indent = len(line) - len(line.lstrip())
-        for step in range(1, TYPING_STEPS + 1):
-            column = indent + step * TYPING_STEP
+        for column in range(indent + TYPING_STEP, len(line) + 1, TYPING_STEP):
             typed = [*lines[:number], line[:column], *lines[number + 1 :]]
             script.append(("\n".join(typed), number, column))
     return script

@@ -251,6 +251,11 @@ class ModelSettings:
         "memory (a long prompt takes a while to read on a CPU).",
     )
     embedded_context: int = setting(4096, "Context window the embedded model is loaded with.")
+    embedded_threads: int = setting(
+        0,
+        "CPU threads the built-in models generate with; 0: every core, at most 8 (the "
+        "server waits while a suggestion is generated, so all of them help).",
+    )
     embedded_reuse_prompt: bool = setting(
         True,
         "Keep what the built-in model has read of the last prompt and read only what changed "
@@ -468,6 +473,7 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("actions", "time_budget_seconds", 1, 600),
     ("models", "embedded_context", 512, 131_072),
     ("models", "embedded_prompt_tokens", 64, 131_072),
+    ("models", "embedded_threads", 0, 256),
 )
 
 

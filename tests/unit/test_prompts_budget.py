@@ -3,6 +3,7 @@ has under num_ctx and noticing a prompt that filled it."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
@@ -359,3 +360,28 @@ def test_context_watch_notices_a_prompt_that_filled_the_window(
     assert len(said) == (2 if full else 0)  # once per model
     if full:
         assert f"coder:1b filled its context window ({prompt_tokens} of 4096" in said[0]
+
+
+SOURCE_LINES = "".join(f"value_{n} = compute({n}, factor={n * 3})\n" for n in range(400))
+
+
+def test_the_first_line_stays_put_while_the_user_types_on() -> None:
+    """Typing a line character by character, the kept prefix starts at the same line on
+    most keystrokes (a model server's prompt cache then reads only what changed); without
+    the anchor it would move with nearly every keystroke near the budget's edge."""
+    typed = "result = compute(value_1, value_2) + compute(value_3)"
+    firsts = []
+    for n in range(1, len(typed) + 1):
+        split = split_budget(SOURCE_LINES + typed[:n], "", CharCounter(), budget=2000)
+        firsts.append(split.prefix.split("\n", 1)[0])
+    changes = sum(a != b for a, b in itertools.pairwise(firsts))
+    assert changes <= 1, firsts
+
+
+@pytest.mark.parametrize("budget", [pytest.param(b, id=f"budget-{b}") for b in (300, 2000, 9000)])
+def test_the_anchor_gives_up_at_most_an_eighth_of_the_prefix_share(budget: int) -> None:
+    share = math.floor(budget * 0.6)
+    for cut in range(0, 2000, 97):
+        split = split_budget(SOURCE_LINES + "x" * (cut % 13), "", CharCounter(), budget=budget)
+        longest = max(len(line) + 1 for line in SOURCE_LINES.splitlines())
+        assert split.prefix_tokens >= share * 7 / 8 - longest, (cut, split.prefix_tokens)

@@ -122,6 +122,8 @@ class ModelProfile:
 Reporter = Callable[[BackendError], None]
 
 ContextProvider = Callable[[CompletionQuery, BudgetSplit], tuple[ContextSnippet, ...]]
+STICKY_CONTEXT_LINES = 30
+"""How far from where its context was chosen the cursor may move and keep that context."""
 """Workspace context for a query, within ``split.context_tokens`` (see index.context)."""
 
 PostProcessor = Callable[[str, str], str]
@@ -157,6 +159,8 @@ class CompletionEngine:
         self.registry = registry
         self.report = report
         self.context_provider = context_provider
+        self._typing_context: tuple[tuple[str, int], tuple[ContextSnippet, ...]] | None = None
+        """The context of where the user types: (uri, line it was chosen at), snippets."""
         self.postprocess = postprocess
         self.counter = EstimatingCounter()
         self.context_watch = ContextWatch()
@@ -344,7 +348,7 @@ class CompletionEngine:
         spec = self.registry.by_id(query.language_id)
         context: tuple[ContextSnippet, ...] = ()
         if self.context_provider is not None and split.context_tokens > 0:
-            context = self.context_provider(query, split)
+            context = self._context_for(query, split)
         fim = FimRequest(
             prefix=split.prefix,
             suffix=split.suffix,
@@ -363,6 +367,25 @@ class CompletionEngine:
             seed=seed,
             fim=fim,
         )
+
+    def _context_for(
+        self, query: CompletionQuery, split: BudgetSplit
+    ) -> tuple[ContextSnippet, ...]:
+        """The workspace context for ``query``: while the user types on in one place (the
+        same document, within :data:`STICKY_CONTEXT_LINES` of where it was chosen), the
+        context chosen there, as long as it fits (the prompt then starts the same way, and a
+        model server's prompt cache reads only what changed); else found afresh."""
+        assert self.context_provider is not None
+        kept = self._typing_context
+        if kept is not None:
+            (uri, line), snippets = kept
+            if uri == query.uri and abs(line - query.line) <= STICKY_CONTEXT_LINES:
+                size = sum(self.counter.count(snippet.text) for snippet in snippets)
+                if size <= split.context_tokens:
+                    return snippets
+        context = self.context_provider(query, split)
+        self._typing_context = ((query.uri, query.line), context)
+        return context
 
     async def _stream(
         self,

@@ -533,6 +533,14 @@ class EmbeddedBackend:
                 prompt = make_prompt(llm)
                 if not self.reuse_prompt:
                     llm.reset()  # forget the evaluated prompt: this one is evaluated whole
+                if log.isEnabledFor(logging.DEBUG):
+                    read = llm.input_ids[: llm.n_tokens].tolist()
+                    log.debug(
+                        "%s: %d prompt tokens, %d of them already read",
+                        self.model_name,
+                        len(prompt.tokens),
+                        _shared_prefix(read, prompt.tokens),
+                    )
                 generated = _complete(
                     llm,
                     prompt.tokens,
@@ -665,6 +673,16 @@ class EmbeddedModels:
     def describe(self) -> dict[str, Any]:
         """Each model's state (loaded, loads, generations), by name."""
         return {name: backend.describe() for name, backend in self.models.items()}
+
+
+def _shared_prefix(read: Sequence[int], tokens: Sequence[int]) -> int:
+    """How many of ``tokens`` the model has read already (they start what it last read)."""
+    shared = 0
+    for old, new in zip(read, tokens, strict=False):
+        if old != new:
+            break
+        shared += 1
+    return shared
 
 
 def _number(text: str) -> int | float | str:

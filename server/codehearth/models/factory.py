@@ -136,6 +136,7 @@ def _key(config: EndpointConfig, settings: Settings) -> BackendKey:
             settings.models.embedded_instruct_model_path,
             settings.models.embedded_context,
             settings.models.embedded_reuse_prompt,
+            settings.models.embedded_threads,
         )
     return (
         endpoint,
@@ -153,14 +154,19 @@ def _create(config: EndpointConfig, settings: Settings, warnings: list[str]) -> 
     endpoint = config.endpoint
     if endpoint.kind == "embedded":
         n_ctx, reuse = settings.models.embedded_context, settings.models.embedded_reuse_prompt
+        threads = settings.models.embedded_threads or min(os.cpu_count() or 1, 8)
         return EmbeddedModels(
             [
                 EmbeddedBackend(
-                    settings.models.embedded_model_path, n_ctx=n_ctx, reuse_prompt=reuse
+                    settings.models.embedded_model_path,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    reuse_prompt=reuse,
                 ),
                 EmbeddedBackend(
                     settings.models.embedded_instruct_model_path,
                     n_ctx=n_ctx,
+                    n_threads=threads,
                     bundled=DEFAULT_INSTRUCT_MODEL,
                     reuse_prompt=reuse,
                 ),

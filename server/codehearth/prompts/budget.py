@@ -218,7 +218,34 @@ def _trim_prefix(prefix: str, counter: TokenCounter, limit: int) -> tuple[str, i
     # text that is over always has another line to drop.
     while (used := counter.count(prefix[start:])) > limit:
         start = prefix.index("\n", start) + 1
+    cursor_line = prefix.rfind("\n") + 1
+    anchored = _anchored_start(prefix, start, cursor_line)
+    if anchored != start:
+        start, used = anchored, counter.count(prefix[anchored:])
     return prefix[start:], used
+
+
+ANCHOR_SHARE = 8
+"""The prefix's first line snaps forward to a multiple of a stride of at most an eighth of
+the kept text: no more than that is given up."""
+
+
+def _anchored_start(prefix: str, start: int, cursor_line: int) -> int:
+    """``start``, moved forward to the first line that begins at or after the next multiple
+    of a stride (a power of two near an eighth of the kept text, in characters, so it stays
+    the same while the kept text's length wavers), so that the prompt's first line stays put
+    while the user types on: the model server then reads only what changed (a prompt cache
+    keeps what it read of the last prompt up to where the two differ). Never past the
+    cursor's line; a prefix kept whole (``start`` 0) is left alone."""
+    most = (len(prefix) - start) // ANCHOR_SHARE  # characters it may give up
+    if start == 0 or most < 1:
+        return start
+    stride = 1 << (most.bit_length() - 1)
+    anchor = -(-start // stride) * stride  # the next multiple, at or after start
+    if anchor == start:
+        return start
+    line = prefix.find("\n", anchor - 1, cursor_line) + 1
+    return line if 0 < line <= cursor_line and line - start <= most else start
 
 
 def _trim_suffix(suffix: str, counter: TokenCounter, limit: int) -> tuple[str, int]:
