@@ -15,7 +15,7 @@ Then the same with the real built-in instruction-tuned model (SmolLM2-135M-Instr
 ``codehearth[embedded]`` is installed), as the server runs it for a model that small: no
 tools, memory searched before it answers. :data:`BUILT_IN_FACTS` facts are planted in one
 conversation, the store is closed and opened again (a restart), and each is asked for in a
-new conversation: ``built_in_model.answered_share`` is the share of answers that hold the
+conversation of its own: ``built_in_model.answered_share`` is the share of answers that hold the
 fact's codeword, printed as the model gives them (``answers``).
 
 Printed as one JSON object: ``fact_recall`` is the fraction of facts whose text appears in a
@@ -178,8 +178,8 @@ async def run_built_in(folder: Path) -> dict[str, Any]:
             for index in range(BUILT_IN_FACTS):
                 await planting.ask(f"Please remember this: {fact(index)}")
         with MemoryStore(folder) as store:  # after a restart
-            asking = session(store, "later")
-            for index in range(BUILT_IN_FACTS):
+            for index in range(BUILT_IN_FACTS):  # each asked once, in a new conversation
+                asking = session(store, f"later-{index}")
                 answers.append((await asking.ask(question(index))).text.strip())
     finally:
         await backend.aclose()
