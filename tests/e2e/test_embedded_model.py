@@ -17,7 +17,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from codehearth.models.embedded_backend import embedded_available
+from codehearth.models.embedded_backend import assemble_bundled_model, embedded_available
 from tests.e2e.conftest import (
     SERVER_COMMAND,
     accept_registrations,
@@ -174,3 +174,39 @@ async def test_the_built_in_instruct_model_answers_chat_and_signs_it(
     assert "smollm2-135m-instruct" in report["models"]["answered"]["chat"]
     routes = {(r["role"], r["model"]): r for r in report["models"]["routes"]}
     assert routes[("chat", "smollm2-135m-instruct")]["capabilities"] == ["instruct"]
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def base_as_instruct(
+    lsp_client: LanguageClient, dead_ollama: str, workspace: Path
+) -> AsyncIterator[None]:
+    """The built-in chat model set to a base model's GGUF (Gemma 3 270M: no chat template)."""
+    accept_registrations(lsp_client)
+    await lsp_client.initialize_session(
+        initialize_params(
+            workspace,
+            capabilities("visual-studio-code"),
+            {
+                "ollama": {"host": dead_ollama, "warmUp": False},
+                "models": {"embeddedInstructModelPath": str(assemble_bundled_model())},
+            },
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_model_without_a_chat_template_is_never_sent_a_chat(
+    base_as_instruct: LanguageClient,
+) -> None:
+    """Chat says in one sentence that no model can follow a conversation, and how to get
+    one; the base model is asked what it is (its GGUF metadata), never to chat."""
+    client = base_as_instruct
+    await command(client, "codehearth.memory.show")  # memory is open
+    result = await command(client, "codehearth.chat", {"question": "What is 2 + 2?"})
+    assert result["ok"] is False, result
+    message = result["error"]
+    assert message.startswith("No model that follows instructions can answer chat ("), message
+    assert "no chat template" in message and "codehearth[embedded]" in message
+    state = (await status(client))["models"]["embedded"]["gemma-3-270m-q4_k_m"]
+    assert state["generations"] == 0

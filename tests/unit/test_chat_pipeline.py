@@ -306,3 +306,14 @@ def test_the_users_own_words_come_before_earlier_answers(store: MemoryStore) -> 
     found = session(store, None)._remembered("Which deploy target?", []).splitlines()  # type: ignore[arg-type]
     assert found[0] == "- the user said earlier: The deploy target is a Raspberry Pi."
     assert len([line for line in found if "assistant said" in line]) == 2
+
+
+async def test_an_empty_answer_is_an_error_and_nothing_is_remembered(
+    fake: FakeOllama, backend: OllamaBackend, store: MemoryStore
+) -> None:
+    fake.set_text("   \n")
+    with pytest.raises(BackendError) as raised:
+        await session(store, backend, supports_tools=False).ask("What does add do?")
+    assert raised.value.kind is ProblemKind.BAD_RESPONSE
+    assert "empty answer" in raised.value.message and "chat.model" in raised.value.message
+    assert stored(store) == [("user", "What does add do?")]

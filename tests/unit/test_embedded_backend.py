@@ -427,3 +427,29 @@ def test_repeated_lines_end_a_chat_answer(pieces: list[str], shown: str, cut: bo
     if stopped:
         visible = len(text)
     assert bytes(text[:visible]).decode() == shown and stopped is cut
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize(
+    "bundled",
+    [
+        pytest.param(DEFAULT_EMBEDDED_MODEL, id="base"),
+        pytest.param(DEFAULT_INSTRUCT_MODEL, id="instruct"),
+    ],
+)
+async def test_a_corrupt_model_file_is_one_clear_error_and_the_next_request_tries_again(
+    tmp_path: Path, bundled: str
+) -> None:
+    corrupt = tmp_path / "broken.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)  # a header and nothing a loader can read
+    made = EmbeddedModels([EmbeddedBackend(str(corrupt), n_ctx=512, bundled=bundled)])
+    try:
+        for _ in range(2):  # a failed load is not cached: a fixed file would be read
+            with pytest.raises(BackendError) as raised:
+                await made.show("broken")
+            assert raised.value.kind is ProblemKind.SERVER_ERROR
+            assert raised.value.message == (
+                f"llama.cpp could not load {corrupt}: is it a GGUF model this llama.cpp supports?"
+            )
+    finally:
+        await made.aclose()

@@ -31,7 +31,8 @@
    a native-tools model writes before its tool calls is streamed: it cannot be told apart.)
 5. The question is stored when the turn starts, the tool calls briefly as ``role="tool"``
    messages, and the answer once it is complete: a cancelled ask (``CancelledError``
-   propagates and closes the model stream) stores no answer. Store calls run in a thread.
+   propagates and closes the model stream) stores no answer, and an empty answer is a
+   :class:`BackendError` (``BAD_RESPONSE``), never a blank reply. Store calls run in a thread.
 """
 
 from __future__ import annotations
@@ -249,6 +250,13 @@ class ChatSession:
             core = await asyncio.to_thread(self.store.core_prompt)
             assemble = functools.partial(self._assemble, core, remembered, context)
             assembly = assemble(history, question, turn, native)
+        if not result.text.strip():
+            # Nothing to show or remember; the question stays out of later turns.
+            raise BackendError(
+                ProblemKind.BAD_RESPONSE,
+                "the model gave an empty answer: ask again, or name a larger model in "
+                "chat.model",
+            )
         if on_chunk is not None:
             for piece in result.held:
                 on_chunk(piece)
