@@ -160,10 +160,6 @@ class Router:
         """What the endpoint's ``show`` says the candidate's model can do."""
         self._capabilities[candidate] = capabilities
 
-    def forget_capabilities(self, candidate: Candidate) -> None:
-        """The model may have changed (pulled again): look again next time."""
-        self._capabilities.pop(candidate, None)
-
     def capabilities(self, candidate: Candidate) -> ModelCapabilities | None:
         return self._capabilities.get(candidate)
 

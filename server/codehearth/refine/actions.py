@@ -111,10 +111,13 @@ def action_prompt(job: ActionJob, *, edits_region: bool = True) -> tuple[TextRan
     return region, action_messages(job.kind, request)
 
 
-def checking_verifier(*, trusted: bool = False) -> Verifier:
-    """:func:`codehearth.refine.verify.verify` off the event loop, with its own parsers
-    (tree-sitter parsers are not thread-safe)."""
-    registry = LanguageRegistry.load()
+def checking_verifier(
+    *, trusted: bool = False, registry: LanguageRegistry | None = None
+) -> Verifier:
+    """:func:`codehearth.refine.verify.verify` off the event loop, with parsers of its own
+    (tree-sitter parsers are not thread-safe): ``registry``'s, when nothing else uses them
+    meanwhile, else a new registry's."""
+    registry = registry or LanguageRegistry.load()
 
     async def verifier(candidate: Candidate) -> Verdict:
         return await asyncio.to_thread(verify, candidate, registry=registry, trusted=trusted)
@@ -122,12 +125,14 @@ def checking_verifier(*, trusted: bool = False) -> Verifier:
     return verifier
 
 
-def drafts_without_model(job: ActionJob, region: TextRange) -> list[str]:
+def drafts_without_model(
+    job: ActionJob, region: TextRange, registry: LanguageRegistry
+) -> list[str]:
     """A quick fix's drafts that need no model: a one-token syntax repair for a syntax
     error, ruff's own fix for a ruff diagnostic (blocking: run in a thread)."""
     if job.kind != "quick_fix" or job.diagnostic is None:
         return []
-    drafts = syntax_repairs(LanguageRegistry.load(), job.language_id, job.text, region)
+    drafts = syntax_repairs(registry, job.language_id, job.text, region)
     ruff = find_ruff() if job.language_id == "python" else None
     code = job.diagnostic.code
     if ruff is not None and code and RUFF_CODE.fullmatch(code):
@@ -162,9 +167,13 @@ async def run_action(
         messages=tuple(messages),
         diagnostic=job.diagnostic,
     )
-    verifier = checking_verifier(trusted=trusted)
+    # One registry: the drafts are made before the verifier runs, never beside it.
+    registry = LanguageRegistry.load()
+    verifier = checking_verifier(trusted=trusted, registry=registry)
     drafts = (
-        await asyncio.to_thread(drafts_without_model, job, region) if fixes_without_model else []
+        await asyncio.to_thread(drafts_without_model, job, region, registry)
+        if fixes_without_model
+        else []
     )
     result = await refine(
         task,

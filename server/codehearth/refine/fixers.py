@@ -17,11 +17,10 @@ import subprocess
 
 from codehearth.languages import LanguageRegistry
 from codehearth.refine.edits import TextRange, range_text
+from codehearth.refine.verify import RUFF_TIMEOUT_S
 from codehearth.syntax import syntax_problems
 
 log = logging.getLogger(__name__)
-
-RUFF_FIX_TIMEOUT_S = 5.0
 
 
 def syntax_repairs(
@@ -53,7 +52,7 @@ def ruff_fixes(ruff: str, text: str, region: TextRange, code: str) -> list[str]:
         done = subprocess.run(
             [ruff, "check", "--isolated", "--fix-only", "--exit-zero", "--select", code,
              "--stdin-filename", "x.py", "-"],
-            input=text, capture_output=True, text=True, timeout=RUFF_FIX_TIMEOUT_S, check=False,
+            input=text, capture_output=True, text=True, timeout=RUFF_TIMEOUT_S, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as error:
         log.info("ruff --fix failed: %s", error)
