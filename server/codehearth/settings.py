@@ -98,6 +98,19 @@ class CompletionSettings:
         "Give up on any answer (completion, chat, action) whose stream sends nothing for "
         "this long after its first token.",
     )
+    prompt_milliseconds: int = setting(
+        500,
+        "Where a model's prompt-reading speed is known (the built-in models measure theirs "
+        "when they load), the longest it may spend reading the new part of a prompt when "
+        "the window on the file moves: a moved window starts nearer the cursor and grows "
+        "back as you type (llama.vim's t_max_prompt_ms); a prompt read from scratch may "
+        "take four times this. 0: no limit.",
+    )
+    predict_milliseconds: int = setting(
+        1000,
+        "Stop a multi-line suggestion this long after its first token and offer the lines "
+        "complete by then (llama.vim's t_max_predict_ms). 0: no limit.",
+    )
     debounce_min_ms: int = setting(
         100, "Shortest wait after a keystroke before asking the model (automatic triggers)."
     )
@@ -460,6 +473,8 @@ _RANGE_CHECKS: tuple[tuple[str, str, float, float], ...] = (
     ("completion", "max_streams", 1, 16),
     ("completion", "deadline_seconds", 0.1, 600),
     ("completion", "stall_seconds", 0.1, 600),
+    ("completion", "prompt_milliseconds", 0, 60_000),
+    ("completion", "predict_milliseconds", 0, 600_000),
     ("ollama", "connect_timeout", 0.05, 120),
     ("models", "load_seconds", 1, 3600),
     ("models", "first_token_seconds", 1, 3600),

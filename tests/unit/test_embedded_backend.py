@@ -248,6 +248,26 @@ async def test_show_describes_a_prefix_only_model_and_its_usable_context(
 
 @pytest.mark.model
 @needs_llama_cpp
+async def test_the_prompt_reading_speed_is_measured_at_load_and_leaves_nothing_behind(
+    backend: EmbeddedBackend,
+) -> None:
+    shown = await backend.show(DEFAULT_EMBEDDED_MODEL)
+    speed = shown["prefill_tokens_per_second"]
+    print(f"reads {speed:.0f} prompt tokens/s")
+    # Gemma 3 270M reads hundreds of tokens a second on one laptop core, thousands on a GPU.
+    assert 20 < speed < 1_000_000
+    assert backend.describe()["prefillTokensPerSecond"] == round(speed)
+    # The measurement's tokens are not taken for the start of the next prompt.
+    chunks = await collect(backend, request())
+    fresh = EmbeddedBackend(reuse_prompt=False)
+    try:
+        assert text_of(await collect(fresh, request())) == text_of(chunks)
+    finally:
+        await fresh.aclose()
+
+
+@pytest.mark.model
+@needs_llama_cpp
 async def test_a_prompt_longer_than_the_context_is_refused() -> None:
     made = EmbeddedBackend(n_ctx=512)
     try:

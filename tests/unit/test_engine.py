@@ -732,3 +732,81 @@ async def test_the_context_stays_while_the_user_types_on_nearby(
     # (the second keystroke was typed along the first suggestion: no new prompt)
     assert ["helper_1" in p for p in prompts[:2]] == [True, True]
     assert "helper_2" in prompts[-2] and "helper_3" in prompts[-1]
+
+
+# -- time limits (llama.vim's t_max_prompt_ms / t_max_predict_ms) ---------------------------
+
+
+def window_first_lines(fake: FakeOllama) -> list[str]:
+    """The first ``value_N`` line of the file each prompt holds."""
+    return [
+        next(line for line in body["prompt"].split("\n") if line.startswith("value_"))
+        for body in bodies(fake)
+    ]
+
+
+@pytest.mark.parametrize(
+    "prefill_speed",
+    [
+        pytest.param(None, id="speed-unknown-window-moves-whole"),
+        pytest.param(400.0, id="measured-speed-caps-a-moved-window"),
+    ],
+)
+async def test_the_window_on_the_file_stays_while_typing_and_a_moved_one_is_capped(
+    fake: FakeOllama,
+    backend: OllamaBackend,
+    make: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    prefill_speed: float | None,
+) -> None:
+    """Typing a line at the end of a long file, the prompt keeps starting at the same line
+    of the file until the window no longer fits; a model whose prompt-reading speed is
+    known (400 tokens/s, 250 ms: 100 tokens) gets a moved window it reads in that time."""
+    shown = backend.show
+
+    async def show_with_speed(model: str) -> Any:
+        return {**await shown(model), "prefill_tokens_per_second": prefill_speed}
+
+    monkeypatch.setattr(backend, "show", show_with_speed)
+    fake.set_text("0)\n")  # never what is typed next: every keystroke asks again
+    engine = make(prompt_tokens=400, prompt_milliseconds=250, suffix_share=0.0).engine
+    head = "".join(f"value_{n} = compute({n})\n" for n in range(200))
+    typed = "".join(
+        f"total_{n} = combine(value_{n}, value_{n + 1}, value_{n + 2})\n" for n in range(6)
+    )
+    steps = range(1, len(typed) + 1, 3)
+    for n in steps:
+        await engine.complete(query(head + typed[:n] + CURSOR + "\n", invoked=True))
+    firsts = window_first_lines(fake)
+    moves = [i for i in range(1, len(firsts)) if firsts[i] != firsts[i - 1]]
+    assert len(firsts) == len(steps)
+    assert 1 <= len(moves) <= 4, firsts  # ~330 characters typed into a ~800-character window
+    windows = [
+        body["prompt"][body["prompt"].index(first) : body["prompt"].index("<|fim_suffix|>")]
+        for body, first in zip(bodies(fake), firsts, strict=True)
+    ]
+    longest = max(engine.counter.count(window) for window in windows)
+    for i in moves:
+        if prefill_speed is None:
+            assert engine.counter.count(windows[i]) > longest * 3 / 4
+        else:
+            assert engine.counter.count(windows[i]) <= 100
+
+
+@pytest.mark.parametrize(
+    ("predict_milliseconds", "expected", "capped"),
+    [
+        pytest.param(150, "total = a + b", 1, id="cut-at-the-last-complete-line"),
+        pytest.param(0, "total = a + b\n    y = total * 2\n    return y", 0, id="no-limit"),
+    ],
+)
+async def test_a_slow_multi_line_suggestion_is_cut_at_predict_milliseconds(
+    fake: FakeOllama, make: Make, predict_milliseconds: int, expected: str, capped: int
+) -> None:
+    fake.set_text("total = a + b\n    y = total * 2\n    return y\n")
+    fake.token_delay = 0.04
+    harness = make(predict_milliseconds=predict_milliseconds)
+    suggestions = await harness.engine.complete(query(BODY))
+    assert texts(suggestions) == [expected]
+    assert harness.engine.stats.time_capped == capped
+    assert harness.engine.stats.as_dict()["timeCappedStreams"] == capped

@@ -275,7 +275,7 @@ def test_megabyte_file_is_fast_and_only_touches_what_it_keeps() -> None:
     assert prefix.endswith(split.prefix) and suffix.startswith(split.suffix)
     assert split.prefix.startswith("    total") and split.suffix.endswith("sum\n")
     assert split.prefix_tokens <= 921 and split.suffix_tokens <= 307
-    assert split.context_tokens == 1536 - split.prefix_tokens - split.suffix_tokens
+    assert 0 < split.context_tokens <= 1536 - split.prefix_tokens - split.suffix_tokens
     assert sum(counted) < 50_000  # proportional to the kept text, not the megabyte
 
 
@@ -315,7 +315,13 @@ def test_split_properties(
     assert suffix.startswith(split.suffix)
     assert split.prefix_tokens == counter.count(split.prefix) <= math.floor(budget * 0.6)
     assert split.suffix_tokens == counter.count(split.suffix) <= math.floor(budget * 0.2)
-    assert split.context_tokens == budget - split.prefix_tokens - split.suffix_tokens
+    # Context gets what the longest fitting prefix leaves (the kept one may be shorter).
+    assert (
+        budget - math.floor(budget * 0.6) - split.suffix_tokens
+        <= split.context_tokens
+        <= budget - split.prefix_tokens - split.suffix_tokens
+    )
+    assert prefix[split.prefix_start :] == split.prefix
     cursor_prefix = prefix[prefix.rfind("\n") + 1 :]
     if split.prefix != prefix and len(split.prefix) > len(cursor_prefix):
         # Beyond the cursor's line, whole lines only.
@@ -385,3 +391,63 @@ def test_the_anchor_gives_up_at_most_an_eighth_of_the_prefix_share(budget: int) 
         split = split_budget(SOURCE_LINES + "x" * (cut % 13), "", CharCounter(), budget=budget)
         longest = max(len(line) + 1 for line in SOURCE_LINES.splitlines())
         assert split.prefix_tokens >= share * 7 / 8 - longest, (cut, split.prefix_tokens)
+
+
+def _typing(budget: int, moved_limit: int | None) -> list[tuple[int, int, int]]:
+    """(prefix_start, prefix_tokens, context_tokens) of each keystroke while typing three
+    new lines under SOURCE_LINES, each split given the last one's prefix_start."""
+    typed = "".join(f"total_{n} = compute(total_{n - 1}, factor={n})\n" for n in range(1, 4))
+    splits, window = [], None
+    for n in range(1, len(typed) + 1):
+        split = split_budget(
+            SOURCE_LINES + typed[:n],
+            "",
+            CharCounter(),
+            budget=budget,
+            window_start=window,
+            moved_limit=moved_limit,
+        )
+        window = split.prefix_start
+        splits.append((split.prefix_start, split.prefix_tokens, split.context_tokens))
+    return splits
+
+
+def test_the_window_stays_put_until_it_no_longer_fits() -> None:
+    splits = _typing(budget=2000, moved_limit=None)
+    starts = [start for start, _, _ in splits]
+    moves = sum(a != b for a, b in itertools.pairwise(starts))
+    assert moves <= 2, starts  # ~130 characters typed into a 1,200-character share
+    assert all(tokens <= 1200 for _, tokens, _ in splits)
+
+
+def test_a_moved_window_is_capped_and_grows_back() -> None:
+    splits = _typing(budget=2000, moved_limit=300)
+    moved = [i for i, (a, b) in enumerate(itertools.pairwise(splits), 1) if a[0] != b[0]]
+    assert len(moved) == 1, moved  # once capped, it has 900 characters to grow into
+    start, tokens, context = splits[moved[0]]
+    assert tokens <= 300
+    after = splits[moved[0] + 1 :]
+    assert all(s == start for s, _, _ in after)
+    assert [t for _, t, _ in after] == sorted(t for _, t, _ in after)  # it grows back
+    # The room for context does not follow the window (a sticky context keeps fitting):
+    # it wavers by less than a line as the longest fitting prefix does.
+    longest_line = max(len(line) + 1 for line in SOURCE_LINES.splitlines())
+    assert all(800 <= c < 800 + longest_line for _, _, c in splits)
+
+
+@pytest.mark.parametrize(
+    "window_start",
+    [
+        pytest.param(5, id="not-a-line-start"),
+        pytest.param(10**9, id="past-the-cursor"),
+        pytest.param(0, id="too-far-back"),
+    ],
+)
+def test_a_window_that_cannot_be_kept_moves(window_start: int) -> None:
+    prefix = SOURCE_LINES + "x = "
+    split = split_budget(
+        prefix, "", CharCounter(), budget=500, window_start=window_start, moved_limit=100
+    )
+    assert split.prefix_start != window_start
+    assert prefix[split.prefix_start - 1] == "\n"
+    assert split.prefix_tokens <= 100 and split.prefix.endswith("x = ")

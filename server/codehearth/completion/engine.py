@@ -117,14 +117,20 @@ class ModelProfile:
     """The model's trained context (from /api/show); num_ctx never exceeds it."""
     prompt_tokens: int | None = None
     """The route's cap on the prompt for this model (see router.Candidate)."""
+    prefill_tokens_per_second: float | None = None
+    """How fast the model reads a prompt, where its backend measured it (the built-in
+    models do, once loaded); the prompt is sized by it."""
 
 
 Reporter = Callable[[BackendError], None]
 
 ContextProvider = Callable[[CompletionQuery, BudgetSplit], tuple[ContextSnippet, ...]]
+"""Workspace context for a query, within ``split.context_tokens`` (see index.context)."""
 STICKY_CONTEXT_LINES = 30
 """How far from where its context was chosen the cursor may move and keep that context."""
-"""Workspace context for a query, within ``split.context_tokens`` (see index.context)."""
+FRESH_PROMPT_SHARE = 4
+"""Where the model's prefill speed is known, a whole prompt read from scratch (after a jump
+to another place) may take at most this many times ``completion.promptMilliseconds``."""
 
 PostProcessor = Callable[[str, str], str]
 """(suggestion, language id) -> suggestion in the user's style (see style.profile)."""
@@ -161,6 +167,8 @@ class CompletionEngine:
         self.context_provider = context_provider
         self._typing_context: tuple[tuple[str, int], tuple[ContextSnippet, ...]] | None = None
         """The context of where the user types: (uri, line it was chosen at), snippets."""
+        self._typing_window: tuple[str, int] | None = None
+        """The last prompt's window on the file typed in: (uri, offset its prefix starts)."""
         self.postprocess = postprocess
         self.counter = EstimatingCounter()
         self.context_watch = ContextWatch()
@@ -217,6 +225,7 @@ class CompletionEngine:
                 default=None,
             ),
             prompt_tokens=choice.candidate.prompt_tokens,
+            prefill_tokens_per_second=_positive(show.get("prefill_tokens_per_second")),
         )
         log.info("completion model %s: %s (%s)", profile.model, detection.family, detection.reason)
         self._profiles[key] = profile
@@ -337,6 +346,14 @@ class CompletionEngine:
             profile.prompt_tokens or s.prompt_tokens,
             max(64, prompt_limit(num_ctx, s.max_tokens)),
         )
+        moved_limit = None
+        if profile.prefill_tokens_per_second and s.prompt_milliseconds > 0:
+            # What the model reads in promptMilliseconds: the most a moved window may hold.
+            moved_limit = max(
+                16, int(profile.prefill_tokens_per_second * s.prompt_milliseconds / 1000)
+            )
+            budget = min(budget, max(64, moved_limit * FRESH_PROMPT_SHARE))
+        window = self._typing_window
         split = split_budget(
             query.text[: query.offset],
             query.text[query.offset :],
@@ -344,7 +361,10 @@ class CompletionEngine:
             budget=budget,
             prefix_share=s.prefix_share,
             suffix_share=s.suffix_share,
+            window_start=window[1] if window is not None and window[0] == query.uri else None,
+            moved_limit=moved_limit,
         )
+        self._typing_window = (query.uri, split.prefix_start)
         spec = self.registry.by_id(query.language_id)
         context: tuple[ContextSnippet, ...] = ()
         if self.context_provider is not None and split.context_tokens > 0:
@@ -408,6 +428,7 @@ class CompletionEngine:
             return request
 
         s = self.settings
+        first_text_at: float | None = None
         try:
             # The pool bounds the answer (completion.deadlineSeconds, once the model is in
             # memory) and a model's load (models.loadSeconds) separately.
@@ -415,6 +436,8 @@ class CompletionEngine:
                 self.backend.stream(render, s.prompt_tokens, s.max_tokens)
             ) as chunks:
                 async for chunk in chunks:
+                    if chunk.text and first_text_at is None:
+                        first_text_at = time.monotonic()
                     generation.append(chunk.text)
                     if chunk.done and chunk.prompt_eval_count:
                         self.counter.calibrate(len(sent[-1].prompt), chunk.prompt_eval_count)
@@ -425,6 +448,16 @@ class CompletionEngine:
                         generation.truncated = chunk.eval_count >= sent[-1].max_tokens
                     if not generation.multiline and _has_complete_line(generation.text):
                         break  # single-line: the rest would be thrown away
+                    if (
+                        s.predict_milliseconds > 0
+                        and first_text_at is not None
+                        and time.monotonic() - first_text_at >= s.predict_milliseconds / 1000
+                        and _has_complete_line(generation.text)
+                    ):
+                        # Long enough: offer the complete lines now (the last one is cut).
+                        generation.truncated = True
+                        self.stats.time_capped += 1
+                        break
         except BackendError as failure:
             error = failure
         except asyncio.CancelledError:
@@ -526,6 +559,8 @@ class EngineStats:
     cancelled_streams: int = 0
     capped: int = 0
     """Streams stopped to keep at most ``maxStreams`` open across documents."""
+    time_capped: int = 0
+    """Multi-line suggestions stopped at ``predictMilliseconds``."""
     failures: int = 0
     backend_ms: collections.deque[float] = attrs.field(
         factory=lambda: collections.deque(maxlen=RECENT_LATENCIES)
@@ -539,9 +574,17 @@ class EngineStats:
             "debounced": self.debounced,
             "cancelledStreams": self.cancelled_streams,
             "cappedStreams": self.capped,
+            "timeCappedStreams": self.time_capped,
             "failures": self.failures,
             "recentBackendMs": [round(ms, 3) for ms in self.backend_ms],
         }
+
+
+def _positive(value: object) -> float | None:
+    """``value`` if it is a positive number (a measured speed), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
 
 
 def _has_complete_line(text: str) -> bool:

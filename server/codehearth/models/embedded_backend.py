@@ -247,6 +247,8 @@ class EmbeddedBackend:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.load_seconds: float | None = None
+        self.prefill_tokens_per_second: float | None = None
+        """How fast the model reads a prompt on this machine, measured once it loads."""
         self.loads = 0
         self.generations = 0
         self.active = 0
@@ -319,7 +321,13 @@ class EmbeddedBackend:
         llm.verbose = False  # no per-request prints ("prefix-match hit") on stderr
         self.loads += 1
         self.load_seconds = time.monotonic() - started
-        log.info("embedded model %s loaded in %.2f s", path, self.load_seconds)
+        self.prefill_tokens_per_second = _measure_prefill(llm)
+        log.info(
+            "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s",
+            path,
+            self.load_seconds,
+            self.prefill_tokens_per_second,
+        )
         return llm
 
     async def _model(self) -> Llama:
@@ -381,6 +389,8 @@ class EmbeddedBackend:
         reads; ``capabilities`` lists ``insert`` in that case too. ``chat_template`` is the
         GGUF's ``tokenizer.chat_template`` ("" when it has none: a base model), and
         ``general.finetune`` is in ``model_info`` when the GGUF names one.
+        ``prefill_tokens_per_second`` (not in Ollama's answer) is how fast the model read a
+        prompt when it loaded, which the completion engine sizes prompts by.
         """
         self._check_model(model)
         cached = self._show_cache.get(model)
@@ -401,6 +411,7 @@ class EmbeddedBackend:
         if finetune := metadata.get("general.finetune"):
             info["general.finetune"] = finetune
         shown: dict[str, Any] = {
+            "prefill_tokens_per_second": self.prefill_tokens_per_second,
             "chat_template": metadata.get("tokenizer.chat_template", ""),
             "capabilities": ["completion"],
             "details": {
@@ -593,6 +604,11 @@ class EmbeddedBackend:
             "loaded": self._loading is not None and self._loading.done(),
             "loads": self.loads,
             "loadSeconds": None if self.load_seconds is None else round(self.load_seconds, 3),
+            "prefillTokensPerSecond": (
+                None
+                if self.prefill_tokens_per_second is None
+                else round(self.prefill_tokens_per_second)
+            ),
             "generations": self.generations,
             "generating": self.active > 0,
             "lastStopMs": None if self.last_stop_ms is None else round(self.last_stop_ms, 1),
@@ -673,6 +689,38 @@ class EmbeddedModels:
     def describe(self) -> dict[str, Any]:
         """Each model's state (loaded, loads, generations), by name."""
         return {name: backend.describe() for name, backend in self.models.items()}
+
+
+PREFILL_SAMPLE = (
+    "def merge_sorted(left: list[int], right: list[int]) -> list[int]:\n"
+    '    """Merge two sorted lists into one sorted list."""\n'
+    "    merged, i, j = [], 0, 0\n"
+    "    while i < len(left) and j < len(right):\n"
+    "        if left[i] <= right[j]:\n"
+    "            merged.append(left[i])\n"
+    "            i += 1\n"
+    "        else:\n"
+    "            merged.append(right[j])\n"
+    "            j += 1\n"
+    "    return merged + left[i:] + right[j:]\n"
+)
+"""Code the model reads once it loads, to measure how fast it reads a prompt (about 130
+tokens: a prompt's worth of the batch sizes a suggestion's prompt is read in)."""
+
+
+def _measure_prefill(llm: Llama) -> float:
+    """Prompt tokens per second ``llm`` reads on this machine: :data:`PREFILL_SAMPLE`
+    read twice (the first read also allocates llama.cpp's buffers), the faster counted.
+    Leaves nothing evaluated behind."""
+    tokens = llm.tokenize(PREFILL_SAMPLE.encode("utf-8"), add_bos=True, special=False)
+    best = float("inf")
+    for _ in range(2):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(tokens)
+        best = min(best, time.perf_counter() - started)
+    llm.reset()
+    return len(tokens) / max(best, 1e-6)
 
 
 def _shared_prefix(read: Sequence[int], tokens: Sequence[int]) -> int:

@@ -154,6 +154,9 @@ class BudgetSplit:
     prefix_tokens: int
     suffix_tokens: int
     context_tokens: int
+    prefix_start: int = 0
+    """Where the kept prefix starts in the prefix given: the next request's
+    ``window_start``."""
 
 
 def _largest_fitting(n_max: int, fits: Callable[[int], bool], guess: int) -> int:
@@ -193,19 +196,15 @@ def _longest_fitting_head(text: str, counter: TokenCounter, limit: int) -> str:
     return head[:-1] if head.endswith("\r") and kept < len(text) else head
 
 
-def _trim_prefix(prefix: str, counter: TokenCounter, limit: int) -> tuple[str, int]:
-    """Keep the end of ``prefix``: the cursor's line, then whole lines walking upwards.
-
-    Returns the kept text and its token count.
-    """
-    if limit <= 0 or not prefix:
-        return "", 0
+def _fitting_start(prefix: str, counter: TokenCounter, limit: int) -> int:
+    """Where the longest end of ``prefix`` within ``limit`` tokens starts: the cursor's
+    line, then whole lines walking upwards (the cursor's line cut by characters when it
+    alone is over)."""
     # The cursor's line is everything after the last newline.
     start = prefix.rfind("\n") + 1
     used = counter.count(prefix[start:])
     if used > limit:
-        kept = _longest_fitting_tail(prefix[start:], counter, limit)
-        return kept, counter.count(kept)
+        return len(prefix) - len(_longest_fitting_tail(prefix[start:], counter, limit))
     while start > 0:
         line_start = prefix.rfind("\n", 0, start - 1) + 1
         cost = counter.count(prefix[line_start:start])
@@ -216,13 +215,42 @@ def _trim_prefix(prefix: str, counter: TokenCounter, limit: int) -> tuple[str, i
     # Per-line counts can differ slightly from the count of the joined text; if the joined
     # text is over, drop whole lines from the far end. The cursor's line alone fits, so a
     # text that is over always has another line to drop.
-    while (used := counter.count(prefix[start:])) > limit:
+    while counter.count(prefix[start:]) > limit:
         start = prefix.index("\n", start) + 1
+    return start
+
+
+def _trim_prefix(
+    prefix: str,
+    counter: TokenCounter,
+    limit: int,
+    window_start: int | None = None,
+    moved_limit: int | None = None,
+) -> tuple[int, int, int]:
+    """Keep the end of ``prefix`` within ``limit`` tokens (see :func:`split_budget` for
+    ``window_start`` and ``moved_limit``).
+
+    Returns where the kept text starts, its token count, and the token count of the
+    longest end within ``limit`` (what the kept text would be without ``window_start``
+    or ``moved_limit``).
+    """
+    if limit <= 0 or not prefix:
+        return len(prefix), 0, 0
+    start = _fitting_start(prefix, counter, limit)
+    longest = counter.count(prefix[start:])
     cursor_line = prefix.rfind("\n") + 1
-    anchored = _anchored_start(prefix, start, cursor_line)
-    if anchored != start:
-        start, used = anchored, counter.count(prefix[anchored:])
-    return prefix[start:], used
+    if window_start is None:
+        kept = _anchored_start(prefix, start, cursor_line)
+    elif start <= window_start <= cursor_line and (
+        window_start == 0 or prefix[window_start - 1] == "\n"
+    ):
+        kept = window_start  # the window still fits: the model reads only what was typed
+    elif moved_limit is not None and moved_limit < longest:
+        kept = _fitting_start(prefix, counter, max(moved_limit, 0))
+    else:
+        kept = _anchored_start(prefix, start, cursor_line)
+    used = longest if kept == start else counter.count(prefix[kept:])
+    return kept, used, longest
 
 
 ANCHOR_SHARE = 8
@@ -283,14 +311,26 @@ def split_budget(
     budget: int = 1536,
     prefix_share: float = 0.6,
     suffix_share: float = 0.2,
+    window_start: int | None = None,
+    moved_limit: int | None = None,
 ) -> BudgetSplit:
     """Trim ``prefix`` and ``suffix`` to their shares of ``budget`` tokens.
 
     The prefix loses lines from its start and the suffix from its end; the line holding the
     cursor is kept whole unless it alone is over its share, in which case it is cut by
     characters (the prefix keeps the characters nearest the cursor). Tokens the prefix and
-    suffix leave unused go to context: ``context_tokens = budget - prefix_tokens -
-    suffix_tokens``. Work is proportional to the text kept, not the file's size.
+    suffix would leave unused go to context: ``context_tokens = budget - prefix_tokens -
+    suffix_tokens``, counting the prefix at its longest, so the room for context stays
+    the same while the kept prefix is shorter than it could be. Work is proportional to the
+    text kept, not the file's size.
+
+    The kept prefix is the prompt's *window* on the file. With ``window_start`` (the
+    ``prefix_start`` of the last prompt for this document) it stays put while it fits its
+    share, so the prompt starts the same way as the last one and a model server's prompt
+    cache reads only what was typed since. When it must move, ``moved_limit`` (tokens) caps
+    it: the model reads the moved window from scratch, and a window it can read quickly
+    grows back as the user types on. Without ``window_start`` its first line snaps to a
+    stride (see :func:`_anchored_start`).
     """
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}")
@@ -298,12 +338,15 @@ def split_budget(
         raise ValueError("prefix_share and suffix_share must be within [0, 1]")
     if prefix_share + suffix_share > 1.0:
         raise ValueError("prefix_share + suffix_share must not exceed 1")
-    kept_prefix, prefix_tokens = _trim_prefix(prefix, counter, math.floor(budget * prefix_share))
+    prefix_start, prefix_tokens, longest_prefix = _trim_prefix(
+        prefix, counter, math.floor(budget * prefix_share), window_start, moved_limit
+    )
     kept_suffix, suffix_tokens = _trim_suffix(suffix, counter, math.floor(budget * suffix_share))
     return BudgetSplit(
-        prefix=kept_prefix,
+        prefix=prefix[prefix_start:],
         suffix=kept_suffix,
         prefix_tokens=prefix_tokens,
         suffix_tokens=suffix_tokens,
-        context_tokens=max(0, budget - prefix_tokens - suffix_tokens),
+        context_tokens=max(0, budget - longest_prefix - suffix_tokens),
+        prefix_start=prefix_start,
     )
