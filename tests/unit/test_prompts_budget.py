@@ -424,7 +424,7 @@ def test_a_moved_window_is_capped_and_grows_back() -> None:
     splits = _typing(budget=2000, moved_limit=300)
     moved = [i for i, (a, b) in enumerate(itertools.pairwise(splits), 1) if a[0] != b[0]]
     assert len(moved) == 1, moved  # once capped, it has 900 characters to grow into
-    start, tokens, context = splits[moved[0]]
+    start, tokens, _ = splits[moved[0]]
     assert tokens <= 300
     after = splits[moved[0] + 1 :]
     assert all(s == start for s, _, _ in after)
