@@ -1,6 +1,8 @@
 """Fitting retrieved chunks into the prompt's context budget.
 
-:func:`compress` packs greedily by score per token. Each chunk is offered whole when it is
+:func:`compress` packs the definitions of what is being written at the cursor first (the
+``cursor`` ranking), then the members of its receiver as signatures (``member``), then
+greedily by score per token. Each chunk is offered whole when it is
 small (at most :data:`LARGE_FRACTION` of the budget), as its skeleton (signature and
 docstring, body elided) when it is large or when the whole text no longer fits, and last as
 its bare signature (``def f(x): ...``), which is what a caller most needs. Chunks of one
@@ -167,8 +169,19 @@ def compress(
             forms, first_cost = (WHOLE, SKELETON, SIGNATURE), whole_cost
         if chunk.kind in _NOT_OUTLINED:
             forms = tuple(form for form in forms if form != SIGNATURE)
+        if "member" in item.sources and "cursor" not in item.sources:
+            forms = (SIGNATURE,) if chunk.kind not in _NOT_OUTLINED else ()
         offers.append((item.score / first_cost, index, item, forms))
-    offers.sort(key=lambda offer: (-offer[0], offer[1]))
+    # What is being written at the cursor first, in retrieval's order; then by score per
+    # token.
+    offers.sort(
+        key=lambda offer: (
+            _priority(offer[2]),
+            offer[1] if _priority(offer[2]) < 2 else 0,
+            -offer[0],
+            offer[1],
+        )
+    )
     for _, _, item, forms in offers:
         for form in forms:
             if place(item, form):
@@ -190,6 +203,14 @@ def compress(
     return [*reversed(outlines), *packed]
 
 
+def _priority(item: ScoredChunk) -> int:
+    """0: what is being written at the cursor; 1: the members of its receiver; 2: the
+    rest."""
+    if "cursor" in item.sources:
+        return 0
+    return 1 if "member" in item.sources else 2
+
+
 def as_context_snippets(packed: Iterable[PackedSnippet]) -> tuple[ContextSnippet, ...]:
     """The packed snippets as the FIM templates' context, in the same order."""
     return tuple(ContextSnippet(snippet.path, snippet.text) for snippet in packed)
@@ -201,7 +222,13 @@ def _comment(registry: LanguageRegistry, chunk: Chunk | FileChunks) -> str:
 
 
 def _contains(outer: Chunk, inner: Chunk) -> bool:
-    return outer.start_line <= inner.start_line and inner.end_line <= outer.end_line
+    """Whether ``outer``'s text holds ``inner``'s. A file's header chunk (its module-level
+    lines, no symbol) spans the definitions between them but holds none of them."""
+    return (
+        bool(outer.symbol)
+        and outer.start_line <= inner.start_line
+        and inner.end_line <= outer.end_line
+    )
 
 
 def _in_line_order(pieces: Iterable[_Piece]) -> list[_Piece]:
@@ -213,16 +240,23 @@ def _render(pieces: Iterable[_Piece], comment: str) -> str:
     lines: list[str] = []
     previous: _Piece | None = None
     for piece in _in_line_order(pieces):
-        adjacent = (
-            previous is not None
-            and previous.whole
-            and piece.chunk.start_line == previous.chunk.end_line + 1
+        adjacent = previous is not None and (
+            (previous.whole and piece.chunk.start_line == previous.chunk.end_line + 1)
+            or _outline_pair(previous, piece)
         )
         if previous is not None and not adjacent:
             lines.append(f"{comment} ...")
         lines.append(piece.text().rstrip("\n"))
         previous = piece
     return "\n".join(lines)
+
+
+def _outline_pair(previous: _Piece, piece: _Piece) -> bool:
+    """Two signatures of one class read as its outline (no elision line between them): the
+    class's own followed by a member's, or two members'."""
+    if previous.form != SIGNATURE or piece.form != SIGNATURE or not piece.chunk.parent:
+        return False
+    return piece.chunk.parent in (previous.chunk.symbol, previous.chunk.parent)
 
 
 def _outlines(

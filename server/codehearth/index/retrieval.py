@@ -1,7 +1,15 @@
 """Which chunks of the workspace to show the model for one cursor position.
 
-Three rankings are built and fused:
+Four rankings are built and fused:
 
+* ``cursor``: what is being written at the cursor, resolved first: the function whose call
+  is open (``name(``, ``module.name(``, ``self.attr.name(a, ``) or the name just typed, and
+  for a member access not yet named (``module.``, ``Class.``, ``self.``) what the receiver
+  is: a module the file imports (its definitions), a class (its members) or, for ``self``,
+  the enclosing class's bases; a variable's class as the code names it: ``x: Foo``,
+  ``x = Foo(``, ``self.x = Foo(``). :mod:`codehearth.index.compress` packs these before
+  anything else, as a skeleton when whole they would not fit.
+* ``member``: the members of that receiver, which compress shows as signatures right after.
 * ``exact``: identifiers used near the cursor (the cursor's own statement first, nearest to
   the cursor first; then the rest of the enclosing definition by line distance), then the
   names the file imports, each looked up among the index's definitions. Definitions in files
@@ -27,6 +35,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
@@ -34,6 +43,7 @@ from typing import Protocol
 import attrs
 
 from codehearth.index.bm25 import (
+    STOP_WORDS,
     BM25Index,
     code_term_counts,
     identifier_spans,
@@ -50,6 +60,8 @@ DEFINE_WEIGHT = 3
 # Per-ranking fusion weights: the definition of a name the cursor uses beats a lexical
 # look-alike, which beats "was edited recently".
 SOURCE_WEIGHTS: Mapping[str, float] = {
+    "cursor": 4.0,
+    "member": 3.0,
     "exact": 2.0,
     "imported": 2.0,
     "lexical": 1.0,
@@ -67,6 +79,8 @@ STATEMENT_WEIGHT = 3
 MAX_STATEMENT_LINES = 8
 # Definitions taken per looked-up name: common names (``get``, ``__init__``) have many.
 MAX_DEFINITIONS_PER_NAME = 3
+# Members of a receiver (``module.``, ``Class.``) taken for the cursor ranking.
+MAX_RECEIVER_MEMBERS = 12
 # Lines on either side of a recent position whose chunks count when none contains it.
 RECENT_RADIUS = 3
 
@@ -216,6 +230,13 @@ def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> 
     imports = current.imports if current is not None else ()
     near = list(dict.fromkeys(_names_near_cursor(lines, cursor.offset, statement_first, line)))
     imported = {path for item in imports for path in source.resolve_import(cursor.path, item)}
+    statement_offset = next(item.start for item in lines if item.number == statement_first)
+    written = _written_at_cursor(cursor.text[statement_offset : cursor.offset])
+    definitions, members = _cursor_definitions(
+        source, written, imports, imported, cursor, line, eligible
+    )
+    at_cursor = ranked(iter(definitions))
+    of_receiver = ranked(iter(members))
     exact = ranked(_definitions(source, near, imported, cursor.path, eligible))
     # Imported names get a ranking of their own (most used in the file first), so a long
     # import list is not cut off behind the names near the cursor.
@@ -234,7 +255,14 @@ def retrieve(source: ChunkSource, cursor: CursorContext, *, limit: int = 40) -> 
     recent = ranked(chunk for chunk in _recent_chunks(source, cursor.recent) if eligible(chunk))
 
     fused = fuse_rankings(
-        {"exact": exact, "imported": from_imports, "lexical": lexical, "recent": recent}
+        {
+            "cursor": at_cursor,
+            "member": of_receiver,
+            "exact": exact,
+            "imported": from_imports,
+            "lexical": lexical,
+            "recent": recent,
+        }
     )
     return [ScoredChunk(found[key], score, sources) for key, score, sources in fused[:limit]]
 
@@ -333,6 +361,258 @@ def _names_near_cursor(
                 near.append((1, abs(item.number - line), name))
     near.sort(key=lambda entry: entry[:2])
     return [name for _, _, name in near]
+
+
+@attrs.frozen
+class _Written:
+    """What is being written at the cursor: a name (the function whose call is open, or
+    the identifier just typed) and the dotted receiver before it (``self.attr`` in
+    ``self.attr.name(``), or only a receiver (``module.``, the member not yet named)."""
+
+    name: str
+    receiver: tuple[str, ...]
+
+
+_CALL_TAIL = re.compile(r"((?:[A-Za-z_][\w]*\s*\.\s*)*)([A-Za-z_]\w*)?\s*$")
+
+
+def _written_at_cursor(before: str) -> list[_Written]:
+    """What is being written at the end of ``before`` (the cursor's statement up to the
+    cursor), most specific first: the member access or name right at the cursor, then the
+    call whose arguments are being written."""
+    before = _without_strings(before)
+    found: list[_Written] = []
+    tail = _CALL_TAIL.search(before)
+    if tail is not None and (tail.group(1) or tail.group(2)):
+        found.append(_Written(_callable(tail.group(2)), _dotted(tail.group(1))))
+    depth = 0
+    for at in range(len(before) - 1, -1, -1):
+        char = before[at]
+        if char in ")]}":
+            depth += 1
+        elif char in "([{":
+            if depth == 0:
+                call = _CALL_TAIL.search(before[:at]) if char == "(" else None
+                if call is not None and _callable(call.group(2)):
+                    found.append(_Written(call.group(2), _dotted(call.group(1))))
+                break
+            depth -= 1
+    return [written for written in found if written.name or written.receiver]
+
+
+def _callable(name: str | None) -> str:
+    """``name`` unless it is missing or a keyword (``return (``, ``if (``)."""
+    return name if name and name.lower() not in STOP_WORDS else ""
+
+
+def _dotted(chain: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in chain.split(".") if part.strip())
+
+
+_STRING = re.compile(r"""("(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?)""")
+
+
+def _without_strings(text: str) -> str:
+    """``text`` with its string literals blanked (same length), so brackets inside them
+    do not count."""
+    return _STRING.sub(lambda match: " " * len(match.group()), text)
+
+
+def _cursor_definitions(
+    source: ChunkSource,
+    written_at_cursor: list[_Written],
+    imports: Sequence[Import],
+    imported: set[str],
+    cursor: CursorContext,
+    line: int,
+    eligible: Callable[[Chunk], bool],
+) -> tuple[list[Chunk], list[Chunk]]:
+    """The definitions of what is being written at the cursor (see :class:`_Written`),
+    and the members of the receiver a member access names no member of yet."""
+    definitions: list[Chunk] = []
+    members: list[Chunk] = []
+    for written in written_at_cursor:
+        receiver_files = _receiver_files(source, written.receiver, imports, cursor.path)
+        if written.name:
+            candidates = [c for c in source.chunks_defining(written.name) if eligible(c)]
+            candidates.sort(
+                key=lambda chunk: (
+                    chunk.path not in receiver_files,
+                    chunk.path not in imported,
+                    chunk.path == cursor.path,
+                    -_shared_folders(chunk.path, cursor.path),
+                    chunk.kind == "part",
+                    chunk.path,
+                    chunk.start_line,
+                )
+            )
+            definitions += candidates[:MAX_DEFINITIONS_PER_NAME]
+        elif written.receiver:
+            owners, owned = _receiver_members(
+                source, written.receiver, receiver_files, cursor, line
+            )
+            definitions += [chunk for chunk in owners if eligible(chunk)]
+            members += [chunk for chunk in owned if eligible(chunk)]
+    return definitions, members
+
+
+def _receiver_files(
+    source: ChunkSource, receiver: tuple[str, ...], imports: Sequence[Import], path: str
+) -> set[str]:
+    """Files a dotted receiver's first name comes from: the module it names (``module.``)
+    or the module that defines it, when the file imports it."""
+    if not receiver:
+        return set()
+    head = receiver[0]
+    files: set[str] = set()
+    for item in imports:
+        module_tail = item.module.rsplit(".", 1)[-1].lstrip(".")
+        if head in item.names or module_tail == head:
+            files.update(source.resolve_import(path, item))
+            if head in item.names:  # `from package import module`
+                files.update(source.resolve_import(path, Import(f"{item.module}.{head}")))
+    return files
+
+
+_SELF_NAMES = ("self", "cls", "this")
+# Words of a type annotation that are not the class whose members matter.
+_TYPE_WORDS = frozenset(
+    "Optional Union None Any Type type ClassVar Final Annotated list dict set tuple "
+    "List Dict Set Tuple Sequence Iterable Iterator Mapping Callable Awaitable".split()
+)
+
+
+def _receiver_members(
+    source: ChunkSource,
+    receiver: tuple[str, ...],
+    receiver_files: set[str],
+    cursor: CursorContext,
+    line: int,
+) -> tuple[list[Chunk], list[Chunk]]:
+    """What a member access on ``receiver`` may name, as (owners, members): for ``self``
+    (``cls``, ``this``), the enclosing class's bases; for a name whose class the code says
+    (an annotation, ``name = Class(``, ``self.name = Class(``) or a class itself, that
+    class; for a module the file imports, its top-level definitions."""
+    current = source.file_chunks(cursor.path)
+    enclosing = _enclosing_class(current, line)
+    if receiver == (receiver[0],) and receiver[0] in _SELF_NAMES:
+        if enclosing is None:
+            return [], []
+        classes = [_class_named(source, name, receiver_files) for name in _base_names(enclosing)]
+        found = [chunk for chunk in classes if chunk is not None]
+        return found, [member for chunk in found for member in _members(source, chunk)]
+    if len(receiver) == 1:
+        names = [*_annotated_types(cursor.text, receiver[0], line), receiver[0]]
+    elif len(receiver) == 2 and receiver[0] in _SELF_NAMES and enclosing is not None:
+        names = _annotated_types(cursor.text, receiver[1], line, enclosing, attribute=True)
+    else:
+        return [], []
+    for name in names:
+        found = _class_named(source, name, receiver_files)
+        if found is not None:
+            return [found], _members(source, found)
+    module_files = [
+        path
+        for path in sorted(receiver_files)
+        if os.path.splitext(os.path.basename(path))[0] in (receiver[0], "__init__")
+    ]
+    members: list[Chunk] = []
+    for path in module_files:
+        indexed = source.file_chunks(path)
+        if indexed is not None:
+            members += [
+                chunk
+                for chunk in indexed.chunks
+                if chunk.kind not in ("module", "part") and not chunk.parent
+            ]
+    return [], members[:MAX_RECEIVER_MEMBERS]
+
+
+def _enclosing_class(current: FileChunks | None, line: int) -> Chunk | None:
+    classes = [
+        chunk
+        for chunk in (current.chunks if current is not None else ())
+        if chunk.kind == "class" and chunk.start_line <= line <= chunk.end_line
+    ]
+    return max(classes, key=lambda chunk: chunk.start_line) if classes else None
+
+
+def _class_named(source: ChunkSource, name: str, preferred: set[str]) -> Chunk | None:
+    """The class (or interface) called ``name``, in a preferred file first."""
+    classes = [
+        chunk
+        for chunk in source.chunks_defining(name)
+        if chunk.kind in ("class", "interface") and chunk.symbol.rsplit(".", 1)[-1] == name
+    ]
+    classes.sort(key=lambda chunk: (chunk.path not in preferred, chunk.path, chunk.start_line))
+    return classes[0] if classes else None
+
+
+def _members(source: ChunkSource, owner: Chunk) -> list[Chunk]:
+    """The member chunks of a class, in source order (a member cut in parts once)."""
+    indexed = source.file_chunks(owner.path)
+    members: dict[str, Chunk] = {}
+    for chunk in indexed.chunks if indexed is not None else ():
+        if chunk.parent == owner.symbol and chunk.symbol not in members:
+            members[chunk.symbol] = chunk
+    return list(members.values())
+
+
+def _annotated_types(
+    text: str, name: str, line: int, owner: Chunk | None = None, *, attribute: bool = False
+) -> list[str]:
+    """Class names the code gives ``name`` before ``line`` (within ``owner``'s lines when
+    given): ``name: Type`` (a parameter or variable), ``name = Type(``; with
+    ``attribute``, ``self.name: Type`` and ``self.name = Type(`` (and ``name: Type`` in the
+    class body), nearest first."""
+    lines = text.split("\n")
+    first, last = (owner.start_line, owner.end_line) if owner is not None else (0, line)
+    region = "\n".join(lines[max(0, first) : min(len(lines), last + 1)])
+    target = rf"(?:\b(?:self|this)\.)?\b{re.escape(name)}" if attribute else rf"\b{re.escape(name)}"
+    patterns = (
+        rf"{target}\s*:\s*([^=\n,)]+)",
+        rf"{target}\s*(?::[^=\n]*)?=\s*(?:await\s+)?([A-Za-z_][\w.]*)\s*\(",
+    )
+    found: list[tuple[int, str]] = []
+    for pattern in patterns:
+        for match in re.finditer(pattern, region):
+            for word in re.findall(r"[A-Za-z_]\w*", match.group(1)):
+                if word not in _TYPE_WORDS:
+                    found.append((match.start(), word))
+    found.sort(key=lambda item: -item[0])  # the nearest (last) mention first
+    return list(dict.fromkeys(word for _, word in found))
+
+
+_BASES = re.compile(r"class\s+\w+\s*\(([^)]*)\)")
+
+
+def _base_names(chunk: Chunk) -> list[str]:
+    """The base classes a Python class names (the last part of a dotted one)."""
+    match = _BASES.search(chunk.skeleton or chunk.text)
+    if match is None:
+        return []
+    names = []
+    for part in match.group(1).split(","):
+        name = part.strip().split("[", 1)[0].rsplit(".", 1)[-1]
+        if (
+            name.isidentifier()
+            and "=" not in part
+            and name not in ("object", "Generic", "Protocol")
+        ):
+            names.append(name)
+    return names
+
+
+def _shared_folders(path: str, other: str) -> int:
+    """How many leading folders two paths share."""
+    shared = 0
+    for a, b in zip(
+        os.path.dirname(path).split(os.sep), os.path.dirname(other).split(os.sep), strict=False
+    ):
+        if a != b:
+            break
+        shared += 1
+    return shared
 
 
 def _definitions(
