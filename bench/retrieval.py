@@ -35,7 +35,8 @@ cursor line is never returned. The prompt's prefix and suffix are
 
 For each CONTEXT budget in :data:`BUDGETS` (tokens, ``EstimatingCounter``), a system
 succeeds when its context shows the definition's signature line (``def f(`` line, found in
-the whole chunk, its skeleton or a repo-map outline line) under the defining file's path:
+the whole chunk, its skeleton, its signature form ``def f(x): ...`` or a repo-map outline
+line) under the defining file's path:
 
 1. ``ours``: ``workspace_context`` (retrieve + compress), exactly as the server calls it
    but with no recent edits;
@@ -173,7 +174,9 @@ def shows(segments: list[tuple[str, str]], definitions: tuple[Chunk, ...]) -> bo
     """Whether any (absolute path, text) segment shows one definition's signature line."""
     wanted = {(chunk.path, line) for chunk in definitions if (line := definition_line(chunk))}
     return any(
-        (path, line.strip()) in wanted for path, text in segments for line in text.splitlines()
+        (path, line.strip().removesuffix(" ...")) in wanted
+        for path, text in segments
+        for line in text.splitlines()
     )
 
 

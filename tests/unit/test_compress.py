@@ -392,3 +392,75 @@ def test_outline_lines_skip_decorators() -> None:
     neighbour = FileChunks(path="n.py", language_id="python", content_hash="0", chunks=(decorated,))
     packed = compress([], CharCounter(), 200, registry=REGISTRY, outline_neighbours=[neighbour])
     assert packed[0].text.splitlines()[-1] == "def name(self) -> str:"
+
+
+# --- what is being written at the cursor ---------------------------------------------------
+
+
+def found_by(chunk: Chunk, score: float, *sources: str) -> ScoredChunk:
+    return ScoredChunk(chunk, score, sources)
+
+
+def test_the_definition_at_the_cursor_is_packed_first_even_when_it_costs_more() -> None:
+    """Denser, better-scored chunks would fill the budget; the one being called at the
+    cursor is packed first (as its skeleton, being large)."""
+    called = make_chunk("called.py", 0, 30)
+    others = [make_chunk(f"o{i}.py", 0, 1) for i in range(6)]
+    budget = 6 * cost("o0.py", others[0].text)
+    packed = pack(
+        [*(found_by(o, 0.05, "exact") for o in others), found_by(called, 0.01, "cursor")], budget
+    )
+    assert "called.py" in {snippet.path for snippet in packed}
+    (shown,) = [snippet for snippet in packed if snippet.path == "called.py"]
+    assert shown.text == called.skeleton
+
+
+def receiver_class() -> tuple[Chunk, list[Chunk]]:
+    """A class whose skeleton holds its members' stubs, as the chunker makes it."""
+    members = [
+        make_chunk("box.py", 10 * i + 2, 10 * i + 9, f"Box.m{i}", kind="method", parent="Box")
+        for i in range(3)
+    ]
+    stubs = "\n".join(f"    def m{i}():\n        ..." for i in range(3))
+    cls = make_chunk("box.py", 0, 40, "Box", kind="class", skeleton=f"class Box:\n{stubs}")
+    return cls, members
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [
+        pytest.param(
+            1000,
+            "class Box:\n    def m0():\n        ...\n    def m1():\n        ...\n"
+            "    def m2():\n        ...",
+            id="skeleton-fits-members-not-repeated",
+        ),
+        pytest.param(
+            cost("box.py", "x" * 70),
+            "class Box: ...\ndef m0(): ...\ndef m1(): ...\ndef m2(): ...",
+            id="else-an-outline-of-signatures",
+        ),
+    ],
+)
+def test_a_receivers_class_and_members(budget: int, expected: str) -> None:
+    cls, members = receiver_class()
+    (snippet,) = pack(
+        [found_by(cls, 0.1, "cursor"), *(found_by(m, 0.05, "member") for m in members)], budget
+    )
+    assert snippet.text == expected
+
+
+def test_an_imported_definition_found_by_nothing_else_is_shown_by_its_signature() -> None:
+    imported = make_chunk("lib.py", 0, 5, "helper")
+    (snippet,) = pack([found_by(imported, 0.05, "imported", "lexical")], 1000)
+    assert snippet.text == "def helper(): ..."
+
+
+def test_a_file_header_does_not_hold_the_definitions_between_its_lines() -> None:
+    """A module chunk spans the whole file (its lines are above and below the functions)
+    but holds none of them: a function is still packed after it."""
+    header = Chunk("a.py", "python", 0, 20, "", "module", "import os\nX = 1", "import os\nX = 1")
+    function = make_chunk("a.py", 5, 7, "work")
+    (snippet,) = pack([found_by(header, 0.1, "exact"), found_by(function, 0.05, "exact")], 1000)
+    assert snippet.chunks == (header, function)
+    assert "def work():" in snippet.text

@@ -13,6 +13,7 @@ from codehearth.index.retrieval import (
     ChunkSource,
     CursorContext,
     ScoredChunk,
+    _written_at_cursor,
     caret_window,
     chunk_terms,
     fuse_rankings,
@@ -396,7 +397,7 @@ def test_chunk_found_by_several_sources_is_returned_once() -> None:
     keys = symbols(results)
     assert len(keys) == len(set(keys))
     top = by_symbol(results, "app/pricing.py", "compute_total")
-    assert top.sources == ("exact", "lexical", "recent")
+    assert top.sources == ("cursor", "exact", "lexical", "recent")
     assert top is results[0]
 
 
@@ -466,3 +467,94 @@ def test_chunk_terms_weight_defined_names() -> None:
     assert terms["compute"] == DEFINE_WEIGHT + chunk.text.count("compute")
     assert "round" in terms  # a referenced name, whole
     assert "def" not in terms and "return" not in terms
+
+
+# --- what is being written at the cursor ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        pytest.param("total = compute_total(", [("compute_total", ())], id="call-opened"),
+        pytest.param(
+            "x = mod.run(a, ",
+            [("run", ("mod",))],
+            id="arguments-of-a-module-function",
+        ),
+        pytest.param(
+            "self.store.save(item",
+            [("item", ()), ("save", ("self", "store"))],
+            id="name-typed-inside-a-call",
+        ),
+        pytest.param("value = config.", [("", ("config",))], id="member-not-named-yet"),
+        pytest.param("run(text.", [("", ("text",)), ("run", ())], id="member-inside-a-call"),
+        pytest.param('log("(", ', [("log", ())], id="brackets-in-strings-do-not-count"),
+        pytest.param("return (", [], id="a-keyword-is-no-call"),
+        pytest.param("items[0](", [], id="no-name-before-the-call"),
+        pytest.param("x = [a, b", [("b", ())], id="a-list-is-no-call"),
+    ],
+)
+def test_what_is_written_at_the_cursor(before: str, expected: list[tuple[str, tuple]]) -> None:
+    found = _written_at_cursor(before)
+    assert [(written.name, written.receiver) for written in found] == expected
+
+
+def test_the_call_being_written_is_resolved_first_through_the_files_imports() -> None:
+    """``compute_total`` is defined twice; the one app/service.py imports comes first, and
+    packs before everything else."""
+    results = retrieve(FakeSource(), cursor_after("total = compute_total("))
+    first = results[0]
+    assert (first.chunk.path, first.chunk.symbol) == ("app/pricing.py", "compute_total")
+    assert "cursor" in first.sources
+    legacy = by_symbol(results, "legacy/pricing.py", "compute_total")
+    assert legacy.score < first.score
+
+
+SHOP = """\
+from app.models import User
+
+
+class Shop:
+    def greet(self, user: User):
+        return user.
+"""
+
+ADMIN = """\
+from app.models import User
+
+
+class Admin(User):
+    def badge(self):
+        return self.
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "marker"),
+    [
+        pytest.param("app/shop.py", SHOP, "return user.", id="an-annotated-parameter"),
+        pytest.param("app/admin.py", ADMIN, "return self.", id="self-in-a-subclass"),
+    ],
+)
+def test_a_member_access_shows_the_receivers_class_and_its_members(
+    path: str, source: str, marker: str
+) -> None:
+    extra = make_file(
+        path,
+        source,
+        [("Shop" if "Shop" in source else "Admin", "class", 3, 5)],
+        (Import("app.models", ("User",)),),
+    )
+    files = (*WORKSPACE, extra)
+    offset = source.index(marker) + len(marker)
+    cursor = CursorContext(path, "python", source, offset, (0, 5))
+    results = retrieve(FakeSource(files), cursor)
+    user = by_symbol(results, "app/models.py", "User")
+    member = by_symbol(results, "app/models.py", "User.display_name")
+    assert "cursor" in user.sources and "member" in member.sources
+    assert results[:2] == [user, member]
+
+
+def test_an_unknown_receiver_adds_nothing() -> None:
+    cursor = cursor_after("user = ", text=SERVICE.replace("user = fetch", "user = thing.fetch"))
+    assert all("member" not in item.sources for item in retrieve(FakeSource(), cursor))

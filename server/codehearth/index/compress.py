@@ -137,6 +137,8 @@ def compress(
         if any(
             (piece.whole and _contains(piece.chunk, chunk))
             or (piece.chunk == chunk and piece.form >= form)
+            # A class's skeleton holds its members' stubs.
+            or (form == SIGNATURE and piece.form >= SKELETON and piece.chunk.symbol == chunk.parent)
             for piece in file.pieces
         ):
             file.score = max(file.score, item.score)
@@ -171,6 +173,8 @@ def compress(
             forms = tuple(form for form in forms if form != SIGNATURE)
         if "member" in item.sources and "cursor" not in item.sources:
             forms = (SIGNATURE,) if chunk.kind not in _NOT_OUTLINED else ()
+        elif set(item.sources) <= {"imported", "lexical"} and "imported" in item.sources:
+            forms = (SIGNATURE,) if chunk.kind not in _NOT_OUTLINED else forms
         offers.append((item.score / first_cost, index, item, forms))
     # What is being written at the cursor first, in retrieval's order; then by score per
     # token.
@@ -208,7 +212,9 @@ def _priority(item: ScoredChunk) -> int:
     rest."""
     if "cursor" in item.sources:
         return 0
-    return 1 if "member" in item.sources else 2
+    if "member" in item.sources:
+        return 1
+    return 2
 
 
 def as_context_snippets(packed: Iterable[PackedSnippet]) -> tuple[ContextSnippet, ...]:
