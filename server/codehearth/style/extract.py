@@ -32,10 +32,20 @@ inferred attribute and language. ``add`` is ``observe`` (one file's unweighted
   ``node:test``, ``go test``, ``cargo test``);
 - ``libraries.preferred``: the most imported third-party modules.
 
-An attribute's ``confidence`` is the weighted share of its winning value (for shares and
-lists: how much evidence there is); below :data:`MIN_CONFIDENCE` or with fewer than
+Votes are weighed per file. The observations of one file are not independent: one
+author, or one formatter run, chose its quotes, indents and names together, so a file is
+one sample of the user's style however long it is. Each file votes with its own shares of
+the values it shows, worth the effective number of independent observations of a cluster
+of ``n`` observations with intra-file correlation ρ = :data:`SAME_FILE_CORRELATION`
+(Kish's design effect): ``n / (1 + (n - 1) * ρ)``. One observation is worth one; a file
+is never worth more than ``1 / ρ`` = 4, so many small hand-written files outvote one big
+file, and a file with a single string is a weak vote. The file's weight (files the user
+saves often count more) multiplies that. An attribute's ``confidence`` is the winning
+value's share of these per-file votes, so it says how far the files agree (for shares
+and lists: how much evidence there is); below :data:`MIN_CONFIDENCE` or with fewer than
 :data:`MIN_EVIDENCE` observations it is not :attr:`StyleAttribute.confident` and prompts
-leave it out.
+leave it out. Line lengths and annotation shares are distributions over lines and
+parameters, pooled over the files.
 
 Only nodes at most :data:`~codehearth.languages.MAX_QUERY_START_DEPTH` levels deep are
 looked at (:func:`~codehearth.languages.bounded_captures`): a file nested deeper still
@@ -63,6 +73,9 @@ EVIDENCE_VERSION = "1"
 of other versions is never reused."""
 MIN_CONFIDENCE = 0.6
 MIN_EVIDENCE = 3
+SAME_FILE_CORRELATION = 0.25
+"""How alike two observations of one file are (0: independent, 1: one choice): a file with
+``n`` observations of an attribute votes as ``n / (1 + (n - 1) * 0.25)`` of them, 4 at most."""
 COMMON_LIMITS = (79, 88, 99, 100, 120)
 PARSE_TIMEOUT_MICROS = 1_000_000
 TAB_COLUMNS = 4
@@ -120,15 +133,21 @@ class StyleAttribute:
 
 
 class _Votes:
-    """Weighted votes for one attribute's value."""
+    """Votes for one attribute's value, file by file (see the module docstring)."""
 
     def __init__(self) -> None:
         self.weights: defaultdict[Value, float] = defaultdict(float)
         self.count = 0
 
-    def add(self, value: Value, weight: float, observations: int = 1) -> None:
-        self.weights[value] += weight * observations
-        self.count += observations
+    def add_file(self, observations: Mapping[Value, int], weight: float) -> None:
+        """One file's observations (value → how often), with the file's weight."""
+        total = sum(observations.values())
+        if total <= 0:
+            return
+        worth = weight * total / (1 + (total - 1) * SAME_FILE_CORRELATION)
+        for value, seen in observations.items():
+            self.weights[value] += worth * seen / total
+        self.count += total
 
     def attribute(self, name: str) -> StyleAttribute | None:
         total = sum(self.weights.values())
@@ -450,8 +469,7 @@ class StyleExtractor:
             tally = self._tallies[language_id] = _Tally(language_id, _family(language_id))
         self._note_local(evidence.path)
         for name, counts in evidence.votes.items():
-            for value, observations in counts.items():
-                tally.votes[name].add(value, weight, observations)
+            tally.votes[name].add_file(counts, weight)
         for name, (hits, observations) in evidence.shares.items():
             tally.shares[name].add(hits, observations, weight)
         tally.lengths.update(evidence.lengths)
@@ -533,11 +551,12 @@ class StyleExtractor:
             return votes
         for file in tally.imports:
             categories = [self._category("python", m, rel) for _, _, m, rel in file.entries]
-            for _, _, module, relative in file.entries:
-                if relative or module in self._local:
-                    votes["imports.relative"].add(
-                        "relative" if relative else "absolute", file.weight
-                    )
+            local_forms: Counter[Value] = Counter(
+                "relative" if relative else "absolute"
+                for _, _, module, relative in file.entries
+                if relative or module in self._local
+            )
+            votes["imports.relative"].add_file(local_forms, file.weight)
             if len(set(categories) - {0}) < 2:
                 continue
             grouped = categories == sorted(categories) and all(
@@ -547,7 +566,7 @@ class StyleExtractor:
                 )
                 if a != b
             )
-            votes["imports.grouping"].add("grouped" if grouped else "mixed", file.weight)
+            votes["imports.grouping"].add_file({"grouped" if grouped else "mixed": 1}, file.weight)
         return votes
 
     def _libraries(self, tally: _Tally) -> StyleAttribute | None:
