@@ -1,13 +1,18 @@
 """Which files vote on the style, and how much: each file votes as one sample of the
-user's style, so volume alone does not win (issue 18)."""
+user's style (so volume alone does not win), and generated files and data tables do not
+vote at all (issue 18)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from codehearth.languages import LanguageRegistry
 from codehearth.style.extract import StyleAttribute, StyleExtractor
+from codehearth.style.profile import build_profile
 
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "style"
 REGISTRY = LanguageRegistry.load()
 
 
@@ -20,6 +25,22 @@ def quoted(quote: str, strings: int) -> str:
     return f"def label_for(code):\n{body}    return None\n"
 
 
+def table(quote: str, rows: int) -> str:
+    """A data module: one big dict of strings and numbers."""
+    entries = "".join(
+        f"    {quote}k{row}{quote}: {{{quote}name{quote}: {quote}Row {row}{quote}, "
+        f"{quote}size{quote}: {row}}},\n"
+        for row in range(rows)
+    )
+    return f"ROWS = {{\n{entries}}}\n"
+
+
+def python_quotes(root: Path) -> tuple[StyleAttribute, int]:
+    profile = build_profile(root, REGISTRY, hide_configs=True).profile("python")
+    assert profile is not None
+    return profile.attributes["quotes.strings"], profile.files
+
+
 def extracted_quotes(files: list[str]) -> StyleAttribute:
     extractor = StyleExtractor(REGISTRY)
     for text in files:
@@ -28,6 +49,14 @@ def extracted_quotes(files: list[str]) -> StyleAttribute:
 
 
 # --- per-file votes -----------------------------------------------------------------------
+
+
+def test_reported_case_hand_written_double_quotes_beat_a_big_single_quoted_table() -> None:
+    # Issue 18: five hand-written modules in double quotes and one 300-row table in single
+    # quotes came out single; the table is data, so only the modules vote, and they agree.
+    quotes, files = python_quotes(FIXTURES / "table_py")
+    assert (quotes.value, quotes.confidence, files) == ("double", 1.0, 6)
+    assert quotes.confident
 
 
 def test_one_big_single_quoted_file_does_not_win_by_volume() -> None:
@@ -60,3 +89,61 @@ def test_a_file_with_one_string_is_a_weak_vote() -> None:
     quotes = extracted_quotes([quoted("'", 10), quoted('"', 1), quoted('"', 1)])
     assert quotes.value == "single"
     assert quotes.confidence == pytest.approx((10 / 3.25) / (10 / 3.25 + 2), abs=1e-3)
+
+
+# --- generated and data files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        pytest.param(
+            "pkg/tables.py",
+            "# This file was automatically generated\n" + quoted("'", 3),
+            id="automatically-generated-header",
+        ),
+        pytest.param(
+            "pkg/tables.py",
+            '"""This module was generated."""\n' + quoted("'", 3),
+            id="module-was-generated",
+        ),
+        pytest.param(
+            "pkg/tables.py", "# -*- generated -*-\n" + quoted("'", 3), id="emacs-style-marker"
+        ),
+        pytest.param("proto/shop_pb2.py", quoted("'", 3), id="protobuf-module-name"),
+        pytest.param("proto/shop_pb2_grpc.py", quoted("'", 3), id="protobuf-grpc-module-name"),
+        pytest.param("pkg/rows.py", table("'", 150), id="data-table"),
+        pytest.param(
+            "pkg/rows.py",
+            "from typing import Final\n\n" + table("'", 120).replace("ROWS =", "ROWS: Final ="),
+            id="data-table-with-an-import",
+        ),
+    ],
+)
+def test_generated_and_data_files_do_not_vote(path: str, text: str) -> None:
+    assert StyleExtractor(REGISTRY).observe("python", text, path) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        pytest.param(
+            "pkg/ids.py",
+            "# Row ids are automatically generated per row.\n" + quoted("'", 3),
+            id="generated-in-prose",
+        ),
+        pytest.param("pkg/pb2_tools.py", quoted("'", 3), id="protobuf-like-name"),
+        pytest.param("pkg/rows.py", table("'", 60), id="small-table"),
+        pytest.param(
+            "pkg/rows.py", table("'", 150) + quoted("'", 200), id="table-in-a-bigger-module"
+        ),
+    ],
+)
+def test_hand_written_look_alikes_still_vote(path: str, text: str) -> None:
+    assert StyleExtractor(REGISTRY).observe("python", text, path) is not None
+
+
+def test_typescript_data_table_does_not_vote() -> None:
+    rows = "".join(f"  {{ id: {row}, name: 'Row {row}', active: true }},\n" for row in range(120))
+    text = f"export const ROWS = [\n{rows}];\n"
+    assert StyleExtractor(REGISTRY).observe("typescript", text, "src/rows.ts") is None
