@@ -1,16 +1,17 @@
 """Which files vote on the style, and how much: each file votes as one sample of the
-user's style (so volume alone does not win), and generated files and data tables do not
-vote at all (issue 18)."""
+user's style (so volume alone does not win), and generated files, data tables and files
+the formatter configs exclude do not vote at all (issue 18)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from codehearth.languages import LanguageRegistry
 from codehearth.style.extract import StyleAttribute, StyleExtractor
-from codehearth.style.profile import build_profile
+from codehearth.style.profile import StyleTracker, build_profile
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "style"
 REGISTRY = LanguageRegistry.load()
@@ -33,6 +34,13 @@ def table(quote: str, rows: int) -> str:
         for row in range(rows)
     )
     return f"ROWS = {{\n{entries}}}\n"
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> None:
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
 
 
 def python_quotes(root: Path) -> tuple[StyleAttribute, int]:
@@ -147,3 +155,97 @@ def test_typescript_data_table_does_not_vote() -> None:
     rows = "".join(f"  {{ id: {row}, name: 'Row {row}', active: true }},\n" for row in range(120))
     text = f"export const ROWS = [\n{rows}];\n"
     assert StyleExtractor(REGISTRY).observe("typescript", text, "src/rows.ts") is None
+
+
+# --- files the formatter configs exclude ----------------------------------------------------
+
+DOUBLE_MODULE = quoted('"', 4)
+SINGLE_MODULE = quoted("'", 4)
+
+
+@pytest.mark.parametrize(
+    ("config", "text", "excluded"),
+    [
+        pytest.param(
+            "pyproject.toml",
+            '[tool.ruff]\nextend-exclude = ["legacy"]\n',
+            "legacy/lib/{}.py",
+            id="ruff-extend-exclude-folder-name",
+        ),
+        pytest.param(
+            "pyproject.toml",
+            '[tool.ruff]\nexclude = ["src/legacy/*.py"]\n',
+            "src/legacy/{}.py",
+            id="ruff-exclude-glob",
+        ),
+        pytest.param(
+            "pyproject.toml",
+            '[tool.ruff.format]\nexclude = ["**/migrations"]\n',
+            "migrations/{}.py",
+            id="ruff-format-exclude",
+        ),
+        pytest.param(
+            "ruff.toml", 'extend-exclude = ["old_*.py"]\n', "src/old_{}.py", id="ruff-toml"
+        ),
+        pytest.param(
+            ".ruff.toml", 'exclude = ["./contrib/"]\n', "contrib/{}.py", id="dot-ruff-toml"
+        ),
+        pytest.param(
+            "pyproject.toml",
+            "[tool.black]\nextend-exclude = '^/generated/'\n",
+            "generated/{}.py",
+            id="black-extend-exclude",
+        ),
+        pytest.param(
+            "pyproject.toml",
+            "[tool.black]\nexclude = '''\n/(\n    build\n  | snapshots\n)/\n'''\n",
+            "tests/snapshots/{}.py",
+            id="black-verbose-exclude",
+        ),
+    ],
+)
+def test_files_the_python_formatter_excludes_do_not_vote(
+    tmp_path: Path, config: str, text: str, excluded: str
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            config: text,
+            "src/app.py": DOUBLE_MODULE,
+            **{excluded.format(f"m{index}"): SINGLE_MODULE for index in range(3)},
+        },
+    )
+    quotes, files = python_quotes(tmp_path)
+    assert (quotes.value, files) == ("double", 1)
+
+
+def test_files_prettier_ignores_do_not_vote(tmp_path: Path) -> None:
+    single = "export function label(code: number): string {\n  return code > 1 ? 'a' : 'b';\n}\n"
+    double = single.replace("'", '"')
+    write_tree(
+        tmp_path,
+        {
+            ".prettierignore": "# built\ngenerated/\n",
+            "src/app.ts": double,
+            **{f"generated/m{index}.ts": single for index in range(3)},
+        },
+    )
+    profile = build_profile(tmp_path, REGISTRY, hide_configs=True).profile("typescript")
+    assert profile is not None
+    assert (profile.attributes["quotes.strings"].value, profile.files) == ("double", 1)
+
+
+def test_an_exclusion_added_later_applies_at_the_next_composition(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {"src/app.py": DOUBLE_MODULE, **{f"legacy/m{i}.py": SINGLE_MODULE for i in range(3)}},
+    )
+    tracker = StyleTracker(tmp_path, REGISTRY)
+    tracker.build()
+    python = tracker.style().profile("python")
+    assert python is not None and python.files == 4
+    write_tree(tmp_path, {"ruff.toml": 'extend-exclude = ["legacy"]\n'})
+    python = tracker.style().profile("python")
+    assert python is not None and python.files == 1
+    assert python.attributes["quotes.strings"].value == "double"
+    assert not tracker.update_file(str(tmp_path / "legacy/m3.py"), SINGLE_MODULE, edited=True)

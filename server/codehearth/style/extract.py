@@ -54,7 +54,8 @@ generated files, by a header in their first 2,000 characters (``DO NOT EDIT``,
 files, where at least :data:`DATA_FILE_MIN_LINES` non-blank lines and more than
 :data:`DATA_FILE_SHARE` of them hold nothing but literals (strings, numbers, booleans,
 ``None``/``null``, keys, brackets and commas): a big table written by a script says how
-that script quotes.
+that script quotes. Files the project's formatter configs exclude are left out by
+:class:`~codehearth.style.profile.StyleTracker`.
 
 Only nodes at most :data:`~codehearth.languages.MAX_QUERY_START_DEPTH` levels deep are
 looked at (:func:`~codehearth.languages.bounded_captures`): a file nested deeper still
