@@ -294,20 +294,21 @@ _GENERATED_HEAD_CHARS = 2_000
 _GENERATED_NAMES = ("*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py", "*.pb.go", "*_pb.js", "*_pb.d.ts")
 """Protocol buffer compiler outputs, whatever their header says."""
 _DATA_LINE = re.compile(
-    r"""(?x)
+    r"""(?mx)
+    ^(?=[^"'\d\n]*+["'\d])  # a string or a number on the line
     (?>
-        \s+
+        [ \t\r\f]+
       | [\[\](){},:;]
-      | [rRbBuU]{0,2}(?:"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+')
+      | [rRbBuU]{0,2}(?:"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')
       | [-+]?(?:0[xXoObB][0-9a-fA-F_]++|\d[\d_]*+(?:\.\d*+)?(?:[eE][-+]?\d++)?|\.\d++)(?![\w.])
       | (?:True|False|None|true|false|null|nil|undefined)(?!\w)
-      | [A-Za-z_$][\w$]*+\s*+:(?!:)
-    )++
+      | [A-Za-z_$][\w$]*+[ \t]*+:(?!:)
+    )++$
     """
 )
 """A line of nothing but literal data: strings, numbers, constants, bare keys and
-punctuation (it must hold a string or a number too, see ``_is_data_line``)."""
-_DATA_LITERAL = re.compile(r"[\"']|(?<![\w$])\d")
+punctuation, with at least one string or number."""
+_WRITTEN_LINE = re.compile(r"^[ \t]*\S", re.M)
 _GOOGLE_SECTION = re.compile(
     r"^\s*(Args|Arguments|Returns|Raises|Yields|Attributes|Examples?|Note|Keyword Args):\s*$",
     re.M,
@@ -468,9 +469,9 @@ class StyleExtractor:
         files."""
         if not text or _is_generated(text, path):
             return None
-        lines = text.splitlines()
-        if _is_data_file(lines):
+        if _is_data_file(text):
             return None
+        lines = text.splitlines()
         family = _family(language_id)
         parser = self.registry.parser(language_id)
         tree = None
@@ -629,15 +630,12 @@ def _is_generated(text: str, path: str = "") -> bool:
     return _GENERATED.search(text[:_GENERATED_HEAD_CHARS]) is not None
 
 
-def _is_data_file(lines: list[str]) -> bool:
+def _is_data_file(text: str) -> bool:
     """A file that is mostly literal data (a big table of strings and numbers)."""
-    written = [line for line in lines if line.strip()]
-    data = sum(1 for line in written if _is_data_line(line))
-    return data >= DATA_FILE_MIN_LINES and data > DATA_FILE_SHARE * len(written)
-
-
-def _is_data_line(line: str) -> bool:
-    return _DATA_LITERAL.search(line) is not None and _DATA_LINE.fullmatch(line) is not None
+    data = sum(1 for _ in _DATA_LINE.finditer(text))
+    if data < DATA_FILE_MIN_LINES:
+        return False
+    return data > DATA_FILE_SHARE * len(_WRITTEN_LINE.findall(text))
 
 
 def _prose_rows(captures: Mapping[str, list[tree_sitter.Node]]) -> set[int]:
