@@ -9,12 +9,14 @@ import pytest
 
 from codehearth.languages import LanguageRegistry
 from codehearth.style.configs import (
+    CONFIG_FILES,
     black_settings,
     clang_format_settings,
     editorconfig_settings,
     package_json_settings,
     prettier_settings,
     read_configs,
+    read_excludes,
     ruff_settings,
     rustfmt_settings,
 )
@@ -222,3 +224,90 @@ def test_read_configs_precedence_and_sources(tmp_path: Path) -> None:
 
 def test_read_configs_without_files(tmp_path: Path) -> None:
     assert read_configs(tmp_path, LanguageRegistry.load()) == {}
+
+
+@pytest.mark.parametrize(
+    ("files", "relative", "language", "covered"),
+    [
+        pytest.param(
+            {"pyproject.toml": '[tool.ruff]\nextend-exclude = ["gen_*.py"]\n'},
+            "pkg/deep/gen_models.py",
+            "python",
+            True,
+            id="ruff-name-glob-at-any-depth",
+        ),
+        pytest.param(
+            {"pyproject.toml": '[tool.ruff]\nextend-exclude = ["gen_*.py"]\n'},
+            "pkg/models_gen.py",
+            "python",
+            False,
+            id="ruff-name-glob-other-name",
+        ),
+        pytest.param(
+            {"pyproject.toml": '[tool.ruff]\nexclude = ["tests/fixtures"]\n'},
+            "tests/fixtures/case/input.py",
+            "python",
+            True,
+            id="ruff-folder-path",
+        ),
+        pytest.param(
+            {"pyproject.toml": '[tool.ruff]\nexclude = ["tests/fixtures"]\n'},
+            "src/tests/fixtures.py",
+            "python",
+            False,
+            id="ruff-folder-path-elsewhere",
+        ),
+        pytest.param(
+            {"pyproject.toml": '[tool.ruff]\nexclude = ["tests/fixtures"]\n'},
+            "tests/fixtures/case/input.ts",
+            "typescript",
+            False,
+            id="ruff-is-python-only",
+        ),
+        pytest.param(
+            {"pyproject.toml": "[tool.black]\nforce-exclude = 'proto/.*_grpc\\.py$'\n"},
+            "api/proto/shop_grpc.py",
+            "python",
+            True,
+            id="black-force-exclude",
+        ),
+        pytest.param(
+            {"pyproject.toml": "[tool.black]\nexclude = '(unclosed'\n"},
+            "unclosed/a.py",
+            "python",
+            False,
+            id="black-bad-expression-skipped",
+        ),
+        pytest.param(
+            {"ruff.toml": "exclude = [\n", ".prettierignore": "*.py\n"},
+            "a.py",
+            "python",
+            False,
+            id="malformed-toml-and-prettier-for-python",
+        ),
+        pytest.param(
+            {".prettierignore": "src/**/*.gen.ts\n!src/keep.gen.ts\n"},
+            "src/api/client.gen.ts",
+            "typescript",
+            True,
+            id="prettierignore",
+        ),
+        pytest.param(
+            {".prettierignore": "src/**/*.gen.ts\n!src/keep.gen.ts\n"},
+            "src/keep.gen.ts",
+            "typescript",
+            False,
+            id="prettierignore-negation",
+        ),
+    ],
+)
+def test_read_excludes(
+    tmp_path: Path, files: dict[str, str], relative: str, language: str, covered: bool
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert read_excludes(tmp_path).covers(relative, language) is covered
+
+
+def test_prettierignore_changes_are_watched() -> None:
+    assert ".prettierignore" in CONFIG_FILES

@@ -9,6 +9,14 @@ double quotes, when the table is there without keys), ``[tool.ruff]`` then ``ruf
 ``.prettierrc`` / ``.prettierrc.json`` / ``package.json`` ``"prettier"`` (with Prettier's
 defaults), ``rustfmt.toml`` / ``.rustfmt.toml`` (with rustfmt's defaults) and
 ``.clang-format`` (with its ``BasedOnStyle`` defaults).
+
+:func:`read_excludes` reads which files the formatters are told to leave alone (vendored,
+generated, fixtures): they are not the user's style, so inference leaves them out. For
+Python, Ruff's ``exclude``, ``extend-exclude`` and ``format.exclude`` (globs, matched with
+``fnmatch`` against each of the path's folders and the file, or against any one name when
+the glob has no ``/``) and Black's ``exclude``, ``extend-exclude`` and ``force-exclude``
+(regular expressions searched in ``/folder/`` and ``/folder/file.py``, as Black does);
+for JavaScript and TypeScript, ``.prettierignore`` (gitignore lines).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import pathspec
 
 from codehearth.index.scanner import read_workspace_file
 from codehearth.languages import LanguageRegistry
@@ -306,5 +316,129 @@ _READERS: list[tuple[str, tuple[str, ...], Callable[[str], Settings]]] = [
 ]
 """The files read after ``.editorconfig``, lowest precedence first, with what they set."""
 
-CONFIG_FILES = (".editorconfig", *dict.fromkeys(name for name, _, _ in _READERS))
+PathTest = Callable[[str], bool]
+"""Whether a formatter excludes a path (POSIX, relative to the workspace root)."""
+
+
+class FormatterExcludes:
+    """The files the workspace's formatter configs exclude, per language."""
+
+    def __init__(self, rules: tuple[tuple[tuple[str, ...], PathTest], ...] = ()) -> None:
+        self.rules = rules
+
+    def covers(self, relative: str, language_id: str) -> bool:
+        """Does a formatter for ``language_id`` exclude ``relative`` (a POSIX path
+        relative to the workspace root)?"""
+        return any(
+            language_id in language_ids and excluded(relative)
+            for language_ids, excluded in self.rules
+        )
+
+
+def read_excludes(root: Path) -> FormatterExcludes:
+    """The exclusions of Ruff, Black and Prettier at the workspace root. Unreadable or
+    malformed files, and patterns that do not compile, are skipped (logged at debug
+    level)."""
+    rules: list[tuple[tuple[str, ...], PathTest]] = []
+    for name, in_pyproject in (
+        ("pyproject.toml", True),
+        ("ruff.toml", False),
+        (".ruff.toml", False),
+    ):
+        text = _read(root / name)
+        if text is None:
+            continue
+        try:
+            data = tomllib.loads(text)
+        except ValueError as error:
+            log.debug("cannot read %s: %s", name, error)
+            continue
+        globs = ruff_excludes(data, in_pyproject=in_pyproject)
+        if globs:
+            rules.append((PYTHON, _glob_test(globs)))
+        if in_pyproject:
+            expressions = black_excludes(data)
+            if expressions:
+                rules.append((PYTHON, _expression_test(expressions)))
+    text = _read(root / ".prettierignore")
+    if text is not None:
+        spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        rules.append((JS_TS, spec.match_file))
+    return FormatterExcludes(tuple(rules))
+
+
+def ruff_excludes(data: Mapping[str, Any], *, in_pyproject: bool) -> list[str]:
+    """Ruff's ``exclude``, ``extend-exclude`` and ``format.exclude`` globs."""
+    ruff = _table(data, "tool", "ruff") if in_pyproject else dict(data)
+    if ruff is None:
+        return []
+    format_table = ruff.get("format")
+    lists = [ruff.get("exclude"), ruff.get("extend-exclude")]
+    if isinstance(format_table, dict):
+        lists.append(format_table.get("exclude"))
+    return [
+        glob
+        for found in lists
+        if isinstance(found, list)
+        for glob in found
+        if isinstance(glob, str)
+    ]
+
+
+def black_excludes(data: Mapping[str, Any]) -> list[re.Pattern[str]]:
+    """Black's ``exclude``, ``extend-exclude`` and ``force-exclude`` regular expressions
+    (verbose when they span lines, as Black reads them)."""
+    black = _table(data, "tool", "black")
+    if black is None:
+        return []
+    expressions: list[re.Pattern[str]] = []
+    for key in ("exclude", "extend-exclude", "force-exclude"):
+        pattern = black.get(key)
+        if not isinstance(pattern, str) or not pattern.strip():
+            continue
+        try:
+            expressions.append(re.compile(f"(?x){pattern}" if "\n" in pattern else pattern))
+        except re.error as error:
+            log.debug("cannot compile [tool.black] %s: %s", key, error)
+    return expressions
+
+
+def _glob_test(globs: list[str]) -> PathTest:
+    patterns = [glob.removeprefix("./").rstrip("/") for glob in globs]
+
+    def excluded(relative: str) -> bool:
+        names = relative.split("/")
+        paths = ["/".join(names[: depth + 1]) for depth in range(len(names))]
+        for pattern in patterns:
+            if "/" not in pattern:
+                if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                    return True
+                continue
+            anywhere = pattern.removeprefix("**/")
+            if any(
+                fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, anywhere)
+                for path in paths
+            ):
+                return True
+        return False
+
+    return excluded
+
+
+def _expression_test(expressions: list[re.Pattern[str]]) -> PathTest:
+    def excluded(relative: str) -> bool:
+        names = relative.split("/")
+        folders = ["/" + "/".join(names[: depth + 1]) + "/" for depth in range(len(names) - 1)]
+        return any(
+            expression.search(path)
+            for expression in expressions
+            for path in (*folders, "/" + relative)
+        )
+
+    return excluded
+
+
+EXCLUDE_FILES = (".prettierignore",)
+"""Files read only for their exclusions (``pyproject.toml`` and Ruff's are read anyway)."""
+CONFIG_FILES = (".editorconfig", *dict.fromkeys(name for name, _, _ in _READERS), *EXCLUDE_FILES)
 """Every file this module reads, at the workspace root."""

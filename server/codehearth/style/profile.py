@@ -5,10 +5,14 @@ a compact block of it for prompts, and light post-processing of completions.
 index's scanner: same ignore files and deny list), holds the evidence of at most
 ``max_files`` files per language, heaviest first (the files the user saves most), taken
 from the :class:`~codehearth.style.store.StyleStore` when their content was seen before,
-else extracted with :class:`~codehearth.style.extract.StyleExtractor`; changed files are
-re-extracted one by one. The profile is composed from that evidence, then formatter
-configs (:mod:`codehearth.style.configs`) and pinned values (:mod:`codehearth.style.pins`)
-override it. ``build_profile`` does all that once, in memory.
+else extracted with :class:`~codehearth.style.extract.StyleExtractor` (which leaves out
+generated and data files); changed files are re-extracted one by one. Files the
+project's formatter configs exclude (:func:`~codehearth.style.configs.read_excludes`) are
+not the user's style either: they are not read, and they are left out of each composed
+profile as the configs stand then. The profile is composed from that evidence, then
+formatter configs (:mod:`codehearth.style.configs`) and pinned values
+(:mod:`codehearth.style.pins`) override it. ``build_profile`` does all that once, in
+memory.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import attrs
 
 from codehearth.index.scanner import ScanLimits, ScannedFile, WorkspaceScanner, read_source
 from codehearth.languages import LanguageRegistry
-from codehearth.style.configs import read_configs
+from codehearth.style.configs import FormatterExcludes, read_configs, read_excludes
 from codehearth.style.extract import FileEvidence, StyleAttribute, StyleExtractor, Value
 from codehearth.style.pins import ALL_LANGUAGES
 from codehearth.style.store import StyleStore, evidence_key
@@ -87,10 +91,11 @@ class StyleTracker:
     ``build()`` (re)reads the workspace; ``update_file`` and ``remove_file`` follow
     changes; ``style()`` composes the profile. ``weights`` maps paths (absolute, or
     relative to ``root``) to fixed weights, instead of the weight the user's saves give;
-    ``hide_configs`` ignores formatter configs (to measure inference alone);
-    ``excludes`` are gitignore-style patterns left out of the scan. ``extractions``
-    counts the files parsed (the others came from the store). Thread-safe: one lock,
-    never held while a file is read or parsed.
+    ``hide_configs`` ignores the formatter configs' settings (to measure inference alone;
+    the files they exclude stay out); ``excludes`` are gitignore-style patterns left out
+    of the scan. A file a formatter config no longer excludes comes back when it changes
+    or at the next ``build()``. ``extractions`` counts the files parsed (the others came
+    from the store). Thread-safe: one lock, never held while a file is read or parsed.
     """
 
     def __init__(
@@ -119,6 +124,8 @@ class StyleTracker:
         self._evidence: dict[str, FileEvidence] = {}
         self._keys: dict[str, str] = {}
         """Path → evidence key of the content its evidence came from."""
+        self._formatter_excludes = FormatterExcludes()
+        """As the formatter configs stood at the last build or composition."""
 
     def weight(self, path: str) -> float:
         if path in self._weights:
@@ -127,9 +134,11 @@ class StyleTracker:
 
     def build(self) -> None:
         """Scan the workspace and hold the evidence of the heaviest files per language."""
+        formatter_excludes = read_excludes(self.root)
         by_language: defaultdict[str, list[ScannedFile]] = defaultdict(list)
         for scanned in self.scanner.scan():
-            by_language[scanned.language_id].append(scanned)
+            if not self._excluded(formatter_excludes, scanned.path, scanned.language_id):
+                by_language[scanned.language_id].append(scanned)
         evidence: dict[str, FileEvidence] = {}
         keys: dict[str, str] = {}
         for language_id, files in by_language.items():
@@ -146,6 +155,7 @@ class StyleTracker:
         present = {scanned.path for files in by_language.values() for scanned in files}
         with self._lock:
             self._evidence, self._keys = evidence, keys
+            self._formatter_excludes = formatter_excludes
             edits = {path: n for path, n in self._edits.items() if path in present}
             forgotten = len(edits) < len(self._edits)
             self._edits = edits
@@ -162,6 +172,10 @@ class StyleTracker:
         spec = self.registry.by_path(path)
         if spec is None:
             return False
+        with self._lock:
+            formatter_excludes = self._formatter_excludes
+        if self._excluded(formatter_excludes, path, spec.language_id):
+            return self.remove_file(path)
         if text is None:
             text = read_source(path, MAX_FILE_BYTES)
         elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
@@ -199,8 +213,14 @@ class StyleTracker:
     def style(self, pinned: Mapping[str, Mapping[str, Value]] | None = None) -> WorkspaceStyle:
         """The profile from the held evidence, formatter configs and ``pinned`` values
         (language id, or ``*`` for every language, to attribute values), which win."""
+        formatter_excludes = read_excludes(self.root)
         with self._lock:
-            weighted = [(found, self.weight(path)) for path, found in self._evidence.items()]
+            self._formatter_excludes = formatter_excludes
+            weighted = [
+                (found, self.weight(path))
+                for path, found in self._evidence.items()
+                if not self._excluded(formatter_excludes, path, found.language_id)
+            ]
         extractor = StyleExtractor(self.registry, self.root)
         counts: defaultdict[str, int] = defaultdict(int)
         for found, weight in weighted:
@@ -228,6 +248,13 @@ class StyleTracker:
             for language_id, found in attributes.items()
         }
         return WorkspaceStyle(str(self.root), profiles)
+
+    def _excluded(self, formatter_excludes: FormatterExcludes, path: str, language_id: str) -> bool:
+        try:
+            relative = Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return False
+        return formatter_excludes.covers(relative, language_id)
 
     def _evidence_for(
         self, key: str, language_id: str, text: str, path: str
