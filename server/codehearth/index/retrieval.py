@@ -508,9 +508,9 @@ def _receiver_members(
     else:
         return [], []
     for name in names:
-        found = _class_named(source, name, receiver_files)
-        if found is not None:
-            return [found], _members(source, found)
+        named = _class_named(source, name, receiver_files)
+        if named is not None:
+            return [named], _members(source, named)
     module_files = [
         path
         for path in sorted(receiver_files)
