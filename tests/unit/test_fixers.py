@@ -1,5 +1,5 @@
-"""Fixes that need no model: one-token syntax repairs found with tree-sitter, and ruff's
-own fixes; each a draft for the region, which the refine loop verifies before any model."""
+"""Fixes that need no model: one-token syntax repairs found with tree-sitter, one-line
+repairs of typing slips, and ruff's own fixes; each a draft for the region, which the refine loop verifies before any model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from codehearth.languages import LanguageRegistry
 from codehearth.refine.edits import TextRange
-from codehearth.refine.fixers import ruff_fixes, syntax_repairs
+from codehearth.refine.fixers import line_repairs, ruff_fixes, syntax_repairs
 from codehearth.refine.verify import find_ruff
 
 REGISTRY = LanguageRegistry.load()
@@ -58,6 +58,83 @@ def test_a_one_token_repair_is_found(language: str, text: str, line: int, first:
 def test_a_region_that_parses_gets_no_repair() -> None:
     text = "def f(a):\n    return a\n"
     assert syntax_repairs(REGISTRY, "python", text, line_region(text, 0)) == []
+
+
+def whole(text: str) -> TextRange:
+    lines = text.split("\n")
+    return TextRange(0, 0, len(lines) - 1, len(lines[-1]))
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "diagnostic_line", "first"),
+    [
+        pytest.param(
+            "python",
+            "def f(x):\n    y = x + 1\n      return y\n",
+            2,
+            "def f(x):\n    y = x + 1\n    return y\n",
+            id="python-over-indented",
+        ),
+        pytest.param(
+            "python",
+            "for i in range(3):\nprint(i)\n",
+            1,
+            "for i in range(3):\n    print(i)\n",
+            id="python-body-not-indented",
+        ),
+        pytest.param(
+            "python",
+            "def f():\n\ta = 1\n  return a\n",
+            2,
+            "def f():\n\ta = 1\n\treturn a\n",
+            id="python-dedent-to-a-tab-level",
+        ),
+        pytest.param(
+            "python",
+            "result = max(1, 2))\nprint(result)\n",
+            0,
+            "result = max(1, 2)\nprint(result)\n",
+            id="python-stray-closing-bracket",
+        ),
+        pytest.param(
+            "python",
+            'name = "world\nprint(name)\n',
+            0,
+            'name = "world"\nprint(name)\n',
+            id="python-open-string",
+        ),
+        pytest.param(
+            "python",
+            "print('hello)\n",
+            0,
+            "print('hello')\n",
+            id="python-open-string-inside-a-call",
+        ),
+        pytest.param(
+            "javascript",
+            "function f() {\n  return g(1));\n}\n",
+            1,
+            "function f() {\n  return g(1);\n}\n",
+            id="javascript-stray-closing-bracket",
+        ),
+    ],
+)
+def test_a_one_line_repair_is_found(
+    language: str, text: str, diagnostic_line: int, first: str
+) -> None:
+    repairs = line_repairs(REGISTRY, language, text, whole(text), diagnostic_line)
+    assert repairs and repairs[0] == first, repairs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("def f(a):\n    x = 1\n    return a\n", id="parses-no-repair"),
+        pytest.param("def f(a:\n    return a\n  )))\n", id="no-one-line-change-parses"),
+    ],
+)
+def test_no_line_repair_where_none_is_needed_or_none_works(text: str) -> None:
+    assert line_repairs(REGISTRY, "python", text, whole(text), 1) == []
 
 
 needs_ruff = pytest.mark.skipif(find_ruff() is None, reason="ruff is not installed")

@@ -35,7 +35,7 @@ from codehearth.refine.edits import (
     range_text,
     validate_proposal,
 )
-from codehearth.refine.fixers import ruff_fixes, syntax_repairs
+from codehearth.refine.fixers import line_repairs, ruff_fixes, syntax_repairs
 from codehearth.refine.loop import Model, RefineResult, RefineTask, Verifier, refine
 from codehearth.refine.verify import Candidate, TargetDiagnostic, Verdict, find_ruff, verify
 
@@ -128,11 +128,17 @@ def checking_verifier(
 def drafts_without_model(
     job: ActionJob, region: TextRange, registry: LanguageRegistry
 ) -> list[str]:
-    """A quick fix's drafts that need no model: a one-token syntax repair for a syntax
-    error, ruff's own fix for a ruff diagnostic (blocking: run in a thread)."""
+    """A quick fix's drafts that need no model: a one-token syntax repair or a one-line
+    repair for a syntax error, ruff's own fix for a ruff diagnostic (blocking: run in a
+    thread)."""
     if job.kind != "quick_fix" or job.diagnostic is None:
         return []
     drafts = syntax_repairs(registry, job.language_id, job.text, region)
+    drafts += [
+        draft
+        for draft in line_repairs(registry, job.language_id, job.text, region, job.diagnostic.line)
+        if draft not in drafts
+    ]
     ruff = find_ruff() if job.language_id == "python" else None
     code = job.diagnostic.code
     if ruff is not None and code and RUFF_CODE.fullmatch(code):
