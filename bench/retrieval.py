@@ -1,14 +1,21 @@
-"""Recall of the cross-file definition a line being written needs, on real code brought by
-pip.
+"""Recall of the cross-file definition a line being written needs, on real code that
+package installs bring: Python from pip, JavaScript from npm, Go from apt.
 
-Two lists of packages installed in this venv, each copied into ONE temporary workspace and
-indexed together (``WorkspaceIndex``, no store, 2 workers), so every query sees the other
-packages of its list as distractors. Each top-level folder is a "package".
+Per language, two lists of packages (:data:`LISTS`), each copied into ONE temporary
+workspace and indexed together (``WorkspaceIndex``, no store, 2 workers), so every query
+sees the other packages of its list as distractors. Each top-level folder is a "package".
 
-* **dev** (:data:`DEV_PACKAGES`: mypy without its vendored ``typeshed`` stubs, hypothesis,
-  pygls, lsprotocol, _pytest, httpx, anyio): retrieval may be tuned on these.
-* **test** (:data:`TEST_PACKAGES`: click, jinja2, starlette, uvicorn, cattrs,
-  sqlite_utils): never tuned on; its figures are the ones the targets apply to.
+* **dev**: retrieval may be tuned on these. Python: mypy without its vendored
+  ``typeshed`` stubs, hypothesis, pygls, lsprotocol, _pytest, httpx, anyio (this venv);
+  JavaScript: @babel, semver, ast-types, tar (``tests/editors/node_modules``, which
+  ``bash tests/editors/install.sh`` installs); Go: net/http, go/types, encoding/json,
+  go/parser (the standard library's source: ``apt-get install golang-src``).
+* **test**: never tuned on; its figures are the ones the targets apply to. Python: click,
+  jinja2, starlette, uvicorn, cattrs, sqlite_utils; JavaScript: js-yaml, ws, source-map,
+  basic-ftp, iconv-lite, qs; Go: crypto/tls, text/template, archive/tar, compress/flate,
+  image/png, database/sql.
+
+A list whose source is not on this machine is reported as skipped, with the reason.
 
 Up to :data:`SAMPLES_PER_PACKAGE` targets are sampled per package (seeded).
 
@@ -22,8 +29,10 @@ Three cursor positions on each target line (:data:`POSITIONS`):
 Targets at 1,500 context tokens on the test list: recall >= 0.95 ``typed`` and >= 0.75
 ``before``.
 
-Target lines: inside a function or method body, calling ``f(`` (bare
-``f(`` or attribute ``x.f(``, found with :mod:`ast`, so never in strings or comments), where
+Target lines: inside a function or method body, calling ``f(`` (bare ``f(`` or attribute
+``x.f(``; in Python found with :mod:`ast`, so never in strings or comments; in the other
+languages found in the lines of the index's function and method chunks, leaving out
+comment lines and calls inside quotes), where
 ``f`` is defined by a function/method chunk in ANOTHER file of the same package, is not
 defined anywhere in the current file, is defined in at most 3 files of the package and by no
 class chunk (so the target is unambiguous), is no builtin or method of a builtin type
@@ -58,8 +67,8 @@ definition's lines that retrieval reads, so no exact lookup can find it),
 ``retrieved_not_packed`` (retrieved, but compress spent the budget elsewhere) or
 ``packed_without_signature``.
 
-Per list: the number of samples and the corpus size. ``python bench/retrieval.py dev``
-runs one list. Ours is not bit-for-bit reproducible: ``chunks_defining`` returns its
+Per list: the number of samples and the corpus size. ``python bench/retrieval.py python
+dev`` runs one list. Ours is not bit-for-bit reproducible: ``chunks_defining`` returns its
 definitions in set order, and retrieval keeps the first three of a name, so recall moves by
 about one point between runs.
 """
@@ -100,9 +109,33 @@ from codehearth.languages import LanguageRegistry
 from codehearth.prompts.budget import EstimatingCounter, TokenCounter, split_budget
 from codehearth.settings import CompletionSettings
 
-DEV_PACKAGES = ("mypy", "hypothesis", "pygls", "lsprotocol", "_pytest", "httpx", "anyio")
-TEST_PACKAGES = ("click", "jinja2", "starlette", "uvicorn", "cattrs", "sqlite_utils")
+LISTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "python": {
+        "dev": ("mypy", "hypothesis", "pygls", "lsprotocol", "_pytest", "httpx", "anyio"),
+        "test": ("click", "jinja2", "starlette", "uvicorn", "cattrs", "sqlite_utils"),
+    },
+    "javascript": {
+        "dev": ("@babel", "semver", "ast-types", "tar"),
+        "test": ("js-yaml", "ws", "source-map", "basic-ftp", "iconv-lite", "qs"),
+    },
+    "go": {
+        "dev": ("net/http", "go/types", "encoding/json", "go/parser"),
+        "test": (
+            "crypto/tls",
+            "text/template",
+            "archive/tar",
+            "compress/flate",
+            "image/png",
+            "database/sql",
+        ),
+    },
+}
+NODE_MODULES = Path(__file__).resolve().parents[1] / "tests" / "editors" / "node_modules"
+GO_SOURCES = sorted(Path("/usr/share").glob("go-*/src")) + sorted(Path("/usr/lib").glob("go*/src"))
 EXCLUDED = ("__pycache__", "*.pyc", "*.so", "typeshed")
+EXCLUDED_JS = ("node_modules", "*.min.js", "*.map", "*.d.ts", "*.json", "*.md", "test", "tests")
+EXCLUDED_GO = ("testdata", "*_test.go")
+SCRIPT_EXTENSIONS = (".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx")
 SAMPLES_PER_PACKAGE = 40
 POSITIONS = ("typed", "before", "line")
 TARGET_RECALL = {"typed": 0.95, "before": 0.75}
@@ -124,6 +157,7 @@ SYSTEMS = ("ours", "truncation", "bm25")
 @attrs.frozen
 class Target:
     path: str
+    language_id: str
     package: str
     line: int
     name: str
@@ -146,14 +180,32 @@ class Query:
     name_looked_up: bool  # imported by name, or written in the enclosing definition's lines
 
 
-def build_corpus(target: Path, packages: tuple[str, ...]) -> None:
+def corpus_sources(language: str, packages: tuple[str, ...]) -> dict[str, Path] | str:
+    """Where each package's source is (by the folder name it gets), or why it is not here."""
+    found: dict[str, Path] = {}
     for name in packages:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        shutil.copytree(
-            Path(spec.origin).parent, target / name, ignore=shutil.ignore_patterns(*EXCLUDED)
-        )
+        if language == "python":
+            spec = importlib.util.find_spec(name)
+            origin = Path(spec.origin).parent if spec is not None and spec.origin else None
+        elif language == "javascript":
+            origin = NODE_MODULES / name
+        else:
+            origin = next((root / name for root in GO_SOURCES if (root / name).is_dir()), None)
+        if origin is not None and origin.is_dir():
+            found[name.replace("/", "_").lstrip("@")] = origin
+    if found:
+        return found
+    return {
+        "python": "none of the packages is installed in this venv",
+        "javascript": f"{NODE_MODULES} is missing: run bash tests/editors/install.sh",
+        "go": "no Go source: apt-get install golang-src",
+    }[language]
+
+
+def build_corpus(target: Path, sources: dict[str, Path], language: str) -> None:
+    excluded = {"python": EXCLUDED, "javascript": EXCLUDED_JS, "go": EXCLUDED_GO}[language]
+    for name, origin in sources.items():
+        shutil.copytree(origin, target / name, ignore=shutil.ignore_patterns(*excluded))
 
 
 def package_of(index: WorkspaceIndex, path: str) -> str:
@@ -161,26 +213,38 @@ def package_of(index: WorkspaceIndex, path: str) -> str:
 
 
 def definition_line(chunk: Chunk) -> str | None:
-    """The stripped ``def name(`` line of a function chunk (the signature's first line)."""
+    """The stripped first line of a function chunk's signature: ``def name(`` in Python,
+    else the first line naming it that is no comment or decorator."""
     name = chunk.symbol.rsplit(".", 1)[-1]
-    pattern = re.compile(rf"^\s*(async\s+)?def\s+{re.escape(name)}\b")
+    if chunk.language_id == "python":
+        pattern = re.compile(rf"^\s*(async\s+)?def\s+{re.escape(name)}\b")
+    else:
+        pattern = re.compile(rf"^(?!\s*(//|/\*|\*|@)).*(?<![\w$]){re.escape(name)}\b")
     for line in (chunk.skeleton or chunk.text).splitlines():
         if pattern.match(line):
-            return line.strip()
+            return signature_of(line)
     return None
+
+
+def signature_of(line: str) -> str:
+    """A signature line as whole code, a skeleton (``{ ... }``), a signature form
+    (``def f(x): ...``) or an outline line writes it, in one spelling: up to the body's
+    ``{``, without the signature form's `` ...``."""
+    text = line.strip().removesuffix(" ...")
+    return text[: text.index("{")].rstrip() if "{" in text else text
 
 
 def shows(segments: list[tuple[str, str]], definitions: tuple[Chunk, ...]) -> bool:
     """Whether any (absolute path, text) segment shows one definition's signature line."""
     wanted = {(chunk.path, line) for chunk in definitions if (line := definition_line(chunk))}
     return any(
-        (path, line.strip().removesuffix(" ...")) in wanted
+        (path, signature_of(line)) in wanted
         for path, text in segments
         for line in text.splitlines()
     )
 
 
-def find_targets(index: WorkspaceIndex) -> list[Target]:
+def find_targets(index: WorkspaceIndex, language: str) -> list[Target]:
     """Every eligible (file, line, name) of the corpus, in a stable order."""
     by_package: dict[str, dict[str, list[Chunk]]] = {}
     for path in sorted(index.paths()):
@@ -193,7 +257,7 @@ def find_targets(index: WorkspaceIndex) -> list[Target]:
                 names.setdefault(name, []).append(chunk)
     targets: list[Target] = []
     for path in sorted(index.paths()):
-        if not path.endswith(".py"):
+        if language != "python":
             continue
         package = package_of(index, path)
         defined = by_package[package]
@@ -234,8 +298,87 @@ def find_targets(index: WorkspaceIndex) -> list[Target]:
             call_column = name_column + len(name) + after.index("(") + 1
             seen.add(line)
             targets.append(
-                Target(path, package, line, name, attribute, name_column, call_column, others)
+                Target(
+                    path, "python", package, line, name, attribute, name_column, call_column, others
+                )
             )
+    if language != "python":
+        targets = script_targets(index, language, by_package)
+    return targets
+
+
+CALL = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*\(")
+GO_BUILTINS = frozenset(
+    "append cap clear close complex copy delete imag len make max min new panic print "
+    "println real recover".split()
+)
+COMMENT_STARTS = ("//", "/*", "*", "#")
+
+
+def script_targets(
+    index: WorkspaceIndex, language: str, by_package: dict[str, dict[str, list[Chunk]]]
+) -> list[Target]:
+    """The targets of a language without :mod:`ast`: calls on the body lines of the index's
+    function and method chunks (comment lines and calls inside quotes left out), with the
+    same eligibility as Python's."""
+    extensions = SCRIPT_EXTENSIONS if language == "javascript" else (".go",)
+    targets: list[Target] = []
+    for path in sorted(index.paths()):
+        chunks = index.file_chunks(path)
+        if chunks is None or not path.endswith(extensions):
+            continue
+        package = package_of(index, path)
+        defined = by_package[package]
+        local = {name for chunk in chunks.chunks for name in chunk.defines}
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
+        seen: set[int] = set()
+        for chunk in chunks.chunks:
+            if chunk.kind not in FUNCTION_KINDS:
+                continue
+            for row in range(chunk.start_line + 1, min(chunk.end_line + 1, len(lines))):
+                text = lines[row]
+                if row in seen or text.strip().startswith(COMMENT_STARTS):
+                    continue
+                for match in CALL.finditer(text):
+                    name = match.group(1)
+                    before = text[: match.start(1)]
+                    if any(before.count(quote) % 2 for quote in "\"'`"):
+                        continue
+                    if (
+                        name in local
+                        or len(name) < 3
+                        or name.startswith("__")
+                        or (language == "go" and name in GO_BUILTINS)
+                    ):
+                        continue
+                    chunks_defining = defined.get(name, [])
+                    others = tuple(
+                        c for c in chunks_defining if c.path != path and c.kind in FUNCTION_KINDS
+                    )
+                    files = {c.path for c in chunks_defining}
+                    if (
+                        not others
+                        or len(files) > MAX_DEFINING_FILES
+                        or any(c.kind == "class" for c in chunks_defining)
+                        or not all(definition_line(c) for c in others)
+                    ):
+                        continue
+                    seen.add(row)
+                    attribute = before.rstrip().endswith(".")
+                    targets.append(
+                        Target(
+                            path,
+                            chunks.language_id,
+                            package,
+                            row,
+                            name,
+                            attribute,
+                            match.start(1),
+                            match.end(),
+                            others,
+                        )
+                    )
+                    break
     return targets
 
 
@@ -337,7 +480,7 @@ def make_query(
 def cursor_of(query: Query) -> CursorContext:
     return CursorContext(
         path=query.target.path,
-        language_id="python",
+        language_id=query.target.language_id,
         text=query.text,
         offset=query.offset,
         window_lines=caret_window(query.text, query.offset, query.prefix_chars, query.suffix_chars),
@@ -457,7 +600,7 @@ def evaluate(
     for budget in BUDGETS:
         request = ContextRequest(
             path=target.path,
-            language_id="python",
+            language_id=target.language_id,
             text=query.text,
             offset=query.offset,
             prefix_chars=query.prefix_chars,
@@ -501,20 +644,23 @@ def median(values: list[int]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def run_list(packages: tuple[str, ...]) -> dict[str, object]:
+def run_list(language: str, packages: tuple[str, ...]) -> dict[str, object]:
     """Every figure for one list of packages, per cursor position."""
     started = time.perf_counter()
+    sources = corpus_sources(language, packages)
+    if isinstance(sources, str):
+        return {"skipped": sources}
     registry = LanguageRegistry.load()
     counter = EstimatingCounter()
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "corpus"
-        build_corpus(root, packages)
+        build_corpus(root, sources, language)
         index = WorkspaceIndex(
             root, registry, None, ScanLimits(max_file_bytes=1_000_000, max_files=100_000)
         )
         report = index.build(workers=2)
-        candidates = find_targets(index)
+        candidates = find_targets(index, language)
         rng = random.Random(SEED)
         targets = []
         for package in sorted({target.package for target in candidates}):
@@ -612,11 +758,12 @@ def position_figures(
 
 
 def main() -> None:
-    lists = {"dev": DEV_PACKAGES, "test": TEST_PACKAGES}
-    chosen = sys.argv[1:] or list(lists)
+    """``bench/retrieval.py [LANGUAGE [LIST]]``: every language and list by default."""
+    languages = sys.argv[1:2] or list(LISTS)
     result: dict[str, object] = {"benchmark": "retrieval", "target_ratio": TARGET_RATIO}
-    for name in chosen:
-        result[name] = run_list(lists[name])
+    for language in languages:
+        chosen = sys.argv[2:3] or list(LISTS[language])
+        result[language] = {name: run_list(language, LISTS[language][name]) for name in chosen}
     print(json.dumps(result))
 
 

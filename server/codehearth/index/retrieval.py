@@ -434,9 +434,11 @@ def _cursor_definitions(
     for written in written_at_cursor:
         receiver_files = _receiver_files(source, written.receiver, imports, cursor.path)
         if written.name:
+            owners = set(_receiver_types(source, written.receiver, cursor, line))
             candidates = [c for c in source.chunks_defining(written.name) if eligible(c)]
             candidates.sort(
                 key=lambda chunk: (
+                    bool(owners) and chunk.parent.rsplit(".", 1)[-1] not in owners,
                     chunk.path not in receiver_files,
                     chunk.path not in imported,
                     chunk.path == cursor.path,
@@ -528,6 +530,24 @@ def _receiver_members(
     return [], members[:MAX_RECEIVER_MEMBERS]
 
 
+def _receiver_types(
+    source: ChunkSource, receiver: tuple[str, ...], cursor: CursorContext, line: int
+) -> list[str]:
+    """Class names a receiver may have, as the code says (see :func:`_receiver_members`)."""
+    if not receiver:
+        return []
+    enclosing = _enclosing_class(source.file_chunks(cursor.path), line)
+    if receiver == (receiver[0],) and receiver[0] in _SELF_NAMES:
+        if enclosing is None:
+            return []
+        return [enclosing.symbol.rsplit(".", 1)[-1], *_base_names(enclosing)]
+    if len(receiver) == 1:
+        return _annotated_types(cursor.text, receiver[0], line)
+    if len(receiver) == 2 and receiver[0] in _SELF_NAMES and enclosing is not None:
+        return _annotated_types(cursor.text, receiver[1], line, enclosing, attribute=True)
+    return []
+
+
 def _enclosing_class(current: FileChunks | None, line: int) -> Chunk | None:
     classes = [
         chunk
@@ -562,7 +582,8 @@ def _annotated_types(
     text: str, name: str, line: int, owner: Chunk | None = None, *, attribute: bool = False
 ) -> list[str]:
     """Class names the code gives ``name`` before ``line`` (within ``owner``'s lines when
-    given): ``name: Type`` (a parameter or variable), ``name = Type(``; with
+    given): ``name: Type`` (a parameter or variable), ``name = Type(`` (``new Type(``), Go's
+    ``(name *Type``, ``var name Type`` and ``name := Type{``; with
     ``attribute``, ``self.name: Type`` and ``self.name = Type(`` (and ``name: Type`` in the
     class body), nearest first."""
     lines = text.split("\n")
@@ -570,8 +591,10 @@ def _annotated_types(
     region = "\n".join(lines[max(0, first) : min(len(lines), last + 1)])
     target = rf"(?:\b(?:self|this)\.)?\b{re.escape(name)}" if attribute else rf"\b{re.escape(name)}"
     patterns = (
-        rf"{target}\s*:\s*([^=\n,)]+)",
-        rf"{target}\s*(?::[^=\n]*)?=\s*(?:await\s+)?([A-Za-z_][\w.]*)\s*\(",
+        rf"{target}\s*:\s*([^=\n,)]+)",  # Python, TypeScript
+        rf"{target}\s*(?::[^=\n]*)?=\s*(?:await\s+|new\s+)?([A-Za-z_][\w.]*)\s*\(",
+        rf"(?:[(,]|\bvar)\s*{target}\s+\*?([A-Za-z_][\w.]*)",  # Go parameters, var
+        rf"{target}\s*:=\s*&?([A-Za-z_][\w.]*)\s*[{{(]",  # Go
     )
     found: list[tuple[int, str]] = []
     for pattern in patterns:
