@@ -1,5 +1,6 @@
 """Fixes that need no model: one-token syntax repairs found with tree-sitter, one-line
-repairs of typing slips, and ruff's own fixes; each a draft for the region, which the refine loop verifies before any model."""
+repairs of typing slips, and ruff's own fixes; each a draft for the region, which the
+refine loop verifies before any model."""
 
 from __future__ import annotations
 
