@@ -434,11 +434,11 @@ def _cursor_definitions(
     for written in written_at_cursor:
         receiver_files = _receiver_files(source, written.receiver, imports, cursor.path)
         if written.name:
-            owners = set(_receiver_types(source, written.receiver, cursor, line))
+            types = set(_receiver_types(source, written.receiver, cursor, line))
             candidates = [c for c in source.chunks_defining(written.name) if eligible(c)]
             candidates.sort(
                 key=lambda chunk: (
-                    bool(owners) and chunk.parent.rsplit(".", 1)[-1] not in owners,
+                    bool(types) and chunk.parent.rsplit(".", 1)[-1] not in types,
                     chunk.path not in receiver_files,
                     chunk.path not in imported,
                     chunk.path == cursor.path,
@@ -450,10 +450,10 @@ def _cursor_definitions(
             )
             definitions += candidates[:MAX_DEFINITIONS_PER_NAME]
         elif written.receiver:
-            owners, owned = _receiver_members(
+            classes, owned = _receiver_members(
                 source, written.receiver, receiver_files, cursor, line
             )
-            definitions += [chunk for chunk in owners if eligible(chunk)]
+            definitions += [chunk for chunk in classes if eligible(chunk)]
             members += [chunk for chunk in owned if eligible(chunk)]
     return definitions, members
 
