@@ -558,3 +558,46 @@ def test_a_member_access_shows_the_receivers_class_and_its_members(
 def test_an_unknown_receiver_adds_nothing() -> None:
     cursor = cursor_after("user = ", text=SERVICE.replace("user = fetch", "user = thing.fetch"))
     assert all("member" not in item.sources for item in retrieve(FakeSource(), cursor))
+
+
+STORES = """\
+class FileStore:
+    def save(self, item):
+        pass
+
+
+class CloudStore:
+    def save(self, item):
+        pass
+"""
+
+SAVER = """\
+from app.stores import CloudStore
+
+
+def keep(store: CloudStore, item):
+    store.save(
+"""
+
+
+def test_a_typed_methods_definition_in_the_receivers_class_comes_first() -> None:
+    stores = make_file(
+        "app/stores.py",
+        STORES,
+        [
+            ("FileStore", "class", 0, 2),
+            ("FileStore.save", "method", 1, 2),
+            ("CloudStore", "class", 5, 7),
+            ("CloudStore.save", "method", 6, 7),
+        ],
+    )
+    saver = make_file(
+        "app/saver.py",
+        SAVER,
+        [("keep", "function", 3, 4)],
+        (Import("app.stores", ("CloudStore",)),),
+    )
+    cursor = CursorContext("app/saver.py", "python", SAVER, len(SAVER) - 1, (0, 4))
+    results = retrieve(FakeSource((*WORKSPACE, stores, saver)), cursor)
+    first = results[0]
+    assert (first.chunk.symbol, first.sources[0]) == ("CloudStore.save", "cursor")
