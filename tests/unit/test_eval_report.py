@@ -106,6 +106,7 @@ def test_sums_per_kind() -> None:
             {
                 "ollama": {"host": "http://127.0.0.1:1"},
                 "completion": {
+                    "deadline_seconds": 120,
                     "temperature": 0,
                     "invoked_items": 1,
                     "multiline": False,
@@ -120,6 +121,7 @@ def test_sums_per_kind() -> None:
             {
                 "ollama": {"host": "http://127.0.0.1:1"},
                 "completion": {
+                    "deadline_seconds": 120,
                     "temperature": 0,
                     "invoked_items": 1,
                     "multiline": False,
@@ -137,3 +139,9 @@ def test_each_server_gets_the_users_settings_and_the_evals(
 ) -> None:
     user = {"ollama": {"host": "http://127.0.0.1:1"}, "completion": {"temperature": 0.7}}
     assert server_options(user, model, condition) == expected
+
+
+def test_the_users_own_deadline_wins_over_the_evals_longer_one() -> None:
+    user = {"completion": {"deadlineSeconds": 5, "temperature": 0.7}}
+    completion = server_options(user, "default", "oracle")["completion"]
+    assert (completion["deadline_seconds"], completion["temperature"]) == (5, 0)

@@ -5,7 +5,8 @@ client, like the CLI; the server's packages know nothing of it).
 For each model, one server per set of settings: ``none`` runs with
 ``index.contextTokens = 0`` (the index is built, so the style is the same, but no
 workspace context goes into a prompt); ``codehearth`` and ``oracle`` share a server with
-the user's settings. Every server gets the user's ``initializationOptions`` plus
+the user's settings. Every server gets the user's ``initializationOptions`` (over
+:data:`EVAL_DEFAULTS`: a completion deadline long enough to measure slow models) plus
 :data:`EVAL_SETTINGS` (greedy decoding, so the same prompt gives the same answer; one
 item; single-line answers; prompt sizes that do not depend on timing) and
 ``completion.model`` for ``--model``. The workspace's ``codehearth.toml`` still wins over
@@ -45,6 +46,10 @@ EVAL_SETTINGS: dict[str, Any] = {
 }
 """Settings every eval server gets over the user's own (see the module docstring)."""
 
+EVAL_DEFAULTS: dict[str, Any] = {"completion": {"deadlineSeconds": 120}}
+"""Defaults under the user's settings: a slow answer is measured, not cut off at the
+editor's deadline (the latency columns show what waiting for it costs)."""
+
 NO_CONTEXT: dict[str, Any] = {"index": {"contextTokens": 0}}
 STATUS_POLL_SECONDS = 0.2
 NO_INDEX_SECONDS = 5.0
@@ -69,7 +74,8 @@ class RunPlan:
 def server_options(options: Mapping[str, Any], model: str, condition: str) -> dict[str, Any]:
     """The initializationOptions of the server that runs ``condition`` for ``model``."""
     chosen = {"completion": {"model": model}} if model != DEFAULT_MODEL else {}
-    return deep_merge(options, EVAL_SETTINGS, chosen, NO_CONTEXT if condition == "none" else {})
+    no_context = NO_CONTEXT if condition == "none" else {}
+    return deep_merge(EVAL_DEFAULTS, options, EVAL_SETTINGS, chosen, no_context)
 
 
 def pending_work(
@@ -240,6 +246,8 @@ async def _complete(
             suggestion = insert_text(found[0]) if found else ""
     except TimeoutError:
         error = f"no answer in {request_seconds:.0f} s"
+    except Exception as failure:  # an error answer (JSON-RPC): that task fails, not the run
+        error = f"{type(failure).__name__}: {failure}"
     finally:
         latency_ms = (time.perf_counter() - started) * 1000
         session.close(uri)
