@@ -14,7 +14,7 @@ from codehearth.evaluation.report import (
     render_table,
     summarise,
 )
-from codehearth.evaluation.runner import server_options
+from codehearth.evaluation.runner import overridden_by_workspace, server_options
 from codehearth.evaluation.tasks import CompletionTask
 
 
@@ -145,3 +145,23 @@ def test_the_users_own_deadline_wins_over_the_evals_longer_one() -> None:
     user = {"completion": {"deadlineSeconds": 5, "temperature": 0.7}}
     completion = server_options(user, "default", "oracle")["completion"]
     assert (completion["deadline_seconds"], completion["temperature"]) == (5, 0)
+
+
+@pytest.mark.parametrize(
+    ("toml", "overridden"),
+    [
+        pytest.param("", [], id="no-file"),
+        pytest.param('[completion]\nmodel = "m"\nnum_ctx = 4096\n', [], id="other-keys"),
+        pytest.param(
+            "[completion]\ntemperature = 0.5\n[index]\ncontext_tokens = 512\n",
+            ["completion.temperature", "index.context_tokens"],
+            id="the-evals-own",
+        ),
+    ],
+)
+def test_settings_the_workspace_overrides_are_named(
+    tmp_path: Path, toml: str, overridden: list[str]
+) -> None:
+    if toml:
+        (tmp_path / "codehearth.toml").write_text(toml, encoding="utf-8")
+    assert overridden_by_workspace(tmp_path) == overridden

@@ -23,7 +23,13 @@ from codehearth.evaluation.report import (
     render_table,
     summarise,
 )
-from codehearth.evaluation.runner import EVAL_SETTINGS, RunPlan, pending_work, run_plan
+from codehearth.evaluation.runner import (
+    EVAL_SETTINGS,
+    RunPlan,
+    overridden_by_workspace,
+    pending_work,
+    run_plan,
+)
 from codehearth.evaluation.tasks import KINDS, TaskSet, build_tasks
 from codehearth.languages import LanguageRegistry
 
@@ -64,6 +70,12 @@ def run_eval(request: EvalRequest) -> int:
     if not task_set.tasks:
         print("codehearth eval: no function body to take tasks from", file=sys.stderr)
         return 1
+    for name in overridden_by_workspace(request.root):
+        print(
+            f"codehearth eval: warning: codehearth.toml sets {name}, which wins over the "
+            "eval's own value: results may not be repeatable, or 'none' may have context",
+            file=sys.stderr,
+        )
     plan = RunPlan(
         root=request.root,
         tasks=task_set.tasks,

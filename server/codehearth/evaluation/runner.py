@@ -17,7 +17,8 @@ task's file is opened with the line cut at the cursor (the rest of the line remo
 completed, and closed again (so no cached answer or context chosen for another cursor
 is reused). ``none`` and ``codehearth`` ask ``textDocument/inlineCompletion`` (invoked)
 at the cursor; ``oracle`` runs ``codehearth.evalComplete`` with the definitions the task
-needs. Latency is timed at the client, request to answer.
+needs. Latency is timed at the client, request to answer. As in an editor, the server
+re-indexes a file it is sent open, so later tasks see that file with one line cut short.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from codehearth.client import ScriptedClient, insert_text
 from codehearth.evaluation.report import DEFAULT_MODEL, TaskResult
 from codehearth.evaluation.tasks import CompletionTask
 from codehearth.features.evaluation import EVAL_COMPLETE_COMMAND
-from codehearth.settings import deep_merge
+from codehearth.settings import deep_merge, read_toml_settings
 
 EVAL_SETTINGS: dict[str, Any] = {
     "completion": {
@@ -76,6 +77,19 @@ def server_options(options: Mapping[str, Any], model: str, condition: str) -> di
     chosen = {"completion": {"model": model}} if model != DEFAULT_MODEL else {}
     no_context = NO_CONTEXT if condition == "none" else {}
     return deep_merge(EVAL_DEFAULTS, options, EVAL_SETTINGS, chosen, no_context)
+
+
+def overridden_by_workspace(root: Path) -> list[str]:
+    """The eval's own settings (and ``index.contextTokens``, which ``none`` sets to 0)
+    that the workspace's ``codehearth.toml`` sets, and so overrides, as dotted names."""
+    toml_values, _ = read_toml_settings(root)
+    fixed = deep_merge(EVAL_SETTINGS, NO_CONTEXT)
+    return [
+        f"{section}.{name}"
+        for section, names in fixed.items()
+        for name in names
+        if isinstance(toml_values.get(section), dict) and name in toml_values[section]
+    ]
 
 
 def pending_work(
