@@ -24,6 +24,8 @@ import json
 import subprocess
 import tempfile
 import time
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 
@@ -38,15 +40,10 @@ def main() -> None:
 
     module = importlib.import_module(args.package)
     root = Path(module.__file__ or "").resolve().parent
-    version = getattr(module, "__version__", None)
-    if version is None:
-        from importlib.metadata import PackageNotFoundError
-        from importlib.metadata import version as installed_version
-
-        try:
-            version = installed_version(args.package)
-        except PackageNotFoundError:
-            version = "?"
+    try:
+        version = installed_version(args.package)
+    except PackageNotFoundError:
+        version = "?"
     command = [sys.executable, "-m", "codehearth", "eval", str(root), "--json"]
     command += ["--limit", str(args.limit), "--seed", str(args.seed)]
     for model in args.model:

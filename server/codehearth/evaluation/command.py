@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -108,6 +109,9 @@ def run_eval(request: EvalRequest) -> int:
             results_file.append(result)
         progress.advance(f"{result.model} / {result.condition}")
 
+    # On Ctrl-C the servers answer requests whose futures are already cancelled, and the
+    # pygls client logs each as a traceback; every task's own error is in its result.
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)
     interrupted = False
     try:
         asyncio.run(run_plan(plan, wanted, on_result, progress.note))
