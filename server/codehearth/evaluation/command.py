@@ -49,7 +49,6 @@ class EvalRequest:
     server_log: Path | None = None
     by_kind: bool = False
     as_json: bool = False
-    server_command: list[str] | None = None
 
 
 def run_eval(request: EvalRequest) -> int:
@@ -85,7 +84,6 @@ def run_eval(request: EvalRequest) -> int:
         options=request.options,
         request_seconds=request.request_seconds,
         server_log=request.server_log,
-        server_command=request.server_command,
     )
     results_file = ResultsFile(request.results) if request.results is not None else None
     done = done_results(results_file.load() if results_file else [], plan.tasks)

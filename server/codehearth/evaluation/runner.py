@@ -69,7 +69,6 @@ class RunPlan:
     request_seconds: float = 300.0
     ready_seconds: float = 600.0
     server_log: Path | None = None
-    server_command: list[str] | None = None
 
 
 def server_options(options: Mapping[str, Any], model: str, condition: str) -> dict[str, Any]:
@@ -146,7 +145,6 @@ async def _run_server(
         root=plan.root,
         initialization_options=options,
         stderr_path=plan.server_log,
-        server_command=plan.server_command,
     ) as session:
         status = await _wait_until_ready(session, plan.ready_seconds, on_note)
         configured = status.get("completion", {}).get("model")
