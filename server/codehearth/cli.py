@@ -1,4 +1,4 @@
-"""The ``codehearth`` command: ``serve``, ``complete``, ``doctor``.
+"""The ``codehearth`` command: ``serve``, ``complete``, ``eval``, ``doctor`` and more.
 
 * ``codehearth serve`` runs the language server on stdio (``--tcp HOST:PORT`` for TCP on
   loopback, one client).
@@ -10,6 +10,10 @@
   and prints a table with a fix for each problem.
 * ``codehearth demo`` runs the main job end to end in a real LSP session over the sample
   workspace: index, style, completion, a verified quick fix, chat, memory across a restart.
+* ``codehearth eval PATH`` measures completion quality on a repository's own code: tasks
+  built from its lines, run through the server per model (``--model``, repeatable) with no
+  workspace context, CodeHearth's and the needed definition given (see
+  :mod:`codehearth.evaluation`).
 * ``codehearth refine-trace`` prints the last code actions' refine rounds (checks, tokens,
   ms), as the server logged them.
 """
@@ -144,6 +148,55 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_model_flags(demo)
     demo.set_defaults(run=_demo)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure completion quality on a repository's own code, per model and condition",
+        description="Build line-completion tasks from the repository at PATH (calls of "
+        "symbols defined in other files, cut before the name and after 'name(', and plain "
+        "next lines), run them through the server with and without workspace context and "
+        "with the needed definition given, and print exact match, edit similarity, "
+        "identifier match, empty answers and latency per model and condition.",
+    )
+    evaluate.add_argument("path", type=Path, help="the repository (workspace) folder")
+    evaluate.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a completion model to measure (repeatable; default: the one the server routes to)",
+    )
+    evaluate.add_argument("--limit", type=int, default=30, metavar="N", help="tasks (default 30)")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    evaluate.add_argument(
+        "--condition",
+        action="append",
+        choices=["none", "codehearth", "oracle"],
+        help="run only these conditions (repeatable; default: all three)",
+    )
+    evaluate.add_argument(
+        "--language", action="append", metavar="ID", help="only files of these language ids"
+    )
+    evaluate.add_argument(
+        "--results",
+        type=Path,
+        metavar="FILE",
+        help="append each result to FILE as a JSON line; a rerun skips the results there",
+    )
+    evaluate.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="a JSON file of settings, as an editor sends them (initializationOptions)",
+    )
+    evaluate.add_argument("--host", help="Ollama URL (default: setting, $OLLAMA_HOST, loopback)")
+    evaluate.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for one answer"
+    )
+    evaluate.add_argument("--by-kind", action="store_true", help="also a table per task kind")
+    evaluate.add_argument("--server-log", type=Path, metavar="FILE", help="the servers' stderr")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(run=_eval)
 
     doctor = commands.add_parser("doctor", help="check models, routes, grammars and cache")
     doctor.add_argument("--json", action="store_true", help="print JSON")
@@ -513,6 +566,48 @@ def _memory(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("ok", True) else 1
+
+
+# -- eval -----------------------------------------------------------------------------
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from codehearth.evaluation.command import EvalRequest, run_eval
+
+    options: dict[str, Any] = {}
+    if args.settings is not None:
+        try:
+            options = json.loads(args.settings.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"codehearth eval: --settings {args.settings}: {error}", file=sys.stderr)
+            return 2
+        if not isinstance(options, dict):
+            print("codehearth eval: --settings must hold a JSON object", file=sys.stderr)
+            return 2
+    if args.host:
+        options.setdefault("ollama", {})["host"] = args.host
+    if not args.path.is_dir():
+        print(f"codehearth eval: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    if args.limit < 1:
+        print("codehearth eval: --limit must be at least 1", file=sys.stderr)
+        return 2
+    return run_eval(
+        EvalRequest(
+            root=args.path.resolve(),
+            models=tuple(dict.fromkeys(args.model)),
+            conditions=tuple(dict.fromkeys(args.condition or ())),
+            limit=args.limit,
+            seed=args.seed,
+            languages=tuple(args.language) if args.language else None,
+            options=options,
+            results=args.results,
+            request_seconds=args.timeout,
+            server_log=args.server_log,
+            by_kind=args.by_kind,
+            as_json=args.json,
+        )
+    )
 
 
 # -- doctor ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A scripted LSP client that runs ``codehearth serve`` as a subprocess.
 
 Used by ``codehearth complete``, ``codehearth demo`` and the benchmarks, so they exercise
-exactly the pipeline an editor does: initialize, open and edit documents, ask for inline
+exactly the pipeline an editor does: initialize, open, edit and close documents, ask for inline
 completions, code actions (and take them as an editor does) and commands, collect
 diagnostics, progress and the edits the server sends, shut down.
 The server's stderr is drained into a file (or discarded) so it can never block.
@@ -168,6 +168,13 @@ class ScriptedClient:
             )
         )
         return uri
+
+    def close(self, uri: str) -> None:
+        """``textDocument/didClose``."""
+        self._versions.pop(uri, None)
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
 
     def replace_text(self, uri: str, text: str) -> None:
         """Send the whole new text as one change (used to script typing)."""

@@ -559,6 +559,7 @@ def create_server(log_level: str | None = None, log_file: str | None = None) -> 
         code_actions,
         commands,
         documents,
+        evaluation,
         indexing,
         inline_completion,
         lifecycle,
@@ -577,5 +578,6 @@ def create_server(log_level: str | None = None, log_file: str | None = None) -> 
     indexing.register(server)
     documents.register(server)
     inline_completion.register(server)
+    evaluation.register(server)
     style.register(server)
     return server

@@ -42,6 +42,7 @@ KNOWN_COMMANDS = {
     "codehearth.memory.forget",
     "codehearth.memory.export",
     "codehearth.memory.import",
+    "codehearth.evalComplete",
 }
 SOURCE = "import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n"
 CLIENT_REQUEST_ANSWERS = {
@@ -185,6 +186,17 @@ def argument_shapes(project: Path) -> dict[str, st.SearchStrategy[list[Any]]]:
         "codehearth.style": st.lists(
             st.one_of(text, st.fixed_dictionaries({"languageId": text})), max_size=1
         ),
+        "codehearth.evalComplete": one(
+            st.fixed_dictionaries(
+                {"uri": uris, "line": lines, "character": lines},
+                optional={
+                    "context": st.lists(
+                        st.fixed_dictionaries({"path": st.one_of(text, uris), "text": text}),
+                        max_size=3,
+                    )
+                },
+            )
+        ).map(list),
         "codehearth.memory.show": st.just([]),
         "codehearth.memory.add": one(
             st.fixed_dictionaries({"text": text}, optional={"tags": st.lists(text, max_size=3)})

@@ -243,6 +243,11 @@ class CompletionEngine:
     def document_closed(self, uri: str) -> None:
         self.debounce.forget(uri)
         self.generations.forget_document(uri)
+        # Opened again, the document is a new place to type in: its context is found afresh.
+        if self._typing_context is not None and self._typing_context[0][0] == uri:
+            self._typing_context = None
+        if self._typing_window is not None and self._typing_window[0] == uri:
+            self._typing_window = None
         waiting = self._waiting.pop(uri, None)
         if waiting is not None:
             waiting.set()

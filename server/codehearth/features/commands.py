@@ -3,7 +3,8 @@ editor when a suggestion is accepted; recorded in recall memory) and ``codeheart
 the routing table (each role's models in order, endpoint health, which model answered and
 whether a fallback is answering), the completion model and its template family, the
 completion engine's counters and recent backend latencies, and the state of the index,
-memory and style profile (used by the status UI, ``bench/latency.py`` and tests), and
+memory and style profile (and whether it is built yet; used by the status UI,
+``bench/latency.py``, ``codehearth eval`` and tests), and
 ``codehearth.doctor``: ``codehearth doctor``'s checks of the server's own settings and
 models, as rows and as the CLI's table.
 """
@@ -86,4 +87,5 @@ def register(server: CodeHearthServer) -> None:
             else {"available": False, "problem": "not open"}
         )
         report["style"] = sorted(ls.style.profiles) if ls.style is not None else []
+        report["styleReady"] = ls.style is not None
         return report

@@ -168,7 +168,7 @@ async def _complete(
     if document.path is not None and is_denied(document.path, ls.workspace_root):
         return None  # secrets never go into a prompt
     lines = document.lines  # pygls re-splits the text on every access: do it once
-    at_cursor = _query(ls, document, lines, position, invoked)
+    at_cursor = completion_query(ls, document, lines, position, invoked)
     if at_cursor is None:
         return None
     line_text = lines[at_cursor.line] if at_cursor.line < len(lines) else ""
@@ -212,13 +212,14 @@ def _accepting(
     )
 
 
-def _query(
+def completion_query(
     ls: CodeHearthServer,
     document: TextDocument,
     lines: Sequence[str],
     position: types.Position,
     invoked: bool,
 ) -> CompletionQuery | None:
+    """The engine's query for a client position in an open document (None past its end)."""
     if position.line > len(lines) or position.line < 0 or position.character < 0:
         return None
     server_position = document.position_codec.position_from_client_units(lines, position)
