@@ -881,28 +881,37 @@ def _complete(
         typical_p=1.0,
         repeat_penalty=1.0,
     )
+    ended = "the generator ran out"
+    first_line_break = False
     try:
         for token in tokens:
             if generated == 0:
                 llama_cpp.llama_set_abort_callback(llm.ctx, no_abort, None)
-            if (
-                cancelled.is_set()
-                or llama_cpp.llama_vocab_is_eog(vocab, token)
-                # a control token (a chat turn marker, a FIM marker) is never answer text
-                or llama_cpp.llama_vocab_is_control(vocab, token)
-            ):
+            if cancelled.is_set():
+                ended = "the caller stopping it"
+                break
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                ended = "an end-of-generation token"
+                break
+            # a control token (a chat turn marker, a FIM marker) is never answer text
+            if llama_cpp.llama_vocab_is_control(vocab, token):
+                ended = "a control token"
                 break
             generated += 1
             text += llm.detokenize([token])
+            if generated == 1:
+                first_line_break = text.startswith((b"\n", b"\r"))
             found = [at for at in (text.find(s, emitted) for s in stops) if at >= 0]
             if found:
                 del text[min(found) :]
+                ended = "a stop string"
                 break
             ready = len(text) - _partial_stop_length(text, stops)
             if repeats is not None:
                 repeated_at = repeats.check(text)
                 if repeated_at is not None:
                     del text[repeated_at:]
+                    ended = "a repeated line"
                     break
                 ready = min(ready, repeats.hold_from(text))
             if ready > emitted:
@@ -911,6 +920,7 @@ def _complete(
                 if piece:
                     emit(piece)
             if generated >= budget:
+                ended = "the token limit"
                 break
     except RuntimeError:
         if not cancelled.is_set():  # otherwise: the abort callback stopped llama_decode
@@ -922,6 +932,12 @@ def _complete(
         tail = decoder.decode(bytes(text[emitted:]), final=True)
         if tail:
             emit(tail)
+    log.debug(
+        "generated %d tokens (the first %s a line break), ended by %s",
+        generated,
+        "is" if first_line_break else "is not",
+        ended,
+    )
     return generated
 
 
