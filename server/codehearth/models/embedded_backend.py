@@ -29,7 +29,9 @@ goes to the log too; afterwards ``verbose`` is turned off.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import bisect
 import codecs
 import contextlib
 import ctypes
@@ -199,6 +201,11 @@ class _Prompt:
 
     tokens: list[int]
     stop: tuple[str, ...]
+    healed: bytes = b""
+    """Token healing: the text of the token taken off the end of the prompt, which the
+    answer's first token must start with (and which is not part of the answer)."""
+    first_tokens: Sequence[int] | None = None
+    """The tokens the answer may start with (those that start with ``healed``)."""
 
 
 class _PromptTooLong(Exception):
@@ -258,6 +265,7 @@ class EmbeddedBackend:
         self._loading: asyncio.Future[Llama] | None = None
         self._cancel_flags: set[threading.Event] = set()
         self._show_cache: dict[str, Mapping[str, Any]] = {}
+        self._vocabulary: _Vocabulary | None = None
 
     # -- the model ---------------------------------------------------------------------
 
@@ -322,6 +330,7 @@ class EmbeddedBackend:
         self.loads += 1
         self.load_seconds = time.monotonic() - started
         self.prefill_tokens_per_second = _measure_prefill(llm)
+        self._vocabulary = _Vocabulary.of(llm)
         log.info(
             "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s",
             path,
@@ -447,7 +456,10 @@ class EmbeddedBackend:
         consumer stops llama.cpp within a token."""
 
         def prompt(llm: Llama) -> _Prompt:
-            return _Prompt(llm.tokenize(request.prompt.encode("utf-8"), special=True), ())
+            tokens = llm.tokenize(request.prompt.encode("utf-8"), special=True)
+            if self._vocabulary is None:
+                return _Prompt(tokens, ())
+            return _heal(tokens, self._vocabulary)
 
         stream = self._stream(
             request.model,
@@ -562,10 +574,11 @@ class EmbeddedBackend:
                     cancelled=cancelled,
                     emit=send,
                     repeats=_RepeatedLines() if stop_at_repeats else None,
+                    healed=prompt.healed,
+                    first_tokens=prompt.first_tokens,
                 )
-                send(
-                    _Unloaded() if cancelled.is_set() else _Finished(len(prompt.tokens), generated)
-                )
+                prompt_tokens = len(prompt.tokens) + (1 if prompt.healed else 0)
+                send(_Unloaded() if cancelled.is_set() else _Finished(prompt_tokens, generated))
             except Exception as error:  # delivered to the consumer, classified there
                 send(error)
 
@@ -847,11 +860,15 @@ def _complete(
     cancelled: threading.Event,
     emit: Callable[[str], None],
     repeats: _RepeatedLines | None = None,
+    healed: bytes = b"",
+    first_tokens: Sequence[int] | None = None,
 ) -> int:
     """Generate after ``prompt_tokens`` until an end-of-generation or control token, a
     stop string, ``max_tokens``, ``cancelled`` or (with ``repeats``) a line the answer
     already has; pass text to ``emit`` once no stop string (nor repeat) can claim it;
-    return the number of tokens generated (the final token excluded)."""
+    return the number of tokens generated (the final token excluded). With
+    ``first_tokens``, the first token is one of them, and the ``healed`` text it starts
+    with is not emitted (see :func:`_heal`)."""
     llama_cpp = _import_llama_cpp()
     n_ctx = llm.n_ctx()
     if len(prompt_tokens) >= n_ctx:
@@ -861,7 +878,7 @@ def _complete(
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = bytearray()
-    emitted = 0
+    emitted = len(healed)  # the prompt had it: the answer starts after it
     generated = 0
     llm.set_seed(seed if seed is not None else random.getrandbits(32))
     # Polled between graph nodes while the prompt is evaluated; removed once the first
@@ -880,6 +897,7 @@ def _complete(
         min_p=0.05,
         typical_p=1.0,
         repeat_penalty=1.0,
+        logits_processor=_first_token_among(first_tokens) if first_tokens is not None else None,
     )
     ended = "the generator ran out"
     first_line_break = False
@@ -900,7 +918,7 @@ def _complete(
             generated += 1
             text += llm.detokenize([token])
             if generated == 1:
-                first_line_break = text.startswith((b"\n", b"\r"))
+                first_line_break = text[len(healed) :].startswith((b"\n", b"\r"))
             found = [at for at in (text.find(s, emitted) for s in stops) if at >= 0]
             if found:
                 del text[min(found) :]
@@ -933,12 +951,93 @@ def _complete(
         if tail:
             emit(tail)
     log.debug(
-        "generated %d tokens (the first %s a line break), ended by %s",
+        "generated %d tokens (the first %s a line break%s), ended by %s",
         generated,
         "is" if first_line_break else "is not",
+        f"; healed {len(healed)} bytes" if healed else "",
         ended,
     )
     return generated
+
+
+class _Vocabulary:
+    """Every token's text (as the answer spells it: control tokens have none), sorted, to
+    find the tokens that start with a text."""
+
+    def __init__(self, texts: Sequence[bytes]) -> None:
+        order = sorted(range(len(texts)), key=texts.__getitem__)
+        self.sorted = [texts[token] for token in order]
+        self.ids = array.array("i", order)
+        self.texts = texts
+
+    @classmethod
+    def of(cls, llm: Llama) -> _Vocabulary:
+        llama_cpp = _import_llama_cpp()
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        size = 256
+        buffer = ctypes.create_string_buffer(size)
+        texts: list[bytes] = []
+        for token in range(llm.n_vocab()):
+            length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            texts.append(buffer.raw[:length] if length > 0 else b"")
+        return cls(texts)
+
+    def starting_with(self, text: bytes) -> Sequence[int]:
+        """The tokens whose text starts with ``text`` (not empty)."""
+        start = bisect.bisect_left(self.sorted, text)
+        stripped = text.rstrip(b"\xff")
+        if stripped:  # the first text after all those starting with ``text``
+            after = stripped[:-1] + bytes([stripped[-1] + 1])
+            end = bisect.bisect_left(self.sorted, after, lo=start)
+        else:
+            end = len(self.sorted)
+        return self.ids[start:end]
+
+
+def _heal(tokens: list[int], vocabulary: _Vocabulary) -> _Prompt:
+    """Token healing. A prompt that ends where the user stopped typing often ends inside
+    what the model would write as one token: ``se`` of ``self``, the space before a word
+    (Gemma's words carry the space before them), ``..`` of ``...``. Such a prompt is
+    tokenised unlike anything the model was trained on, and it goes on as if the token
+    were whole: ``se`` + ``perated_line``, ``for `` + ``1 in``, or a line break. So the
+    prompt's last token is taken off and the answer's first token must start with its
+    text (``self``, `` name``), which the prompt already had and is not answered again.
+
+    Not healed: a prompt ending with a control token (a FIM prompt's ``<|fim_middle|>``),
+    a line break, or the indentation of a new line (words after indentation are tokens
+    of their own), nor one of fewer than two tokens."""
+    if len(tokens) < 2:
+        return _Prompt(tokens, ())
+    last = vocabulary.texts[tokens[-1]]
+    before = vocabulary.texts[tokens[-2]]
+    if (
+        not last
+        or b"\n" in last
+        or b"\r" in last
+        or (not last.strip() and (not before or before.endswith((b"\n", b"\r"))))
+    ):
+        return _Prompt(tokens, ())
+    return _Prompt(tokens[:-1], (), healed=last, first_tokens=vocabulary.starting_with(last))
+
+
+def _first_token_among(allowed: Sequence[int]) -> Any:
+    """A llama-cpp-python logits processor that leaves only ``allowed`` for the first
+    token sampled, and every token after it."""
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    ids = np.asarray(allowed, dtype=np.intc)
+    first = [True]
+
+    def restrict(_input_ids: Any, scores: Any) -> Any:
+        if not first[0]:
+            return scores
+        first[0] = False
+        kept = np.full_like(scores, -np.inf)
+        kept[ids] = scores[ids]
+        return kept
+
+    return LogitsProcessorList([restrict])
 
 
 class _RepeatedLines:
