@@ -498,6 +498,13 @@ VOCABULARY = [
     b"\xff\xfe",  # 13
     b"    return",  # 14
     b":\n",  # 15
+    b"bre",  # 16
+    b"a",  # 17
+    b"break",  # 18
+    b"breath",  # 19
+    b"re",  # 20
+    b"sbreak",  # 21
+    b"resbreak",  # 22
 ]
 
 
@@ -507,6 +514,9 @@ VOCABULARY = [
         pytest.param([8, 4, 1], [8, 4], b"se", [1, 2, 3], id="a-word-begun"),
         pytest.param([6, 7, 8, 4], [6, 7, 8], b" ", [4, 5, 7, 14], id="a-space-after-a-word"),
         pytest.param([8, 9], [8], b"..", [9, 10], id="punctuation-begun"),
+        pytest.param([8, 16, 17], [8], b"brea", [18, 19], id="a-word-split-in-two"),
+        pytest.param([8, 4, 16, 17], [8, 4], b"brea", [18, 19], id="not-past-what-no-token-covers"),
+        pytest.param([8, 20, 11, 16, 17], [8, 20], b"sbrea", [21], id="nor-past-the-third-token"),
         pytest.param([8, 6], [8, 6], b"", None, id="a-line-break-is-not-healed"),
         pytest.param([8, 15], [8, 15], b"", None, id="nor-a-token-ending-a-line"),
         pytest.param([8, 6, 7], [8, 6, 7], b"", None, id="nor-indentation-after-a-line-break"),
@@ -528,7 +538,7 @@ def test_token_healing_takes_the_last_token_off_a_prompt_ending_inside_a_word(
     ("text", "tokens"),
     [
         pytest.param(b"se", [1, 2, 3], id="a-word"),
-        pytest.param(b"s", [1, 2, 3, 11], id="one-letter"),
+        pytest.param(b"s", [1, 2, 3, 11, 21], id="one-letter"),
         pytest.param(b" ", [4, 5, 7, 14], id="a-space"),
         pytest.param(b"    ", [7, 14], id="indentation"),
         pytest.param(b"\xff", [12, 13], id="the-last-byte"),

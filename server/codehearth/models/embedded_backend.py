@@ -206,6 +206,8 @@ class _Prompt:
     answer's first token must start with (and which is not part of the answer)."""
     first_tokens: Sequence[int] | None = None
     """The tokens the answer may start with (those that start with ``healed``)."""
+    read_tokens: int | None = None
+    """The prompt's length in tokens before healing (what the model was given to read)."""
 
 
 class _PromptTooLong(Exception):
@@ -577,8 +579,8 @@ class EmbeddedBackend:
                     healed=prompt.healed,
                     first_tokens=prompt.first_tokens,
                 )
-                prompt_tokens = len(prompt.tokens) + (1 if prompt.healed else 0)
-                send(_Unloaded() if cancelled.is_set() else _Finished(prompt_tokens, generated))
+                read = prompt.read_tokens or len(prompt.tokens)
+                send(_Unloaded() if cancelled.is_set() else _Finished(read, generated))
             except Exception as error:  # delivered to the consumer, classified there
                 send(error)
 
@@ -979,6 +981,10 @@ class _Vocabulary:
         texts: list[bytes] = []
         for token in range(llm.n_vocab()):
             length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            if length < 0:  # longer than the buffer: -length is what it takes
+                size = -length
+                buffer = ctypes.create_string_buffer(size)
+                length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
             texts.append(buffer.raw[:length] if length > 0 else b"")
         return cls(texts)
 
@@ -994,6 +1000,10 @@ class _Vocabulary:
         return self.ids[start:end]
 
 
+HEALED_TOKENS = 3
+"""The most tokens token healing takes off the end of a prompt."""
+
+
 def _heal(tokens: list[int], vocabulary: _Vocabulary) -> _Prompt:
     """Token healing. A prompt that ends where the user stopped typing often ends inside
     what the model would write as one token: ``se`` of ``self``, the space before a word
@@ -1002,22 +1012,33 @@ def _heal(tokens: list[int], vocabulary: _Vocabulary) -> _Prompt:
     were whole: ``se`` + ``perated_line``, ``for `` + ``1 in``, or a line break. So the
     prompt's last token is taken off and the answer's first token must start with its
     text (``self``, `` name``), which the prompt already had and is not answered again.
+    The tokens before it go too, up to :data:`HEALED_TOKENS` in all, while some token
+    still starts with the text taken off: ``bre`` + ``a`` is healed as ``brea`` (so
+    ``break``), ``return`` + `` UNS`` only as `` UNS`` (llama.cpp's token healing "d1").
 
     Not healed: a prompt ending with a control token (a FIM prompt's ``<|fim_middle|>``),
     a line break, or the indentation of a new line (words after indentation are tokens
-    of their own), nor one of fewer than two tokens."""
-    if len(tokens) < 2:
+    of their own); nor is a prompt's first token taken off."""
+    healed = b""
+    first_tokens: Sequence[int] = ()
+    kept = len(tokens)
+    for taken in range(1, min(HEALED_TOKENS, len(tokens) - 1) + 1):
+        text = vocabulary.texts[tokens[-taken]]
+        if not text or b"\n" in text or b"\r" in text:
+            break
+        if taken == 1 and not text.strip():
+            before = vocabulary.texts[tokens[-2]]
+            if not before or before.endswith((b"\n", b"\r")):
+                break  # indentation
+        covering = vocabulary.starting_with(text + healed)
+        if not covering:
+            break
+        healed, first_tokens, kept = text + healed, covering, len(tokens) - taken
+    if not healed:
         return _Prompt(tokens, ())
-    last = vocabulary.texts[tokens[-1]]
-    before = vocabulary.texts[tokens[-2]]
-    if (
-        not last
-        or b"\n" in last
-        or b"\r" in last
-        or (not last.strip() and (not before or before.endswith((b"\n", b"\r"))))
-    ):
-        return _Prompt(tokens, ())
-    return _Prompt(tokens[:-1], (), healed=last, first_tokens=vocabulary.starting_with(last))
+    return _Prompt(
+        tokens[:kept], (), healed=healed, first_tokens=first_tokens, read_tokens=len(tokens)
+    )
 
 
 def _first_token_among(allowed: Sequence[int]) -> Any:
