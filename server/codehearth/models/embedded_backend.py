@@ -332,12 +332,15 @@ class EmbeddedBackend:
         self.loads += 1
         self.load_seconds = time.monotonic() - started
         self.prefill_tokens_per_second = _measure_prefill(llm)
+        indexing = time.monotonic()
         self._vocabulary = _Vocabulary.of(llm)
         log.info(
-            "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s",
+            "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s; "
+            "its vocabulary (for token healing) took %.2f s",
             path,
             self.load_seconds,
             self.prefill_tokens_per_second,
+            time.monotonic() - indexing,
         )
         return llm
 
