@@ -9,6 +9,7 @@ a model name it does not serve; tools) always run. Cancellation latencies are pr
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +25,10 @@ from codehearth.models.embedded_backend import (
     EmbeddedBackend,
     EmbeddedModels,
     _apply_builtin_template,
+    _first_token_among,
+    _heal,
     _RepeatedLines,
+    _Vocabulary,
     assemble_bundled_model,
     embedded_available,
 )
@@ -473,3 +477,122 @@ async def test_a_corrupt_model_file_is_one_clear_error_and_the_next_request_trie
             )
     finally:
         await made.aclose()
+
+
+# -- token healing ----------------------------------------------------------------------
+
+VOCABULARY = [
+    b"",  # 0: a control token (no text)
+    b"se",  # 1
+    b"self",  # 2
+    b"sel",  # 3
+    b" ",  # 4
+    b" name",  # 5
+    b"\n",  # 6
+    b"    ",  # 7
+    b"for",  # 8
+    b"..",  # 9
+    b"...",  # 10
+    b"s",  # 11
+    b"\xff",  # 12
+    b"\xff\xfe",  # 13
+    b"    return",  # 14
+    b":\n",  # 15
+    b"bre",  # 16
+    b"a",  # 17
+    b"break",  # 18
+    b"breath",  # 19
+    b"re",  # 20
+    b"sbreak",  # 21
+    b"resbreak",  # 22
+]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "kept", "healed", "first"),
+    [
+        pytest.param([8, 4, 1], [8, 4], b"se", [1, 2, 3], id="a-word-begun"),
+        pytest.param([6, 7, 8, 4], [6, 7, 8], b" ", [4, 5, 7, 14], id="a-space-after-a-word"),
+        pytest.param([8, 9], [8], b"..", [9, 10], id="punctuation-begun"),
+        pytest.param([8, 16, 17], [8], b"brea", [18, 19], id="a-word-split-in-two"),
+        pytest.param([8, 4, 16, 17], [8, 4], b"brea", [18, 19], id="not-past-what-no-token-covers"),
+        pytest.param([8, 20, 11, 16, 17], [8, 20], b"sbrea", [21], id="nor-past-the-third-token"),
+        pytest.param([8, 6], [8, 6], b"", None, id="a-line-break-is-not-healed"),
+        pytest.param([8, 15], [8, 15], b"", None, id="nor-a-token-ending-a-line"),
+        pytest.param([8, 6, 7], [8, 6, 7], b"", None, id="nor-indentation-after-a-line-break"),
+        pytest.param([8, 0], [8, 0], b"", None, id="nor-a-control-token"),
+        pytest.param([1], [1], b"", None, id="nor-a-prompt-of-one-token"),
+        pytest.param([0, 4], [0, 4], b"", None, id="nor-whitespace-after-a-control-token"),
+    ],
+)
+def test_token_healing_takes_the_last_token_off_a_prompt_ending_inside_a_word(
+    tokens: list[int], kept: list[int], healed: bytes, first: list[int] | None
+) -> None:
+    prompt = _heal(tokens, _Vocabulary(VOCABULARY))
+    assert prompt.tokens == kept
+    assert prompt.healed == healed
+    assert (None if prompt.first_tokens is None else sorted(prompt.first_tokens)) == first
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        pytest.param(b"se", [1, 2, 3], id="a-word"),
+        pytest.param(b"s", [1, 2, 3, 11, 21], id="one-letter"),
+        pytest.param(b" ", [4, 5, 7, 14], id="a-space"),
+        pytest.param(b"    ", [7, 14], id="indentation"),
+        pytest.param(b"\xff", [12, 13], id="the-last-byte"),
+        pytest.param(b"x", [], id="none"),
+    ],
+)
+def test_the_vocabulary_finds_the_tokens_starting_with_a_text(
+    text: bytes, tokens: list[int]
+) -> None:
+    assert sorted(_Vocabulary(VOCABULARY).starting_with(text)) == tokens
+
+
+def test_the_first_token_is_restricted_and_the_rest_are_not() -> None:
+    import numpy as np
+
+    (restrict,) = _first_token_among([1, 3])
+    scores = np.arange(5, dtype=np.single)
+    first = restrict(np.array([0]), scores.copy())
+    assert list(first[[1, 3]]) == [1.0, 3.0]
+    assert np.isneginf(first[[0, 2, 4]]).all()
+    assert list(restrict(np.array([0, 1]), scores.copy())) == list(scores)
+
+
+@pytest.mark.model
+@needs_llama_cpp
+@pytest.mark.parametrize(
+    ("prompt", "starts"),
+    [
+        # Unhealed, the model answers "(n - 1) + fibo(n -", " = self.items.pop()" and
+        # "1 in range(len(values)):": it takes the prompt's last token as a whole word.
+        pytest.param(
+            "def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return fibo",
+            r"nacci\(n - 1\)",
+            id="inside-a-name",
+        ),
+        pytest.param(
+            "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+            "    def push(self, item):\n        se",
+            r"lf\.items\.append\(item\)",
+            id="inside-self",
+        ),
+        pytest.param(
+            "def total(values):\n    result = 0\n    for ",
+            r"[A-Za-z_]\w* in ",
+            id="after-a-space",
+        ),
+    ],
+)
+async def test_a_prompt_ending_inside_a_word_is_completed_from_inside_it(
+    backend: EmbeddedBackend, prompt: str, starts: str
+) -> None:
+    chunks = await collect(backend, request(prompt=prompt, max_tokens=12))
+    assert re.match(starts, text_of(chunks)), text_of(chunks)
+    # the token taken off the prompt is counted as read, the answer's first as generated
+    assert chunks[-1].prompt_eval_count == len(
+        (await backend._model()).tokenize(prompt.encode(), special=True)
+    )

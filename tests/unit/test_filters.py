@@ -10,6 +10,7 @@ tree-sitter steps parse with the real grammars.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -547,6 +548,39 @@ def test_apply_filters_returns_empty_when_nothing_useful_remains() -> None:
     ctx = make_ctx("def f():\n    " + CURSOR + "\n    return x\n")
     assert apply_filters("```\n```", ctx) == ""
     assert apply_filters("return x\n", ctx) == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "raw", "step", "shape"),
+    [
+        pytest.param(
+            "def f(c):\n    e" + CURSOR + "\n    return c\n",
+            " = subprocess.Popen(\n",
+            "reject_syntax_errors",
+            "raw: 21 chars, 0 leading line breaks, 2 lines",
+            id="syntax-error",
+        ),
+        pytest.param(
+            "x = foo(" + CURSOR + ")\n",
+            "\n    a,\n",
+            "limit_to_single_line",
+            "raw: 8 chars, 1 leading line breaks, 3 lines",
+            id="blank-first-line-mid-line",
+        ),
+        pytest.param(
+            "x = " + CURSOR + "\n", "", "drop_cut_off_line", "raw: 0 chars", id="nothing-generated"
+        ),
+    ],
+)
+def test_the_debug_log_names_the_filter_that_emptied_a_suggestion(
+    caplog: pytest.LogCaptureFixture, source: str, raw: str, step: str, shape: str
+) -> None:
+    ctx = make_ctx(source, multiline=False, registry=REGISTRY)
+    with caplog.at_level(logging.DEBUG, logger="codehearth.completion.filters"):
+        assert apply_filters(raw, ctx) == ""
+    (message,) = caplog.messages
+    assert message.startswith(f"suggestion emptied by {step} ({shape}")
+    assert "Popen" not in message  # the code itself never reaches the log
 
 
 def test_apply_filters_with_a_custom_chain() -> None:

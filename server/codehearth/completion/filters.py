@@ -30,6 +30,7 @@ context has a language registry. Line breaks in the model output are normalised 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 
@@ -38,6 +39,8 @@ import attrs
 from codehearth.completion.cursor import CLOSERS
 from codehearth.completion.fit import CursorSite
 from codehearth.languages import LanguageRegistry
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -561,8 +564,19 @@ DEFAULT_CHAIN: tuple[Filter, ...] = (
 def apply_filters(text: str, ctx: FilterContext, chain: Sequence[Filter] = DEFAULT_CHAIN) -> str:
     """Run ``chain`` over the raw model output; ``""`` means nothing worth showing."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = text
     for step in chain:
         text = step(text, ctx)
         if not text:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("suggestion emptied by %s (%s)", step.__name__, describe_raw(raw))
             return ""
     return text
+
+
+def describe_raw(raw: str) -> str:
+    """The shape of a raw generation, for the debug log (the code itself is never logged):
+    its length, how many line breaks it starts with, and how many lines it has."""
+    leading = len(raw) - len(raw.lstrip("\n"))
+    lines = raw.count("\n") + 1
+    return f"raw: {len(raw)} chars, {leading} leading line breaks, {lines} lines"

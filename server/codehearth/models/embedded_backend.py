@@ -29,7 +29,9 @@ goes to the log too; afterwards ``verbose`` is turned off.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import bisect
 import codecs
 import contextlib
 import ctypes
@@ -199,6 +201,13 @@ class _Prompt:
 
     tokens: list[int]
     stop: tuple[str, ...]
+    healed: bytes = b""
+    """Token healing: the text of the token taken off the end of the prompt, which the
+    answer's first token must start with (and which is not part of the answer)."""
+    first_tokens: Sequence[int] | None = None
+    """The tokens the answer may start with (those that start with ``healed``)."""
+    read_tokens: int | None = None
+    """The prompt's length in tokens before healing (what the model was given to read)."""
 
 
 class _PromptTooLong(Exception):
@@ -258,6 +267,7 @@ class EmbeddedBackend:
         self._loading: asyncio.Future[Llama] | None = None
         self._cancel_flags: set[threading.Event] = set()
         self._show_cache: dict[str, Mapping[str, Any]] = {}
+        self._vocabulary: _Vocabulary | None = None
 
     # -- the model ---------------------------------------------------------------------
 
@@ -322,11 +332,15 @@ class EmbeddedBackend:
         self.loads += 1
         self.load_seconds = time.monotonic() - started
         self.prefill_tokens_per_second = _measure_prefill(llm)
+        indexing = time.monotonic()
+        self._vocabulary = _Vocabulary.of(llm)
         log.info(
-            "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s",
+            "embedded model %s loaded in %.2f s; it reads %.0f prompt tokens/s; "
+            "its vocabulary (for token healing) took %.2f s",
             path,
             self.load_seconds,
             self.prefill_tokens_per_second,
+            time.monotonic() - indexing,
         )
         return llm
 
@@ -447,7 +461,10 @@ class EmbeddedBackend:
         consumer stops llama.cpp within a token."""
 
         def prompt(llm: Llama) -> _Prompt:
-            return _Prompt(llm.tokenize(request.prompt.encode("utf-8"), special=True), ())
+            tokens = llm.tokenize(request.prompt.encode("utf-8"), special=True)
+            if self._vocabulary is None:
+                return _Prompt(tokens, ())
+            return _heal(tokens, self._vocabulary)
 
         stream = self._stream(
             request.model,
@@ -562,10 +579,11 @@ class EmbeddedBackend:
                     cancelled=cancelled,
                     emit=send,
                     repeats=_RepeatedLines() if stop_at_repeats else None,
+                    healed=prompt.healed,
+                    first_tokens=prompt.first_tokens,
                 )
-                send(
-                    _Unloaded() if cancelled.is_set() else _Finished(len(prompt.tokens), generated)
-                )
+                read = prompt.read_tokens or len(prompt.tokens)
+                send(_Unloaded() if cancelled.is_set() else _Finished(read, generated))
             except Exception as error:  # delivered to the consumer, classified there
                 send(error)
 
@@ -847,11 +865,15 @@ def _complete(
     cancelled: threading.Event,
     emit: Callable[[str], None],
     repeats: _RepeatedLines | None = None,
+    healed: bytes = b"",
+    first_tokens: Sequence[int] | None = None,
 ) -> int:
     """Generate after ``prompt_tokens`` until an end-of-generation or control token, a
     stop string, ``max_tokens``, ``cancelled`` or (with ``repeats``) a line the answer
     already has; pass text to ``emit`` once no stop string (nor repeat) can claim it;
-    return the number of tokens generated (the final token excluded)."""
+    return the number of tokens generated (the final token excluded). With
+    ``first_tokens``, the first token is one of them, and the ``healed`` text it starts
+    with is not emitted (see :func:`_heal`)."""
     llama_cpp = _import_llama_cpp()
     n_ctx = llm.n_ctx()
     if len(prompt_tokens) >= n_ctx:
@@ -861,7 +883,7 @@ def _complete(
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = bytearray()
-    emitted = 0
+    emitted = len(healed)  # the prompt had it: the answer starts after it
     generated = 0
     llm.set_seed(seed if seed is not None else random.getrandbits(32))
     # Polled between graph nodes while the prompt is evaluated; removed once the first
@@ -880,29 +902,39 @@ def _complete(
         min_p=0.05,
         typical_p=1.0,
         repeat_penalty=1.0,
+        logits_processor=_first_token_among(first_tokens) if first_tokens is not None else None,
     )
+    ended = "the generator ran out"
+    first_line_break = False
     try:
         for token in tokens:
             if generated == 0:
                 llama_cpp.llama_set_abort_callback(llm.ctx, no_abort, None)
-            if (
-                cancelled.is_set()
-                or llama_cpp.llama_vocab_is_eog(vocab, token)
-                # a control token (a chat turn marker, a FIM marker) is never answer text
-                or llama_cpp.llama_vocab_is_control(vocab, token)
-            ):
+            if cancelled.is_set():
+                ended = "the caller stopping it"
+                break
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                ended = "an end-of-generation token"
+                break
+            # a control token (a chat turn marker, a FIM marker) is never answer text
+            if llama_cpp.llama_vocab_is_control(vocab, token):
+                ended = "a control token"
                 break
             generated += 1
             text += llm.detokenize([token])
+            if generated == 1:
+                first_line_break = text[len(healed) :].startswith((b"\n", b"\r"))
             found = [at for at in (text.find(s, emitted) for s in stops) if at >= 0]
             if found:
                 del text[min(found) :]
+                ended = "a stop string"
                 break
             ready = len(text) - _partial_stop_length(text, stops)
             if repeats is not None:
                 repeated_at = repeats.check(text)
                 if repeated_at is not None:
                     del text[repeated_at:]
+                    ended = "a repeated line"
                     break
                 ready = min(ready, repeats.hold_from(text))
             if ready > emitted:
@@ -911,6 +943,7 @@ def _complete(
                 if piece:
                     emit(piece)
             if generated >= budget:
+                ended = "the token limit"
                 break
     except RuntimeError:
         if not cancelled.is_set():  # otherwise: the abort callback stopped llama_decode
@@ -922,7 +955,113 @@ def _complete(
         tail = decoder.decode(bytes(text[emitted:]), final=True)
         if tail:
             emit(tail)
+    log.debug(
+        "generated %d tokens (the first %s a line break%s), ended by %s",
+        generated,
+        "is" if first_line_break else "is not",
+        f"; healed {len(healed)} bytes" if healed else "",
+        ended,
+    )
     return generated
+
+
+class _Vocabulary:
+    """Every token's text (as the answer spells it: control tokens have none), sorted, to
+    find the tokens that start with a text."""
+
+    def __init__(self, texts: Sequence[bytes]) -> None:
+        order = sorted(range(len(texts)), key=texts.__getitem__)
+        self.sorted = [texts[token] for token in order]
+        self.ids = array.array("i", order)
+        self.texts = texts
+
+    @classmethod
+    def of(cls, llm: Llama) -> _Vocabulary:
+        llama_cpp = _import_llama_cpp()
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        size = 256
+        buffer = ctypes.create_string_buffer(size)
+        texts: list[bytes] = []
+        for token in range(llm.n_vocab()):
+            length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            if length < 0:  # longer than the buffer: -length is what it takes
+                size = -length
+                buffer = ctypes.create_string_buffer(size)
+                length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            texts.append(buffer.raw[:length] if length > 0 else b"")
+        return cls(texts)
+
+    def starting_with(self, text: bytes) -> Sequence[int]:
+        """The tokens whose text starts with ``text`` (not empty)."""
+        start = bisect.bisect_left(self.sorted, text)
+        stripped = text.rstrip(b"\xff")
+        if stripped:  # the first text after all those starting with ``text``
+            after = stripped[:-1] + bytes([stripped[-1] + 1])
+            end = bisect.bisect_left(self.sorted, after, lo=start)
+        else:
+            end = len(self.sorted)
+        return self.ids[start:end]
+
+
+HEALED_TOKENS = 3
+"""The most tokens token healing takes off the end of a prompt."""
+
+
+def _heal(tokens: list[int], vocabulary: _Vocabulary) -> _Prompt:
+    """Token healing. A prompt that ends where the user stopped typing often ends inside
+    what the model would write as one token: ``se`` of ``self``, the space before a word
+    (Gemma's words carry the space before them), ``..`` of ``...``. Such a prompt is
+    tokenised unlike anything the model was trained on, and it goes on as if the token
+    were whole: ``se`` + ``perated_line``, ``for `` + ``1 in``, or a line break. So the
+    prompt's last token is taken off and the answer's first token must start with its
+    text (``self``, `` name``), which the prompt already had and is not answered again.
+    The tokens before it go too, up to :data:`HEALED_TOKENS` in all, while some token
+    still starts with the text taken off: ``bre`` + ``a`` is healed as ``brea`` (so
+    ``break``), ``return`` + `` UNS`` only as `` UNS`` (llama.cpp's token healing "d1").
+
+    Not healed: a prompt ending with a control token (a FIM prompt's ``<|fim_middle|>``),
+    a line break, or the indentation of a new line (words after indentation are tokens
+    of their own); nor is a prompt's first token taken off."""
+    healed = b""
+    first_tokens: Sequence[int] = ()
+    kept = len(tokens)
+    for taken in range(1, min(HEALED_TOKENS, len(tokens) - 1) + 1):
+        text = vocabulary.texts[tokens[-taken]]
+        if not text or b"\n" in text or b"\r" in text:
+            break
+        if taken == 1 and not text.strip():
+            before = vocabulary.texts[tokens[-2]]
+            if not before or before.endswith((b"\n", b"\r")):
+                break  # indentation
+        covering = vocabulary.starting_with(text + healed)
+        if not covering:
+            break
+        healed, first_tokens, kept = text + healed, covering, len(tokens) - taken
+    if not healed:
+        return _Prompt(tokens, ())
+    return _Prompt(
+        tokens[:kept], (), healed=healed, first_tokens=first_tokens, read_tokens=len(tokens)
+    )
+
+
+def _first_token_among(allowed: Sequence[int]) -> Any:
+    """A llama-cpp-python logits processor that leaves only ``allowed`` for the first
+    token sampled, and every token after it."""
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    ids = np.asarray(allowed, dtype=np.intc)
+    first = [True]
+
+    def restrict(_input_ids: Any, scores: Any) -> Any:
+        if not first[0]:
+            return scores
+        first[0] = False
+        kept = np.full_like(scores, -np.inf)
+        kept[ids] = scores[ids]
+        return kept
+
+    return LogitsProcessorList([restrict])
 
 
 class _RepeatedLines:
