@@ -353,6 +353,10 @@ def session_options(
             "maxTokens": 24,
             "deadlineSeconds": 90,
             "stallSeconds": 60,
+            # Let answers run to their end (maxTokens bounds them): llama-cpp-python counts
+            # the tokens it generated only for a generation that was not stopped early,
+            # and on a loaded CPU a suggestion takes longer than predictMilliseconds.
+            "predictMilliseconds": 0,
         },
         "actions": {"maxRounds": 2, "timeBudgetSeconds": 150},
     }
