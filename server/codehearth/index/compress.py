@@ -176,12 +176,12 @@ def compress(
         elif set(item.sources) <= {"imported", "lexical"} and "imported" in item.sources:
             forms = (SIGNATURE,) if chunk.kind not in _NOT_OUTLINED else forms
         offers.append((item.score / first_cost, index, item, forms))
-    # What is being written at the cursor first, in retrieval's order; then by score per
-    # token.
+    # What is being written at the cursor first, then its receiver's members, each in
+    # retrieval's order; then the rest by score per token.
     offers.sort(
         key=lambda offer: (
-            _priority(offer[2]),
-            offer[1] if _priority(offer[2]) < 2 else 0,
+            (priority := _priority(offer[2])),
+            offer[1] if priority < 2 else 0,
             -offer[0],
             offer[1],
         )

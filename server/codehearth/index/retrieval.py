@@ -504,9 +504,9 @@ def _receiver_members(
         found = [chunk for chunk in classes if chunk is not None]
         return found, [member for chunk in found for member in _members(source, chunk)]
     if len(receiver) == 1:
-        names = [*_annotated_types(cursor.text, receiver[0], line), receiver[0]]
+        names = [*_receiver_types(source, receiver, cursor, line), receiver[0]]
     elif len(receiver) == 2 and receiver[0] in _SELF_NAMES and enclosing is not None:
-        names = _annotated_types(cursor.text, receiver[1], line, enclosing, attribute=True)
+        names = _receiver_types(source, receiver, cursor, line)
     else:
         return [], []
     for name in names:
